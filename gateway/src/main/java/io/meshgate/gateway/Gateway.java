@@ -1,0 +1,200 @@
+package io.meshgate.gateway;
+
+import io.meshgate.gateway.admin.AdminServer;
+import io.meshgate.gateway.config.ConfigError;
+import io.meshgate.gateway.config.ConfigException;
+import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.front.EventLoops;
+import io.meshgate.gateway.front.FrontServer;
+import io.meshgate.gateway.proxy.ProxyService;
+import io.meshgate.gateway.route.Route;
+import io.meshgate.gateway.route.RouteTable;
+import io.meshgate.gateway.upstream.UpstreamCluster;
+import io.netty.handler.codec.http2.Http2SecurityUtil;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Logger;
+
+/**
+ * A running gateway: the front port, the admin port and the upstream clusters of one
+ * configuration. {@link #start} binds the ports; {@link #shutdown} drains gracefully;
+ * {@link #close} stops at once.
+ */
+public final class Gateway implements AutoCloseable {
+  private static final Logger logger = Logger.getLogger(Gateway.class.getName());
+
+  private final GatewayConfig config;
+  private final EventLoops loops;
+  private final ThreadPoolExecutor offload;
+  private final Map<String, UpstreamCluster> clusters;
+  private final AtomicReference<RouteTable> routes;
+  private final FrontServer front;
+  private final AdminServer admin;
+  private final AtomicBoolean stopping = new AtomicBoolean();
+  private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+  private volatile boolean ready;
+
+  private Gateway(GatewayConfig config, SslContext ssl) {
+    this.config = config;
+    this.loops = new EventLoops(config.listener().workerThreads());
+    this.offload = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(1024), r -> {
+          Thread t = new Thread(r, "meshgate-offload");
+          t.setDaemon(true);
+          return t;
+        });
+    offload.allowCoreThreadTimeOut(true);
+    this.clusters = new LinkedHashMap<>();
+    for (GatewayConfig.Cluster cluster : config.clusters()) {
+      clusters.put(cluster.name(), UpstreamCluster.create(cluster, loops,
+          config.limits().maxMessageBytes(), config.limits().maxHeaderListBytes(), offload));
+    }
+    List<Route> compiled = new ArrayList<>();
+    List<GatewayConfig.Match> matches = new ArrayList<>();
+    for (GatewayConfig.Route route : config.routes()) {
+      compiled.add(Route.of(route, clusters.get(route.cluster())));
+      matches.add(route.match());
+    }
+    this.routes = new AtomicReference<>(RouteTable.of(compiled, matches));
+    ProxyService proxy = new ProxyService(routes::get, config.limits(), loops.allocator());
+    this.front = new FrontServer(config, loops, proxy, ssl);
+    this.admin = new AdminServer(config.admin(), loops, () -> ready);
+  }
+
+  /**
+   * Starts a gateway for a validated configuration.
+   *
+   * @throws ConfigException when the TLS certificate or key cannot be loaded
+   * @throws java.io.IOException when a port cannot be bound
+   * @throws InterruptedException if interrupted while binding
+   */
+  public static Gateway start(GatewayConfig config)
+      throws ConfigException, java.io.IOException, InterruptedException {
+    Gateway gateway = new Gateway(config, sslContext(config));
+    try {
+      gateway.admin.start();
+      gateway.front.start();
+    } catch (RuntimeException | java.io.IOException | InterruptedException e) {
+      gateway.close();
+      throw e;
+    }
+    gateway.ready = true;
+    return gateway;
+  }
+
+  private static SslContext sslContext(GatewayConfig config) throws ConfigException {
+    GatewayConfig.Tls tls = config.listener().tls();
+    if (tls == null) {
+      return null;
+    }
+    try {
+      return SslContextBuilder.forServer(tls.certFile().toFile(), tls.keyFile().toFile())
+          .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
+          .applicationProtocolConfig(new ApplicationProtocolConfig(
+              ApplicationProtocolConfig.Protocol.ALPN,
+              ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+              ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+              ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
+          .build();
+    } catch (Exception e) {
+      throw new ConfigException(List.of(new ConfigError(config.source(), 0, 0, "listener.tls",
+          "cannot load certificate " + tls.certFile() + " with key " + tls.keyFile()
+              + " (expected: PEM certificate chain and PEM PKCS#8 private key): "
+              + e.getMessage())));
+    }
+  }
+
+  /** The configuration this gateway runs. */
+  public GatewayConfig config() {
+    return config;
+  }
+
+  /** The main port. */
+  public int port() {
+    return front.port();
+  }
+
+  /** The admin port. */
+  public int adminPort() {
+    return admin.port();
+  }
+
+  /** Whether {@code /readyz} reports ready. */
+  public boolean isReady() {
+    return ready;
+  }
+
+  /** Client connections currently open on the main port. */
+  public int openConnections() {
+    return front.openConnections();
+  }
+
+  /**
+   * Drains and stops: {@code /readyz} turns unready, and after the readiness grace the main port
+   * stops accepting, HTTP/2 clients get GOAWAY and calls in flight get the drain timeout to
+   * finish. Then upstream channels and the admin port close. Idempotent.
+   */
+  public CompletableFuture<Void> shutdown() {
+    if (!stopping.compareAndSet(false, true)) {
+      return terminated;
+    }
+    ready = false;
+    logger.info("draining: /readyz is unready; GOAWAY in "
+        + config.shutdown().readinessGrace().toMillis() + " ms, then up to "
+        + config.shutdown().drainTimeout().toMillis() + " ms for calls in flight");
+    CompletableFuture
+        .runAsync(() -> { }, CompletableFuture.delayedExecutor(
+            config.shutdown().readinessGrace().toNanos(), TimeUnit.NANOSECONDS))
+        .thenCompose(ignored -> front.drain())
+        .whenComplete((ignored, error) -> {
+          Thread stopper = new Thread(() -> {
+            stopUpstreamsAndLoops();
+            logger.info("stopped");
+            terminated.complete(null);
+          }, "meshgate-shutdown");
+          stopper.start();
+        });
+    return terminated;
+  }
+
+  /** Stops at once: open calls are cut. */
+  @Override
+  public void close() {
+    ready = false;
+    if (stopping.compareAndSet(false, true)) {
+      front.close();
+      stopUpstreamsAndLoops();
+      terminated.complete(null);
+    } else {
+      terminated.join();
+    }
+  }
+
+  private void stopUpstreamsAndLoops() {
+    front.close();
+    clusters.values().forEach(UpstreamCluster::shutdown);
+    for (UpstreamCluster cluster : clusters.values()) {
+      try {
+        cluster.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    admin.close();
+    offload.shutdownNow();
+    loops.close();
+  }
+}

@@ -1,0 +1,177 @@
+package io.meshgate.gateway;
+
+import io.meshgate.gateway.config.ConfigException;
+import io.meshgate.gateway.config.ConfigLoader;
+import io.meshgate.gateway.config.GatewayConfig;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.logging.ConsoleHandler;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogManager;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
+
+/** The {@code meshgate} command line. */
+public final class Main {
+  static final String USAGE = """
+      usage: meshgate --config FILE [--log-level LEVEL]
+             meshgate validate FILE
+             meshgate --help | --version
+
+      Runs the Meshgate gateway: one port that proxies native gRPC (h2c, TLS with ALPN) to the
+      upstream clusters named by the routes in FILE, plus an admin port with /healthz and /readyz.
+
+      options:
+        --config FILE       the YAML configuration to run (see README.md, "Configuration")
+        --log-level LEVEL   SEVERE, WARNING, INFO (default) or FINE (one line per call)
+        --help              print this help and exit
+        --version           print the version and exit
+
+      commands:
+        validate FILE       check FILE and print every error in it; exit 1 if there is one
+
+      signals:
+        SIGTERM, SIGINT     drain gracefully: /readyz turns 503, clients get GOAWAY, calls in
+                            flight get shutdown.drainTimeout to finish, then the process exits 0
+
+      exit status: 0 ok, 1 invalid configuration or failure to start, 2 bad usage
+      """;
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    System.exit(run(args, System.out, System.err));
+  }
+
+  /** Runs the command line; returns the exit status. Blocks while a gateway runs. */
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    String config = null;
+    String validate = null;
+    Level level = Level.INFO;
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      switch (arg) {
+        case "-h", "--help" -> {
+          out.print(USAGE);
+          return 0;
+        }
+        case "--version" -> {
+          out.println("meshgate " + version());
+          return 0;
+        }
+        case "--config", "-c" -> {
+          if (i + 1 == args.length) {
+            return usage(err, "--config needs a file");
+          }
+          config = args[++i];
+        }
+        case "--log-level" -> {
+          if (i + 1 == args.length) {
+            return usage(err, "--log-level needs a level");
+          }
+          try {
+            level = Level.parse(args[++i].toUpperCase(java.util.Locale.ROOT));
+          } catch (IllegalArgumentException e) {
+            return usage(err, "unknown log level '" + args[i] + "'");
+          }
+        }
+        case "validate" -> {
+          if (i + 1 == args.length) {
+            return usage(err, "validate needs a file");
+          }
+          validate = args[++i];
+        }
+        default -> {
+          if (arg.startsWith("--config=")) {
+            config = arg.substring("--config=".length());
+          } else {
+            return usage(err, "unknown argument '" + arg + "'");
+          }
+        }
+      }
+    }
+    if (validate != null) {
+      try {
+        GatewayConfig loaded = ConfigLoader.load(Path.of(validate));
+        out.println(validate + ": ok (" + loaded.clusters().size() + " clusters, "
+            + loaded.routes().size() + " routes)");
+        return 0;
+      } catch (ConfigException e) {
+        err.println(e.getMessage());
+        return 1;
+      }
+    }
+    if (config == null) {
+      return usage(err, "no configuration given (use --config FILE)");
+    }
+    configureLogging(level);
+    GatewayConfig loaded;
+    try {
+      loaded = ConfigLoader.load(Path.of(config));
+    } catch (ConfigException e) {
+      err.println("meshgate: cannot start: " + e.getMessage());
+      return 1;
+    }
+    Gateway gateway;
+    try {
+      gateway = Gateway.start(loaded);
+    } catch (ConfigException e) {
+      err.println("meshgate: cannot start: " + e.getMessage());
+      return 1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 1;
+    } catch (java.io.IOException | RuntimeException e) {
+      err.println("meshgate: cannot start: " + e.getMessage());
+      return 1;
+    }
+    Logger.getLogger("io.meshgate").info(String.format(
+        "listening on %s:%d (%s), admin on %s:%d; %d clusters, %d routes, from %s",
+        loaded.listener().host(), gateway.port(),
+        loaded.listener().tls() == null ? "h2c, HTTP/1.1"
+            : loaded.listener().tls().allowPlaintext() ? "TLS with ALPN h2/http1.1, h2c, HTTP/1.1"
+            : "TLS with ALPN h2/http1.1",
+        loaded.admin().host(), gateway.adminPort(), loaded.clusters().size(),
+        loaded.routes().size(), config));
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runnable drain = () -> gateway.shutdown().whenComplete((v, t) -> stopped.countDown());
+    Signals.onTermination(drain);
+    try {
+      stopped.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      gateway.close();
+    }
+    return 0;
+  }
+
+  private static int usage(PrintStream err, String problem) {
+    err.println("meshgate: " + problem);
+    err.println("try 'meshgate --help'");
+    return 2;
+  }
+
+  private static String version() {
+    String version = Main.class.getPackage().getImplementationVersion();
+    return version == null ? "dev" : version;
+  }
+
+  /** One line per record on stderr, unless a logging.properties file was given. */
+  private static void configureLogging(Level level) {
+    if (System.getProperty("java.util.logging.config.file") != null) {
+      return;
+    }
+    System.setProperty("java.util.logging.SimpleFormatter.format",
+        "%1$tF %1$tT.%1$tL %4$-7s %3$s: %5$s%6$s%n");
+    LogManager.getLogManager().reset();
+    Logger root = Logger.getLogger("");
+    Handler handler = new ConsoleHandler();
+    handler.setFormatter(new SimpleFormatter());
+    handler.setLevel(level);
+    root.addHandler(handler);
+    root.setLevel(Level.INFO);
+    Logger.getLogger("io.meshgate").setLevel(level);
+  }
+}

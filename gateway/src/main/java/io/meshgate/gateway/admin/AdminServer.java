@@ -1,0 +1,111 @@
+package io.meshgate.gateway.admin;
+
+import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.front.EventLoops;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.net.InetSocketAddress;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The admin port: {@code GET /healthz} (200 while the process runs) and {@code GET /readyz}
+ * (200 while the gateway takes new calls, 503 while it starts or drains).
+ */
+public final class AdminServer {
+  private final GatewayConfig.Admin config;
+  private final EventLoops loops;
+  private final BooleanSupplier ready;
+  private Channel serverChannel;
+
+  public AdminServer(GatewayConfig.Admin config, EventLoops loops, BooleanSupplier ready) {
+    this.config = config;
+    this.loops = loops;
+    this.ready = ready;
+  }
+
+  /**
+   * Binds the admin port.
+   *
+   * @throws java.io.IOException naming the address when the port cannot be bound
+   */
+  public void start() throws java.io.IOException, InterruptedException {
+    io.netty.channel.ChannelFuture bound = new ServerBootstrap()
+        .group(loops.boss(), loops.workers())
+        .channel(loops.serverChannelType())
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            ch.pipeline().addLast(new HttpServerCodec(4096, 16 * 1024, 8192),
+                new HttpObjectAggregator(1024 * 1024), new Handler());
+          }
+        })
+        .bind(config.host(), config.port()).await();
+    if (!bound.isSuccess()) {
+      throw new java.io.IOException("cannot listen on " + config.host() + ":" + config.port()
+          + " (admin): " + bound.cause().getMessage(), bound.cause());
+    }
+    serverChannel = bound.channel();
+  }
+
+  /** The bound port. */
+  public int port() {
+    return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+  }
+
+  public void close() {
+    if (serverChannel != null) {
+      serverChannel.close().syncUninterruptibly();
+    }
+  }
+
+  private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+      String path = new QueryStringDecoder(request.uri()).path();
+      FullHttpResponse response = switch (path) {
+        case "/healthz" -> json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}");
+        case "/readyz" -> ready.getAsBoolean()
+            ? json(ctx, HttpResponseStatus.OK, "{\"status\":\"ready\"}")
+            : json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "{\"status\":\"not ready\"}");
+        default -> json(ctx, HttpResponseStatus.NOT_FOUND,
+            "{\"code\":5,\"message\":\"no admin endpoint " + path.replace("\"", "")
+                + " (try /healthz, /readyz)\"}");
+      };
+      boolean keepAlive = HttpUtil.isKeepAlive(request);
+      HttpUtil.setKeepAlive(response, keepAlive);
+      if (keepAlive) {
+        ctx.writeAndFlush(response);
+      } else {
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+      }
+    }
+  }
+
+  private static FullHttpResponse json(ChannelHandlerContext ctx, HttpResponseStatus status,
+      String body) {
+    ByteBuf content = ByteBufUtil.writeUtf8(ctx.alloc(), body);
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
+    response.headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+    return response;
+  }
+}

@@ -1,0 +1,363 @@
+package io.meshgate.gateway.config;
+
+import io.grpc.LoadBalancerRegistry;
+import io.grpc.NameResolverRegistry;
+import io.meshgate.resolver.HostAndPort;
+import java.io.IOException;
+import java.io.Reader;
+import java.io.StringReader;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.Node;
+
+/**
+ * Reads a YAML configuration into a validated {@link GatewayConfig}, or fails with every error in
+ * it at once. Stateless; safe to call from any thread.
+ */
+public final class ConfigLoader {
+  /** Default largest gRPC message: 4 MiB, as grpc-java's default. */
+  public static final int DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+  private static final Duration MAX_DURATION = Duration.ofDays(365);
+
+  private ConfigLoader() {}
+
+  /**
+   * Loads a file. Relative paths inside it (certificates, keys) are relative to its directory.
+   *
+   * @throws ConfigException naming the file, the place in it and what was expected
+   */
+  public static GatewayConfig load(Path file) throws ConfigException {
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw single(file.toString(), "file not found");
+    } catch (IOException e) {
+      throw single(file.toString(), "cannot be read: " + e.getMessage());
+    }
+    Path base = file.toAbsolutePath().getParent();
+    return parse(file.toString(), text, base);
+  }
+
+  /**
+   * Parses a document held in memory.
+   *
+   * @param source names the document in error messages
+   * @param baseDir directory that relative file paths are resolved against
+   * @throws ConfigException with every error found
+   */
+  public static GatewayConfig parse(String source, String yaml, Path baseDir)
+      throws ConfigException {
+    LoaderOptions options = new LoaderOptions();
+    options.setAllowDuplicateKeys(false);
+    options.setMaxAliasesForCollections(50);
+    options.setCodePointLimit(16 * 1024 * 1024);
+    Node root;
+    try (Reader reader = new StringReader(yaml)) {
+      root = new Yaml(options).compose(reader);
+    } catch (MarkedYAMLException e) {
+      Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+      String problem = e.getProblem() != null ? e.getProblem() : e.getMessage();
+      throw new ConfigException(List.of(new ConfigError(source,
+          mark == null ? 0 : mark.getLine() + 1, mark == null ? 0 : mark.getColumn() + 1, "",
+          "not valid YAML: " + problem)));
+    } catch (YAMLException | IOException e) {
+      throw single(source, "not valid YAML: " + e.getMessage());
+    }
+    ConfigReader reader = new ConfigReader(source);
+    GatewayConfig config = new Binder(reader, baseDir).bind(reader.root(root), source);
+    if (!reader.errors().isEmpty()) {
+      throw new ConfigException(reader.errors());
+    }
+    return config;
+  }
+
+  private static ConfigException single(String source, String message) {
+    return new ConfigException(List.of(new ConfigError(source, 0, 0, "", message)));
+  }
+
+  /** Binds the YAML tree to the config records, collecting errors in the reader. */
+  private static final class Binder {
+    private final ConfigReader reader;
+    private final Path baseDir;
+
+    Binder(ConfigReader reader, Path baseDir) {
+      this.reader = reader;
+      this.baseDir = baseDir;
+    }
+
+    GatewayConfig bind(ConfigReader.Obj root, String source) {
+      GatewayConfig.Listener listener = listener(root.requiredObj("listener"));
+      GatewayConfig.Admin admin = admin(root.obj("admin"));
+      GatewayConfig.Limits limits = limits(root.obj("limits"));
+      GatewayConfig.Shutdown shutdown = shutdown(root.obj("shutdown"));
+      Map<String, GatewayConfig.Cluster> clusters = clusters(root);
+      List<GatewayConfig.Route> routes = routes(root, clusters);
+      root.finish();
+      if (listener.port() != 0 && listener.port() == admin.port()) {
+        reader.error(root.node("admin"), "admin.port",
+            admin.port() + " is also listener.port (expected: a different port)");
+      }
+      return new GatewayConfig(source, listener, admin, limits, shutdown,
+          List.copyOf(clusters.values()), routes);
+    }
+
+    private GatewayConfig.Listener listener(ConfigReader.Obj o) {
+      String host = o.string("host", "0.0.0.0");
+      int port = o.integer("port", 8080, 0, 65535);
+      int workers = o.integer("workerThreads", Runtime.getRuntime().availableProcessors(), 1, 256);
+      GatewayConfig.Tls tls = null;
+      ConfigReader.Obj t = o.obj("tls");
+      if (t != null) {
+        Path cert = file(t, "certFile");
+        Path key = file(t, "keyFile");
+        tls = new GatewayConfig.Tls(cert, key, t.bool("allowPlaintext", false));
+        t.finish();
+      }
+      o.finish();
+      return new GatewayConfig.Listener(host, port, tls, workers);
+    }
+
+    private Path file(ConfigReader.Obj o, String key) {
+      String text = o.requiredString(key);
+      if (text == null) {
+        return null;
+      }
+      Path path = baseDir == null ? Path.of(text) : baseDir.resolve(text);
+      if (!Files.isReadable(path)) {
+        reader.error(o.node(key), o.child(key), "'" + path + "' is not a readable file");
+      }
+      return path;
+    }
+
+    private GatewayConfig.Admin admin(ConfigReader.Obj o) {
+      if (o == null) {
+        return new GatewayConfig.Admin("127.0.0.1", 9901);
+      }
+      GatewayConfig.Admin admin =
+          new GatewayConfig.Admin(o.string("host", "127.0.0.1"), o.integer("port", 9901, 0, 65535));
+      o.finish();
+      return admin;
+    }
+
+    private GatewayConfig.Limits limits(ConfigReader.Obj o) {
+      ConfigReader.Obj l = o == null ? reader.new Obj(null, "limits") : o;
+      int mib = 1024 * 1024;
+      int maxMessage = (int) l.bytes("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES, 1024,
+          1024L * mib);
+      int streams = l.integer("maxConcurrentStreams", 1000, 1, Integer.MAX_VALUE);
+      int headerList = (int) l.bytes("maxHeaderListBytes", 16 * 1024, 1024, 1024 * 1024);
+      int streamWindow = (int) l.bytes("streamWindowBytes", mib, 65535, Integer.MAX_VALUE);
+      int connectionWindow =
+          (int) l.bytes("connectionWindowBytes", 2 * mib, 65535, Integer.MAX_VALUE);
+      int body = (int) l.bytes("maxRequestBodyBytes", maxMessage, 1024, 1024L * mib);
+      GatewayConfig.RapidReset rapidReset;
+      ConfigReader.Obj r = l.obj("rapidReset");
+      if (r == null) {
+        rapidReset = new GatewayConfig.RapidReset(100, 0.5, Duration.ofSeconds(1));
+      } else {
+        rapidReset = new GatewayConfig.RapidReset(
+            r.integer("minStreams", 100, 1, Integer.MAX_VALUE),
+            r.decimal("maxResetRatio", 0.5, 0.01, 1.0),
+            r.duration("minStreamLifetime", Duration.ofSeconds(1), Duration.ZERO,
+                Duration.ofMinutes(10)));
+        r.finish();
+      }
+      l.finish();
+      return new GatewayConfig.Limits(maxMessage, streams, headerList, streamWindow,
+          connectionWindow, body, rapidReset);
+    }
+
+    private GatewayConfig.Shutdown shutdown(ConfigReader.Obj o) {
+      if (o == null) {
+        return new GatewayConfig.Shutdown(Duration.ZERO, Duration.ofSeconds(30));
+      }
+      GatewayConfig.Shutdown shutdown = new GatewayConfig.Shutdown(
+          o.duration("readinessGrace", Duration.ZERO, Duration.ZERO, Duration.ofMinutes(10)),
+          o.duration("drainTimeout", Duration.ofSeconds(30), Duration.ZERO,
+              Duration.ofHours(1)));
+      o.finish();
+      return shutdown;
+    }
+
+    private Map<String, GatewayConfig.Cluster> clusters(ConfigReader.Obj root) {
+      Map<String, GatewayConfig.Cluster> clusters = new LinkedHashMap<>();
+      List<Node> items = root.list("clusters");
+      for (int i = 0; i < items.size(); i++) {
+        String path = "clusters[" + i + "]";
+        ConfigReader.Obj c = reader.item(items.get(i), path);
+        String name = c.requiredString("name");
+        String target = target(c);
+        String lb = c.string("lbPolicy", "round_robin");
+        if (LoadBalancerRegistry.getDefaultRegistry().getProvider(lb) == null) {
+          c.node("lbPolicy");
+          reader.error(c.node("lbPolicy"), c.child("lbPolicy"),
+              "'" + lb + "' is not a known load-balancing policy (expected e.g. round_robin,"
+                  + " pick_first)");
+        }
+        Duration connectTimeout = c.duration("connectTimeout", Duration.ofSeconds(5),
+            Duration.ofMillis(1), Duration.ofMinutes(5));
+        c.finish();
+        if (name != null) {
+          if (clusters.containsKey(name)) {
+            reader.error(c.node("name"), c.child("name"),
+                "'" + name + "' is already the name of an earlier cluster");
+          } else {
+            clusters.put(name, new GatewayConfig.Cluster(name, target, lb, connectTimeout));
+          }
+        }
+      }
+      return clusters;
+    }
+
+    /** Either {@code target: <uri>} or {@code endpoints: [host:port, ...]}. */
+    private String target(ConfigReader.Obj c) {
+      boolean hasTarget = c.has("target");
+      boolean hasEndpoints = c.has("endpoints");
+      if (hasTarget == hasEndpoints) {
+        reader.error(c.node, c.path, "needs exactly one of 'target' (a URI such as"
+            + " static:///10.0.0.1:50051 or dns:///orders:50051) or 'endpoints' (host:port list)");
+        return null;
+      }
+      if (hasEndpoints) {
+        List<String> endpoints = c.strings("endpoints");
+        StringBuilder target = new StringBuilder("static:///");
+        for (int i = 0; i < endpoints.size(); i++) {
+          try {
+            String endpoint = HostAndPort.parse(endpoints.get(i)).toString();
+            target.append(i == 0 ? "" : ",")
+                .append(endpoint.replace("[", "%5B").replace("]", "%5D"));
+          } catch (IllegalArgumentException e) {
+            reader.error(c.node("endpoints"), c.child("endpoints") + "[" + i + "]",
+                e.getMessage());
+          }
+        }
+        if (endpoints.isEmpty()) {
+          reader.error(c.node("endpoints"), c.child("endpoints"), "lists no endpoint");
+        }
+        return target.toString();
+      }
+      String target = c.requiredString("target");
+      if (target == null) {
+        return null;
+      }
+      try {
+        URI uri = new URI(target);
+        String scheme = uri.getScheme();
+        if (scheme == null) {
+          reader.error(c.node("target"), c.child("target"), "'" + target
+              + "' has no scheme (expected e.g. static:///10.0.0.1:50051 or dns:///host:50051)");
+        } else if (NameResolverRegistry.getDefaultRegistry().getProviderForScheme(scheme)
+            == null) {
+          reader.error(c.node("target"), c.child("target"), "scheme '" + scheme
+              + "' has no name resolver (expected e.g. static, dns)");
+        } else if (scheme.equals("static")) {
+          String path = uri.getPath() == null ? "" : uri.getPath().replaceFirst("^/", "");
+          try {
+            HostAndPort.parseList(path);
+          } catch (IllegalArgumentException e) {
+            reader.error(c.node("target"), c.child("target"), e.getMessage());
+          }
+        }
+      } catch (URISyntaxException e) {
+        reader.error(c.node("target"), c.child("target"),
+            "'" + target + "' is not a URI: " + e.getReason());
+      }
+      return target;
+    }
+
+    private List<GatewayConfig.Route> routes(
+        ConfigReader.Obj root, Map<String, GatewayConfig.Cluster> clusters) {
+      List<GatewayConfig.Route> routes = new ArrayList<>();
+      List<Node> items = root.list("routes");
+      for (int i = 0; i < items.size(); i++) {
+        String path = "routes[" + i + "]";
+        ConfigReader.Obj r = reader.item(items.get(i), path);
+        String name = r.string("name", path);
+        GatewayConfig.Match match = match(r.requiredObj("match"));
+        String cluster = r.requiredString("cluster");
+        if (cluster != null && !clusters.containsKey(cluster)) {
+          reader.error(r.node("cluster"), r.child("cluster"), "'" + cluster
+              + "' is not a defined cluster (defined: "
+              + (clusters.isEmpty() ? "none" : String.join(", ", clusters.keySet())) + ")");
+        }
+        Duration timeout = r.duration("timeout", null, Duration.ofMillis(1), MAX_DURATION);
+        Duration maxTimeout = r.duration("maxTimeout", null, Duration.ofMillis(1), MAX_DURATION);
+        if (timeout != null && maxTimeout != null && timeout.compareTo(maxTimeout) > 0) {
+          reader.error(r.node("timeout"), r.child("timeout"), ConfigReader.format(timeout)
+              + " is longer than maxTimeout " + ConfigReader.format(maxTimeout));
+        }
+        r.finish();
+        GatewayConfig.Route route =
+            new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout);
+        for (int j = 0; j < routes.size(); j++) {
+          GatewayConfig.Route earlier = routes.get(j);
+          if (match != null && earlier.match() != null && shadows(earlier.match(), match)) {
+            reader.error(r.node("match"), r.child("match"), "can never match: "
+                + earlier.name() + " (routes[" + j + "]) comes first and takes every call this"
+                + " one would");
+            break;
+          }
+        }
+        routes.add(route);
+      }
+      return routes;
+    }
+
+    private GatewayConfig.Match match(ConfigReader.Obj m) {
+      String service = m.string("service", null);
+      String prefix = m.string("servicePrefix", null);
+      String method = m.string("method", null);
+      List<String> authorities = m.strings("authority");
+      if ((service == null) == (prefix == null) && m.node != null) {
+        reader.error(m.node, m.path, "needs exactly one of 'service' (a full service name such as"
+            + " acme.orders.v1.OrderService) or 'servicePrefix' (\"\" matches every service)");
+      }
+      if (service != null && (service.isEmpty() || service.contains("/"))) {
+        reader.error(m.node("service"), m.child("service"), "'" + service
+            + "' is not a service name (expected: package.Service, without slashes)");
+      }
+      if (method != null && (method.isEmpty() || method.contains("/"))) {
+        reader.error(m.node("method"), m.child("method"),
+            "'" + method + "' is not a method name (expected: the bare name, e.g. GetUser)");
+      }
+      m.finish();
+      return new GatewayConfig.Match(service, prefix, method,
+          authorities.stream().map(a -> a.toLowerCase(java.util.Locale.ROOT))
+              .collect(Collectors.toList()));
+    }
+
+    /** Whether every call {@code later} matches is taken by {@code earlier} first. */
+    private static boolean shadows(GatewayConfig.Match earlier, GatewayConfig.Match later) {
+      boolean services;
+      if (earlier.service() != null) {
+        services = earlier.service().equals(later.service());
+      } else {
+        String laterScope = later.service() != null ? later.service() : later.servicePrefix();
+        services = laterScope != null && earlier.servicePrefix() != null
+            && laterScope.startsWith(earlier.servicePrefix());
+      }
+      boolean methods = earlier.method() == null || earlier.method().equals(later.method());
+      boolean authorities = earlier.authorities().isEmpty()
+          || (!later.authorities().isEmpty()
+              && earlier.authorities().containsAll(later.authorities()));
+      return services && methods && authorities;
+    }
+  }
+}

@@ -1,0 +1,124 @@
+package io.meshgate.gateway.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * One complete, validated gateway configuration: an immutable snapshot. Build it with
+ * {@link ConfigLoader}; every reference in it has been checked (routes name defined clusters,
+ * files are readable, values are in range).
+ *
+ * @param source where it came from (a file path), for messages
+ * @param listener the one port that serves gRPC and HTTP
+ * @param admin the admin port ({@code /healthz}, {@code /readyz})
+ * @param limits protocol limits that protect the gateway
+ * @param shutdown graceful shutdown timing
+ * @param clusters upstream clusters, by name
+ * @param routes routes in match order (first match wins)
+ */
+public record GatewayConfig(
+    String source,
+    Listener listener,
+    Admin admin,
+    Limits limits,
+    Shutdown shutdown,
+    List<Cluster> clusters,
+    List<Route> routes) {
+
+  public GatewayConfig {
+    clusters = List.copyOf(clusters);
+    routes = List.copyOf(routes);
+  }
+
+  /**
+   * The main port.
+   *
+   * @param host address to bind ({@code 0.0.0.0} for all)
+   * @param port port to bind (0 picks a free one)
+   * @param tls TLS settings, or null for cleartext only
+   * @param workerThreads event loop threads shared by the front and the upstream channels
+   */
+  public record Listener(String host, int port, Tls tls, int workerThreads) {}
+
+  /**
+   * TLS on the main port; ALPN offers {@code h2} and {@code http/1.1}.
+   *
+   * @param certFile PEM certificate chain
+   * @param keyFile PEM PKCS#8 private key
+   * @param allowPlaintext whether the same port also accepts cleartext (h2c and HTTP/1.1)
+   */
+  public record Tls(Path certFile, Path keyFile, boolean allowPlaintext) {}
+
+  /** The admin port. */
+  public record Admin(String host, int port) {}
+
+  /**
+   * Limits on what one client may make the gateway do.
+   *
+   * @param maxMessageBytes largest gRPC message either way (RESOURCE_EXHAUSTED above it)
+   * @param maxConcurrentStreams HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection
+   * @param maxHeaderListBytes HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE (431 / RESOURCE_EXHAUSTED above)
+   * @param streamWindowBytes HTTP/2 initial flow-control window per stream
+   * @param connectionWindowBytes HTTP/2 flow-control window per connection: the most a client can
+   *     have in flight towards the gateway on one connection
+   * @param maxRequestBodyBytes largest HTTP/1.1 request body
+   * @param rapidReset defence against HTTP/2 rapid reset
+   */
+  public record Limits(
+      int maxMessageBytes,
+      int maxConcurrentStreams,
+      int maxHeaderListBytes,
+      int streamWindowBytes,
+      int connectionWindowBytes,
+      int maxRequestBodyBytes,
+      RapidReset rapidReset) {}
+
+  /**
+   * A connection whose client resets at least {@code maxResetRatio} of its streams, each within
+   * {@code minStreamLifetime} of opening it, is sent GOAWAY (ENHANCE_YOUR_CALM) and closed, once it
+   * has opened {@code minStreams} streams.
+   */
+  public record RapidReset(int minStreams, double maxResetRatio, Duration minStreamLifetime) {}
+
+  /**
+   * Graceful shutdown on SIGTERM.
+   *
+   * @param readinessGrace how long {@code /readyz} reports unready before connections get GOAWAY
+   * @param drainTimeout how long calls in flight may take to finish before they are cut
+   */
+  public record Shutdown(Duration readinessGrace, Duration drainTimeout) {}
+
+  /**
+   * An upstream cluster: one grpc-java channel (per event loop) to a target.
+   *
+   * @param name referenced by routes
+   * @param target a grpc target URI: {@code static:///h:p,h:p}, {@code dns:///host:port}, ...
+   * @param lbPolicy grpc load-balancing policy name ({@code round_robin}, {@code pick_first}, ...)
+   * @param connectTimeout TCP connect timeout to one endpoint
+   */
+  public record Cluster(String name, String target, String lbPolicy, Duration connectTimeout) {}
+
+  /**
+   * A route: calls that match go to a cluster.
+   *
+   * @param name for logs and metrics (defaults to {@code routes[i]})
+   * @param match what calls the route takes
+   * @param cluster the cluster's name
+   * @param timeout deadline applied when the client sends none (null: none)
+   * @param maxTimeout cap on the client's deadline (null: no cap)
+   */
+  public record Route(String name, Match match, String cluster, Duration timeout,
+      Duration maxTimeout) {}
+
+  /**
+   * What a route matches: a gRPC service (exactly or by prefix), optionally one method and one
+   * of a list of {@code :authority} hosts ({@code *.example.com} wildcards allowed).
+   */
+  public record Match(String service, String servicePrefix, String method,
+      List<String> authorities) {
+    public Match {
+      authorities = List.copyOf(authorities);
+    }
+  }
+}

@@ -1,0 +1,344 @@
+package io.meshgate.gateway.front;
+
+import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.proxy.ProxyService;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The gateway's one client-facing port: gRPC and HTTP over h2c (prior knowledge and HTTP/1.1
+ * Upgrade), TLS with ALPN ({@code h2}, {@code http/1.1}) and plain HTTP/1.1. With TLS configured
+ * and {@code allowPlaintext}, the first bytes of a connection tell which it is.
+ */
+public final class FrontServer {
+  private static final Logger logger = Logger.getLogger(FrontServer.class.getName());
+
+  private final GatewayConfig.Listener listener;
+  private final GatewayConfig.Limits limits;
+  private final Duration drainTimeout;
+  private final EventLoops loops;
+  private final ProxyService proxy;
+  private final SslContext ssl;
+  private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+  private Channel serverChannel;
+
+  public FrontServer(GatewayConfig config, EventLoops loops, ProxyService proxy, SslContext ssl) {
+    this.listener = config.listener();
+    this.limits = config.limits();
+    this.drainTimeout = config.shutdown().drainTimeout();
+    this.loops = loops;
+    this.proxy = proxy;
+    this.ssl = ssl;
+  }
+
+  /**
+   * Binds the port; returns once the gateway accepts connections.
+   *
+   * @throws java.io.IOException naming the address when the port cannot be bound
+   */
+  public void start() throws java.io.IOException, InterruptedException {
+    ServerBootstrap bootstrap = new ServerBootstrap()
+        .group(loops.boss(), loops.workers())
+        .channel(loops.serverChannelType())
+        .option(ChannelOption.SO_BACKLOG, 1024)
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.ALLOCATOR, loops.allocator())
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
+            new WriteBufferWaterMark(32 * 1024, 64 * 1024))
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            connections.add(ch);
+            if (ssl == null) {
+              configureCleartext(ch.pipeline());
+            } else {
+              ch.pipeline().addLast(new TlsSniffer());
+            }
+          }
+        });
+    io.netty.channel.ChannelFuture bound = bootstrap.bind(listener.host(), listener.port()).await();
+    if (!bound.isSuccess()) {
+      throw new java.io.IOException("cannot listen on " + listener.host() + ":" + listener.port()
+          + " (listener): " + bound.cause().getMessage(), bound.cause());
+    }
+    serverChannel = bound.channel();
+  }
+
+  /** The bound port. */
+  public int port() {
+    return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+  }
+
+  /** Client connections currently open. */
+  public int openConnections() {
+    return connections.size();
+  }
+
+  /**
+   * Stops accepting connections, then drains the open ones: HTTP/2 clients get GOAWAY and their
+   * calls in flight get up to the drain timeout to finish. Completes when every connection is
+   * closed; connections still open after the drain timeout are closed by force.
+   */
+  public CompletableFuture<Void> drain() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    serverChannel.close().addListener(closed -> {
+      connections.forEach(ch -> ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE));
+      awaitClosed(done, System.nanoTime() + drainTimeout.toNanos() + TimeUnit.SECONDS.toNanos(1));
+    });
+    return done;
+  }
+
+  private void awaitClosed(CompletableFuture<Void> done, long deadlineNanos) {
+    if (connections.isEmpty()) {
+      done.complete(null);
+      return;
+    }
+    if (System.nanoTime() - deadlineNanos >= 0) {
+      logger.warning(connections.size() + " connection(s) still open after the drain timeout"
+          + " of " + drainTimeout.toMillis() + " ms: closing them");
+      connections.close().addListener(f -> done.complete(null));
+      return;
+    }
+    GlobalEventExecutor.INSTANCE.schedule(() -> awaitClosed(done, deadlineNanos), 50,
+        TimeUnit.MILLISECONDS);
+  }
+
+  /** Closes the port and every connection at once. */
+  public void close() {
+    if (serverChannel != null) {
+      serverChannel.close().syncUninterruptibly();
+    }
+    connections.close().syncUninterruptibly();
+  }
+
+  // ---- Pipelines ---------------------------------------------------------------------------
+
+  private void configureCleartext(ChannelPipeline pipeline) {
+    pipeline.addLast(newFlushConsolidation());
+    HttpServerCodec sourceCodec = newHttp1Codec();
+    HttpServerUpgradeHandler upgrade = new HttpServerUpgradeHandler(sourceCodec, protocol -> {
+      if (!AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
+        return null;
+      }
+      ConnectionGuard guard = new ConnectionGuard(limits.rapidReset());
+      return new Http2ServerUpgradeCodec(newHttp2Codec(), newMultiplexer(guard),
+          new Http2Drainer(), new ConnectionWindow(limits));
+    }, limits.maxRequestBodyBytes());
+    pipeline.addLast(new CleartextHttp2ServerUpgradeHandler(sourceCodec, upgrade,
+        new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            // Prior knowledge: the client opened with the HTTP/2 preface. The handlers go where
+            // this initializer stands, before the HTTP/1.1 installer.
+            addHttp2(ch.pipeline(), ch.pipeline().context(this).name());
+          }
+        }));
+    pipeline.addLast(new Http1Installer());
+  }
+
+  /** Adds the HTTP/2 connection handlers after the handler named {@code after}. */
+  private void addHttp2(ChannelPipeline pipeline, String after) {
+    ConnectionGuard guard = new ConnectionGuard(limits.rapidReset());
+    pipeline.addAfter(after, "h2-codec", newHttp2Codec());
+    pipeline.addAfter("h2-codec", "h2-streams", newMultiplexer(guard));
+    pipeline.addAfter("h2-streams", "h2-drain", new Http2Drainer());
+    pipeline.addAfter("h2-drain", "h2-window", new ConnectionWindow(limits));
+  }
+
+  private void addHttp1(ChannelPipeline pipeline) {
+    pipeline.addLast(newHttp1Codec());
+    pipeline.addLast(new HttpObjectAggregator(limits.maxRequestBodyBytes()));
+    pipeline.addLast(new Http1Handler());
+  }
+
+  /**
+   * Coalesces the flushes of all streams of a connection into one write per event-loop turn;
+   * placed before the codecs (and after TLS) so that their flushes are coalesced too.
+   */
+  private static FlushConsolidationHandler newFlushConsolidation() {
+    return new FlushConsolidationHandler(256, true);
+  }
+
+  private HttpServerCodec newHttp1Codec() {
+    return new HttpServerCodec(8192, limits.maxHeaderListBytes(), 8192);
+  }
+
+  private Http2FrameCodec newHttp2Codec() {
+    Http2Settings settings = Http2Settings.defaultSettings()
+        .maxConcurrentStreams(limits.maxConcurrentStreams())
+        .maxHeaderListSize(limits.maxHeaderListBytes())
+        .initialWindowSize(limits.streamWindowBytes());
+    return Http2FrameCodecBuilder.forServer()
+        .initialSettings(settings)
+        .autoAckPingFrame(true)
+        .gracefulShutdownTimeoutMillis(drainTimeout.toMillis())
+        // Rapid reset is handled per stream lifetime by ConnectionGuard; Netty's plain count of
+        // RST frames per window would also cut off clients that legitimately cancel a lot.
+        .decoderEnforceMaxRstFramesPerWindow(0, 0)
+        .build();
+  }
+
+  private Http2MultiplexHandler newMultiplexer(ConnectionGuard guard) {
+    return new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+      @Override
+      protected void initChannel(Http2StreamChannel stream) {
+        guard.onStreamOpened();
+        stream.config().setAutoRead(false);
+        stream.pipeline().addLast(new Http2StreamDispatcher(proxy, guard));
+      }
+    });
+  }
+
+  /**
+   * Raises the connection-level flow-control window from the protocol's 64 KiB to the
+   * configured size once the connection is up, so that one connection can keep several streams
+   * busy. Removes itself.
+   */
+  private static final class ConnectionWindow extends ChannelInboundHandlerAdapter {
+    private final int windowBytes;
+
+    ConnectionWindow(GatewayConfig.Limits limits) {
+      this.windowBytes = limits.connectionWindowBytes();
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      int increment = windowBytes - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
+      if (increment > 0) {
+        ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(increment));
+      }
+      ctx.pipeline().remove(this);
+    }
+  }
+
+  /**
+   * After the cleartext upgrade handler: the first HTTP/1.1 request that did not upgrade turns
+   * this connection into an HTTP/1.1 connection.
+   */
+  private final class Http1Installer extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof HttpMessage) {
+        ChannelPipeline pipeline = ctx.pipeline();
+        pipeline.addAfter(ctx.name(), null, new Http1Handler());
+        pipeline.replace(this, null, new HttpObjectAggregator(limits.maxRequestBodyBytes()));
+        ctx.fireChannelRead(msg);
+        return;
+      }
+      // After an upgrade or with prior knowledge, HTTP/2 connection frames end up here.
+      ReferenceCountUtil.release(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt == DrainEvent.INSTANCE) {
+        // Nothing spoken yet (HTTP/2 connections consume the event earlier): just close.
+        ctx.close();
+        return;
+      }
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  /** With TLS configured: tells TLS from cleartext by the first bytes of the connection. */
+  private final class TlsSniffer extends ByteToMessageDecoder {
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+      if (in.readableBytes() < 5) {
+        return;
+      }
+      ChannelPipeline pipeline = ctx.pipeline();
+      if (SslHandler.isEncrypted(in, false)) {
+        SslHandler sslHandler = ssl.newHandler(ctx.alloc());
+        sslHandler.setHandshakeTimeoutMillis(10_000);
+        pipeline.addAfter(ctx.name(), null, new AlpnHandler());
+        pipeline.replace(this, null, sslHandler);
+      } else if (listener.tls().allowPlaintext()) {
+        configureCleartext(pipeline);
+        pipeline.remove(this);
+      } else {
+        in.skipBytes(in.readableBytes());
+        ByteBuf refusal = ByteBufUtil.writeAscii(ctx.alloc(), "HTTP/1.1 400 Bad Request\r\n"
+            + "Content-Type: text/plain\r\nConnection: close\r\nContent-Length: 44\r\n\r\n"
+            + "this port requires TLS (plaintext disabled)\n");
+        ctx.writeAndFlush(refusal).addListener(ChannelFutureListener.CLOSE);
+      }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+      if (evt == DrainEvent.INSTANCE) {
+        ctx.close();
+        return;
+      }
+      super.userEventTriggered(ctx, evt);
+    }
+  }
+
+  /** After the TLS handshake: HTTP/2 or HTTP/1.1, as ALPN agreed. */
+  private final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
+    AlpnHandler() {
+      super(ApplicationProtocolNames.HTTP_1_1);
+    }
+
+    @Override
+    protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+      ChannelPipeline pipeline = ctx.pipeline();
+      pipeline.addLast(newFlushConsolidation());
+      if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+        addHttp2(pipeline, pipeline.lastContext().name());
+      } else {
+        addHttp1(pipeline);
+      }
+    }
+
+    @Override
+    protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+      logger.log(Level.FINE, "TLS handshake with " + ctx.channel().remoteAddress() + " failed",
+          cause);
+      ctx.close();
+    }
+  }
+}

@@ -1,0 +1,476 @@
+package io.meshgate.gateway.proxy;
+
+import io.grpc.Attributes;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.ClientStreamTracer;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.meshgate.gateway.front.ConnectionGuard;
+import io.meshgate.gateway.route.Route;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufOutputStream;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.zip.GZIPOutputStream;
+
+/**
+ * Proxies one gRPC call: the client's HTTP/2 stream on one side, a grpc-java {@link ClientCall}
+ * on the other, messages passed through as bytes.
+ *
+ * <p>Flow control is end to end. The stream reads (and so grants the client HTTP/2 window) only
+ * while the upstream call {@link ClientCall#isReady() is ready}; it asks the upstream call for the
+ * next response message only while the client stream is writable. A slow side therefore stalls
+ * the other side's sender instead of growing a buffer.
+ *
+ * <p>Threading: the handler runs on the stream's event loop, and the upstream call's callbacks
+ * are delivered on that same event loop ({@link CallOptions#withExecutor}), so every field is
+ * confined to it.
+ */
+final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
+  private static final Logger logger = Logger.getLogger(GrpcProxyStream.class.getName());
+  private static final AsciiString STATUS_405 = AsciiString.cached("405");
+
+  private final ProxyService service;
+  private final ConnectionGuard guard;
+  private final long openedNanos;
+
+  // All fields below: only on the stream's event loop.
+  private ChannelHandlerContext ctx;
+  private ClientCall<ByteBuf, ByteBuf> call;
+  private GrpcDeframer deframer;
+  private UpstreamTracer tracer;
+  private Route route;
+  private String fullMethod;
+  private boolean started;
+  private boolean responseHeadersSent;
+  private boolean finished;
+  private boolean inboundDone;
+  private boolean responseWanted;
+  private boolean gzipResponses;
+  private boolean clientAcceptsGzip;
+  private final GrpcDeframer.Sink toUpstream = this::sendUpstream;
+
+  GrpcProxyStream(ProxyService service, ConnectionGuard guard, long openedNanos) {
+    this.service = service;
+    this.guard = guard;
+    this.openedNanos = openedNanos;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    try {
+      if (msg instanceof Http2HeadersFrame headers) {
+        if (!started) {
+          started = true;
+          start(headers.headers(), headers.isEndStream());
+        } else if (headers.isEndStream()) {
+          // Request trailers: gRPC clients send none, but they end the stream like an empty DATA.
+          onInboundEnd();
+        }
+      } else if (msg instanceof Http2DataFrame data) {
+        onData(data.content(), data.isEndStream());
+      }
+    } finally {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    readMoreIfReady();
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (responseWanted && ctx.channel().isWritable() && call != null && !finished) {
+      responseWanted = false;
+      call.request(1);
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof Http2ResetFrame reset) {
+      boolean abusive = guard.onClientReset(System.nanoTime() - openedNanos, responseHeadersSent);
+      cancelUpstream("the client reset the stream (HTTP/2 error " + reset.errorCode() + ")");
+      if (abusive) {
+        guard.closeAbusiveConnection(ctx.channel().parent());
+      }
+    }
+    ReferenceCountUtil.release(evt);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    cancelUpstream("the client went away");
+    if (deframer != null) {
+      deframer.close();
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    logger.log(Level.FINE, "stream error on " + ctx.channel(), cause);
+    cancelUpstream("stream error: " + cause);
+    ctx.close();
+  }
+
+  // ---- Request side ------------------------------------------------------------------------
+
+  private void start(Http2Headers headers, boolean endStream) {
+    CharSequence method = headers.method();
+    if (method == null || !AsciiString.contentEquals("POST", method)) {
+      Http2Headers response = GrpcWire.trailersOnly(Status.INTERNAL.withDescription(
+          "gRPC requires method POST, got " + method));
+      response.status(STATUS_405);
+      finishWith(response);
+      return;
+    }
+    CharSequence path = headers.path();
+    int slash = path == null ? -1 : AsciiString.indexOf(path, '/', 1);
+    if (path == null || path.length() < 4 || path.charAt(0) != '/' || slash < 2
+        || slash == path.length() - 1) {
+      fail(Status.UNIMPLEMENTED.withDescription(
+          "malformed method name '" + path + "' (expected: /package.Service/Method)"));
+      return;
+    }
+    fullMethod = path.subSequence(1, path.length()).toString();
+    String serviceName = fullMethod.substring(0, slash - 1);
+    String methodName = fullMethod.substring(slash);
+    route = service.routes().match(serviceName, methodName, headers.authority());
+    if (route == null) {
+      fail(Status.UNIMPLEMENTED.withDescription(
+          "unknown service " + serviceName + ": no route matches /" + fullMethod));
+      return;
+    }
+
+    long clientTimeout = GrpcWire.parseTimeoutNanos(headers.get(GrpcWire.GRPC_TIMEOUT));
+    if (clientTimeout == -2) {
+      fail(Status.INVALID_ARGUMENT.withDescription("grpc-timeout '"
+          + headers.get(GrpcWire.GRPC_TIMEOUT)
+          + "' is malformed (expected: 1-8 digits and a unit H, M, S, m, u or n)"));
+      return;
+    }
+    CharSequence encoding = headers.get(GrpcWire.GRPC_ENCODING);
+    boolean gzipRequests = encoding != null && AsciiString.contentEqualsIgnoreCase(encoding,
+        GrpcWire.GZIP);
+    if (encoding != null && !gzipRequests
+        && !AsciiString.contentEqualsIgnoreCase(encoding, GrpcWire.IDENTITY)) {
+      Http2Headers response = GrpcWire.trailersOnly(Status.UNIMPLEMENTED.withDescription(
+          "grpc-encoding '" + encoding + "' is not supported (supported: gzip, identity)"));
+      response.set(GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.ACCEPTED_ENCODINGS);
+      finishWith(response);
+      return;
+    }
+    clientAcceptsGzip = GrpcWire.acceptsGzip(headers.get(GrpcWire.GRPC_ACCEPT_ENCODING));
+
+    Metadata metadata = MetadataMapper.toMetadata(headers, clientAddress(ctx.channel()));
+    if (metadata == null) {
+      fail(Status.INTERNAL.withDescription("a binary (-bin) header is not valid base64"));
+      return;
+    }
+
+    CallOptions options = CallOptions.DEFAULT.withExecutor(ctx.executor());
+    long timeout = route.effectiveTimeoutNanos(clientTimeout);
+    if (timeout > 0) {
+      options = options.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
+    }
+    if (gzipRequests) {
+      // Keep the client's choice: the backend sees compressed messages as the client sent them.
+      options = options.withCompression("gzip");
+    }
+    tracer = new UpstreamTracer();
+    options = options.withStreamTracerFactory(tracer);
+    CharSequence authority = headers.authority();
+    if (authority != null && authority.length() > 0) {
+      options = options.withAuthority(authority.toString());
+    }
+
+    MethodDescriptor<ByteBuf, ByteBuf> descriptor = MethodDescriptor.<ByteBuf, ByteBuf>newBuilder()
+        .setType(MethodDescriptor.MethodType.UNKNOWN)
+        .setFullMethodName(fullMethod)
+        .setRequestMarshaller(service.marshaller())
+        .setResponseMarshaller(service.marshaller())
+        .build();
+    deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
+        gzipRequests);
+    call = route.cluster().newCall(descriptor, options);
+    call.start(new UpstreamListener(), metadata);
+    if (ctx.channel().isWritable()) {
+      call.request(1);
+    } else {
+      responseWanted = true;
+    }
+    if (endStream) {
+      onInboundEnd();
+    }
+  }
+
+  private void onData(ByteBuf content, boolean endStream) {
+    if (finished || call == null || inboundDone) {
+      return;
+    }
+    Status failed = deframer.feed(content, toUpstream);
+    if (failed != null) {
+      fail(failed);
+      return;
+    }
+    if (endStream) {
+      onInboundEnd();
+    }
+  }
+
+  private void sendUpstream(ByteBuf message) {
+    try {
+      if (!finished) {
+        call.sendMessage(message);
+      }
+    } finally {
+      message.release();
+    }
+  }
+
+  private void onInboundEnd() {
+    if (inboundDone || finished) {
+      return;
+    }
+    inboundDone = true;
+    if (deframer != null && deframer.hasPartialMessage()) {
+      fail(Status.INTERNAL.withDescription(
+          "the request stream ended in the middle of a message"));
+      return;
+    }
+    if (call != null) {
+      call.halfClose();
+    }
+  }
+
+  private void readMoreIfReady() {
+    if (!finished && !inboundDone && (call == null || call.isReady())) {
+      ctx.read();
+    }
+  }
+
+  private void cancelUpstream(String reason) {
+    if (call != null && !finished) {
+      finished = true;
+      call.cancel(reason, null);
+    }
+    finished = true;
+  }
+
+  // ---- Response side -----------------------------------------------------------------------
+
+  private final class UpstreamListener extends ClientCall.Listener<ByteBuf> {
+    @Override
+    public void onHeaders(Metadata metadata) {
+      if (finished) {
+        return;
+      }
+      CharSequence backendEncoding = metadata.get(ENCODING_KEY);
+      gzipResponses = clientAcceptsGzip && backendEncoding != null
+          && AsciiString.contentEqualsIgnoreCase(backendEncoding, GrpcWire.GZIP);
+      String contentType = metadata.get(CONTENT_TYPE_KEY);
+      Http2Headers headers = new DefaultHttp2Headers(false)
+          .status(GrpcWire.STATUS_200)
+          .set(HttpHeaderNames.CONTENT_TYPE,
+              contentType != null && GrpcWire.isGrpcContentType(contentType)
+                  ? AsciiString.of(contentType) : GrpcWire.CONTENT_TYPE_GRPC)
+          .set(GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.ACCEPTED_ENCODINGS);
+      if (gzipResponses) {
+        headers.set(GrpcWire.GRPC_ENCODING, GrpcWire.GZIP);
+      }
+      MetadataMapper.addTo(metadata, headers);
+      responseHeadersSent = true;
+      ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false));
+    }
+
+    @Override
+    public void onMessage(ByteBuf message) {
+      if (finished) {
+        message.release();
+        return;
+      }
+      ByteBuf frame = gzipResponses ? compress(message) : prefix(message);
+      // Flushes are coalesced per event-loop turn by the connection's FlushConsolidationHandler.
+      ctx.writeAndFlush(new DefaultHttp2DataFrame(frame, false));
+      if (ctx.channel().isWritable()) {
+        call.request(1);
+      } else {
+        responseWanted = true;
+      }
+    }
+
+    @Override
+    public void onReady() {
+      readMoreIfReady();
+    }
+
+    @Override
+    public void onClose(Status status, Metadata trailers) {
+      if (finished) {
+        return;
+      }
+      finished = true;
+      if (!tracer.serverResponded) {
+        status = describeLocalFailure(status);
+      }
+      Http2Headers headers;
+      if (responseHeadersSent) {
+        headers = new DefaultHttp2Headers(false);
+        GrpcWire.addStatus(headers, status);
+      } else {
+        headers = GrpcWire.trailersOnly(status);
+      }
+      MetadataMapper.addTo(trailers, headers);
+      if (logger.isLoggable(Level.FINE)) {
+        logger.fine(String.format("/%s -> %s (%s, %s): %s", fullMethod, route.cluster().name(),
+            route.name(), tracer.remoteAddress, status));
+      }
+      finishWith(headers);
+    }
+  }
+
+  private Status describeLocalFailure(Status status) {
+    if (status.getCode() == Status.Code.UNAVAILABLE) {
+      return Status.UNAVAILABLE.withCause(status.getCause()).withDescription(
+          "no endpoint of cluster '" + route.cluster().name() + "' (" + route.cluster().target()
+              + ") is reachable: " + status.getDescription());
+    }
+    return status;
+  }
+
+  private static ByteBuf prefix(ByteBuf message) {
+    int length = message.readableBytes() - RawMarshaller.HEADER_BYTES;
+    message.setByte(0, 0);
+    message.setInt(1, length);
+    return message;
+  }
+
+  private ByteBuf compress(ByteBuf message) {
+    ByteBuf out = ctx.alloc().buffer(message.readableBytes() / 2 + 64);
+    out.writerIndex(RawMarshaller.HEADER_BYTES);
+    try (GZIPOutputStream gzip = new GZIPOutputStream(new ByteBufOutputStream(out), 8192)) {
+      message.skipBytes(RawMarshaller.HEADER_BYTES);
+      message.readBytes(gzip, message.readableBytes());
+    } catch (IOException e) {
+      throw new IllegalStateException("gzip into a memory buffer failed", e);
+    } finally {
+      message.release();
+    }
+    out.setByte(0, 1);
+    out.setInt(1, out.readableBytes() - RawMarshaller.HEADER_BYTES);
+    return out;
+  }
+
+  // ---- Ending the stream -------------------------------------------------------------------
+
+  /** Ends the call with a status the gateway makes itself. */
+  private void fail(Status status) {
+    if (call != null && !finished) {
+      call.cancel("the gateway failed the call: " + status.getDescription(), null);
+    }
+    if (responseHeadersSent) {
+      Http2Headers trailers = new DefaultHttp2Headers(false);
+      GrpcWire.addStatus(trailers, status);
+      finishWith(trailers);
+    } else {
+      finishWith(GrpcWire.trailersOnly(status));
+    }
+  }
+
+  private void finishWith(Http2Headers finalHeaders) {
+    finished = true;
+    if (deframer != null) {
+      deframer.close();
+    }
+    Channel channel = ctx.channel();
+    if (!channel.isActive()) {
+      return;
+    }
+    ctx.writeAndFlush(new DefaultHttp2HeadersFrame(finalHeaders, true)).addListener(written -> {
+      if (!written.isSuccess() || !channel.isActive()) {
+        return;
+      }
+      Http2Stream.State state = ((Http2StreamChannel) channel).stream().state();
+      if (state == Http2Stream.State.OPEN || state == Http2Stream.State.HALF_CLOSED_LOCAL) {
+        // The response is complete but the client may still be sending: ask it to stop without
+        // calling the response an error (RFC 9113 section 8.1). Only once the trailers are
+        // written, so that the reset cannot discard response data still waiting for window.
+        channel.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+      }
+    });
+  }
+
+  private static String clientAddress(Channel stream) {
+    SocketAddress address = stream.parent() != null ? stream.parent().remoteAddress() : null;
+    if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
+      return inet.getAddress().getHostAddress();
+    }
+    return null;
+  }
+
+  private static final Metadata.Key<String> ENCODING_KEY =
+      Metadata.Key.of("grpc-encoding", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> CONTENT_TYPE_KEY =
+      Metadata.Key.of("content-type", Metadata.ASCII_STRING_MARSHALLER);
+
+  /** Learns whether the status came from the backend and which endpoint served the call. */
+  private static final class UpstreamTracer extends ClientStreamTracer.Factory {
+    // Written on the upstream transport's thread, read on the stream's event loop after the
+    // call's onClose was scheduled there.
+    volatile boolean serverResponded;
+    volatile SocketAddress remoteAddress;
+
+    @Override
+    public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info,
+        Metadata headers) {
+      return new ClientStreamTracer() {
+        @Override
+        public void streamCreated(Attributes transportAttrs, Metadata headers) {
+          remoteAddress = transportAttrs.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+        }
+
+        @Override
+        public void inboundHeaders() {
+          serverResponded = true;
+        }
+
+        @Override
+        public void inboundTrailers(Metadata trailers) {
+          serverResponded = true;
+        }
+      };
+    }
+  }
+}

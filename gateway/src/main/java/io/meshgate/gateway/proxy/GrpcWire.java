@@ -1,0 +1,134 @@
+package io.meshgate.gateway.proxy;
+
+import io.grpc.Status;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
+import java.nio.charset.StandardCharsets;
+
+/** The small parts of the gRPC-over-HTTP/2 wire format that the proxy reads and writes itself. */
+final class GrpcWire {
+  static final AsciiString CONTENT_TYPE_GRPC = AsciiString.cached("application/grpc");
+  static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
+  static final AsciiString GRPC_MESSAGE = AsciiString.cached("grpc-message");
+  static final AsciiString GRPC_TIMEOUT = AsciiString.cached("grpc-timeout");
+  static final AsciiString GRPC_ENCODING = AsciiString.cached("grpc-encoding");
+  static final AsciiString GRPC_ACCEPT_ENCODING = AsciiString.cached("grpc-accept-encoding");
+  static final AsciiString GZIP = AsciiString.cached("gzip");
+  static final AsciiString IDENTITY = AsciiString.cached("identity");
+  static final AsciiString ACCEPTED_ENCODINGS = AsciiString.cached("gzip,identity");
+  static final AsciiString STATUS_200 = AsciiString.cached("200");
+
+  private static final long MAX_TIMEOUT_VALUE = 99_999_999L;
+  private static final byte[] HEX = "0123456789ABCDEF".getBytes(StandardCharsets.US_ASCII);
+
+  private GrpcWire() {}
+
+  /**
+   * Parses {@code grpc-timeout} (1 to 8 digits and a unit H, M, S, m, u or n) into nanoseconds;
+   * -1 when absent, -2 when malformed.
+   */
+  static long parseTimeoutNanos(CharSequence value) {
+    if (value == null) {
+      return -1;
+    }
+    int n = value.length();
+    if (n < 2 || n > 9) {
+      return -2;
+    }
+    long amount = 0;
+    for (int i = 0; i < n - 1; i++) {
+      char c = value.charAt(i);
+      if (c < '0' || c > '9') {
+        return -2;
+      }
+      amount = amount * 10 + (c - '0');
+    }
+    if (amount > MAX_TIMEOUT_VALUE) {
+      return -2;
+    }
+    return switch (value.charAt(n - 1)) {
+      case 'n' -> amount;
+      case 'u' -> amount * 1_000L;
+      case 'm' -> amount * 1_000_000L;
+      case 'S' -> amount * 1_000_000_000L;
+      case 'M' -> amount * 60_000_000_000L;
+      case 'H' -> amount * 3_600_000_000_000L;
+      default -> -2;
+    };
+  }
+
+  /** Whether a content-type names gRPC ({@code application/grpc}, {@code application/grpc+proto}). */
+  static boolean isGrpcContentType(CharSequence contentType) {
+    if (contentType == null || contentType.length() < CONTENT_TYPE_GRPC.length()) {
+      return false;
+    }
+    if (!AsciiString.regionMatches(contentType, true, 0, CONTENT_TYPE_GRPC, 0,
+        CONTENT_TYPE_GRPC.length())) {
+      return false;
+    }
+    if (contentType.length() == CONTENT_TYPE_GRPC.length()) {
+      return true;
+    }
+    char next = contentType.charAt(CONTENT_TYPE_GRPC.length());
+    return next == '+' || next == ';';
+  }
+
+  /**
+   * Percent-encodes a status message for {@code grpc-message}: bytes outside 0x20..0x7E and '%'
+   * are written as %XX of their UTF-8 encoding.
+   */
+  static CharSequence encodeMessage(String message) {
+    boolean plain = true;
+    for (int i = 0; i < message.length() && plain; i++) {
+      char c = message.charAt(i);
+      plain = c >= ' ' && c < 0x7f && c != '%';
+    }
+    if (plain) {
+      return message;
+    }
+    byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
+    byte[] out = new byte[bytes.length * 3];
+    int o = 0;
+    for (byte b : bytes) {
+      if (b >= ' ' && b < 0x7f && b != '%') {
+        out[o++] = b;
+      } else {
+        out[o++] = '%';
+        out[o++] = HEX[(b >> 4) & 0xf];
+        out[o++] = HEX[b & 0xf];
+      }
+    }
+    return new AsciiString(out, 0, o, false);
+  }
+
+  /** Whether an {@code grpc-accept-encoding} value lists gzip. */
+  static boolean acceptsGzip(CharSequence acceptEncoding) {
+    if (acceptEncoding == null) {
+      return false;
+    }
+    for (String token : acceptEncoding.toString().split(",")) {
+      if (token.trim().equalsIgnoreCase("gzip")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Adds {@code grpc-status} and, when there is one, {@code grpc-message}. */
+  static void addStatus(Http2Headers headers, Status status) {
+    headers.set(GRPC_STATUS, AsciiString.of(Integer.toString(status.getCode().value())));
+    if (status.getDescription() != null) {
+      headers.set(GRPC_MESSAGE, encodeMessage(status.getDescription()));
+    }
+  }
+
+  /** A trailers-only response: HTTP 200 headers that carry the status and end the stream. */
+  static Http2Headers trailersOnly(Status status) {
+    Http2Headers headers = new DefaultHttp2Headers(false)
+        .status(STATUS_200)
+        .set(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE, CONTENT_TYPE_GRPC);
+    addStatus(headers, status);
+    return headers;
+  }
+}

@@ -1,0 +1,141 @@
+package io.meshgate.gateway.proxy;
+
+import io.grpc.Metadata;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
+import java.util.Base64;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Moves metadata between HTTP/2 headers and grpc-java {@link Metadata}, in both directions,
+ * dropping hop-by-hop headers and the headers that the gateway or grpc-java set themselves.
+ * Binary ({@code -bin}) values are base64 on the wire and raw bytes in {@link Metadata}.
+ */
+final class MetadataMapper {
+  /** Never forwarded: hop-by-hop, pseudo-like and transport headers. */
+  private static final Set<AsciiString> REQUEST_SKIP = Set.of(
+      AsciiString.cached("connection"), AsciiString.cached("keep-alive"),
+      AsciiString.cached("proxy-connection"), AsciiString.cached("transfer-encoding"),
+      AsciiString.cached("upgrade"), AsciiString.cached("te"), AsciiString.cached("host"),
+      AsciiString.cached("http2-settings"), AsciiString.cached("content-type"),
+      AsciiString.cached("content-length"), AsciiString.cached("user-agent"),
+      GrpcWire.GRPC_TIMEOUT, GrpcWire.GRPC_ENCODING, GrpcWire.GRPC_ACCEPT_ENCODING,
+      GrpcWire.GRPC_STATUS, GrpcWire.GRPC_MESSAGE);
+
+  private static final Set<String> RESPONSE_SKIP = Set.of(
+      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
+      "content-type", "content-length", "grpc-encoding", "grpc-accept-encoding", "grpc-status",
+      "grpc-message");
+
+  /** Keys are immutable; caching them saves re-validating names on every call. Bounded. */
+  private static final int MAX_CACHED_KEYS = 4096;
+  private static final Map<String, Metadata.Key<String>> ASCII_KEYS = new ConcurrentHashMap<>();
+  private static final Map<String, Metadata.Key<byte[]>> BINARY_KEYS = new ConcurrentHashMap<>();
+  private static final Base64.Encoder BASE64 = Base64.getEncoder().withoutPadding();
+
+  private MetadataMapper() {}
+
+  /**
+   * Request headers to upstream metadata.
+   *
+   * @return null when a binary header is not valid base64 (the call must fail)
+   */
+  static Metadata toMetadata(Http2Headers headers, String clientAddress) {
+    Metadata metadata = new Metadata();
+    String forwardedFor = null;
+    for (Map.Entry<CharSequence, CharSequence> header : headers) {
+      CharSequence name = header.getKey();
+      if (name.length() == 0 || name.charAt(0) == ':' || REQUEST_SKIP.contains(name)) {
+        continue;
+      }
+      String key = name.toString();
+      if (key.equals("x-forwarded-for")) {
+        forwardedFor = forwardedFor == null ? header.getValue().toString()
+            : forwardedFor + ", " + header.getValue();
+        continue;
+      }
+      if (key.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+        byte[] value;
+        try {
+          value = Base64.getDecoder().decode(header.getValue().toString());
+        } catch (IllegalArgumentException e) {
+          return null;
+        }
+        Metadata.Key<byte[]> k = binaryKey(key);
+        if (k != null) {
+          metadata.put(k, value);
+        }
+      } else {
+        Metadata.Key<String> k = asciiKey(key);
+        if (k != null) {
+          metadata.put(k, header.getValue().toString());
+        }
+      }
+    }
+    if (clientAddress != null) {
+      // Like Envoy and nginx: the backend learns who called, appended to what proxies before us
+      // said.
+      metadata.put(asciiKey("x-forwarded-for"),
+          forwardedFor == null ? clientAddress : forwardedFor + ", " + clientAddress);
+    } else if (forwardedFor != null) {
+      metadata.put(asciiKey("x-forwarded-for"), forwardedFor);
+    }
+    return metadata;
+  }
+
+  /** Upstream response metadata (headers or trailers) into HTTP/2 headers. */
+  static void addTo(Metadata metadata, Http2Headers headers) {
+    for (String name : metadata.keys()) {
+      if (name.isEmpty() || name.charAt(0) == ':' || RESPONSE_SKIP.contains(name)) {
+        continue;
+      }
+      if (name.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+        Metadata.Key<byte[]> key = binaryKey(name);
+        if (key != null) {
+          for (byte[] value : metadata.getAll(key)) {
+            headers.add(AsciiString.of(name), new AsciiString(BASE64.encode(value), false));
+          }
+        }
+      } else {
+        Metadata.Key<String> key = asciiKey(name);
+        if (key != null) {
+          for (String value : metadata.getAll(key)) {
+            headers.add(AsciiString.of(name), value);
+          }
+        }
+      }
+    }
+  }
+
+  private static Metadata.Key<String> asciiKey(String name) {
+    Metadata.Key<String> key = ASCII_KEYS.get(name);
+    if (key == null) {
+      try {
+        key = Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER);
+      } catch (IllegalArgumentException e) {
+        return null;
+      }
+      if (ASCII_KEYS.size() < MAX_CACHED_KEYS) {
+        ASCII_KEYS.put(name, key);
+      }
+    }
+    return key;
+  }
+
+  private static Metadata.Key<byte[]> binaryKey(String name) {
+    Metadata.Key<byte[]> key = BINARY_KEYS.get(name);
+    if (key == null) {
+      try {
+        key = Metadata.Key.of(name, Metadata.BINARY_BYTE_MARSHALLER);
+      } catch (IllegalArgumentException e) {
+        return null;
+      }
+      if (BINARY_KEYS.size() < MAX_CACHED_KEYS) {
+        BINARY_KEYS.put(name, key);
+      }
+    }
+    return key;
+  }
+}

@@ -1,0 +1,75 @@
+package io.meshgate.samples;
+
+import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+
+/**
+ * Echoes request metadata back, so that a caller can see what reached the backend: every request
+ * header named {@code x-echo-<rest>} comes back as response header {@code x-echo-<rest>} and as
+ * trailer {@code x-trailer-<rest>} (binary {@code -bin} headers included). The backend's own
+ * view of the deadline comes back as {@code x-echo-deadline-millis}.
+ */
+public final class EchoMetadataInterceptor implements ServerInterceptor {
+  private static final String ECHO = "x-echo-";
+  private static final String TRAILER = "x-trailer-";
+
+  @Override
+  public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+      ServerCall<ReqT, RespT> call, Metadata requestHeaders, ServerCallHandler<ReqT, RespT> next) {
+    Metadata echoed = new Metadata();
+    Metadata trailers = new Metadata();
+    for (String name : requestHeaders.keys()) {
+      if (!name.startsWith(ECHO)) {
+        continue;
+      }
+      String trailerName = TRAILER + name.substring(ECHO.length());
+      if (name.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+        Metadata.Key<byte[]> key = Metadata.Key.of(name, Metadata.BINARY_BYTE_MARSHALLER);
+        Metadata.Key<byte[]> trailerKey =
+            Metadata.Key.of(trailerName, Metadata.BINARY_BYTE_MARSHALLER);
+        for (byte[] value : requestHeaders.getAll(key)) {
+          echoed.put(key, value);
+          trailers.put(trailerKey, value);
+        }
+      } else {
+        Metadata.Key<String> key = Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER);
+        Metadata.Key<String> trailerKey =
+            Metadata.Key.of(trailerName, Metadata.ASCII_STRING_MARSHALLER);
+        for (String value : requestHeaders.getAll(key)) {
+          echoed.put(key, value);
+          trailers.put(trailerKey, value);
+        }
+      }
+    }
+    if (call.getMethodDescriptor().getServiceName() != null
+        && io.grpc.Context.current().getDeadline() != null) {
+      echoed.put(Metadata.Key.of(ECHO + "deadline-millis", Metadata.ASCII_STRING_MARSHALLER),
+          Long.toString(io.grpc.Context.current().getDeadline()
+              .timeRemaining(java.util.concurrent.TimeUnit.MILLISECONDS)));
+    }
+    return next.startCall(new SimpleForwardingServerCall<>(call) {
+      private boolean headersSent;
+
+      @Override
+      public void sendHeaders(Metadata headers) {
+        headersSent = true;
+        headers.merge(echoed);
+        super.sendHeaders(headers);
+      }
+
+      @Override
+      public void close(Status status, Metadata callTrailers) {
+        callTrailers.merge(trailers);
+        if (!headersSent) {
+          // Trailers-only response: what would have been headers travels in the trailers.
+          callTrailers.merge(echoed);
+        }
+        super.close(status, callTrailers);
+      }
+    }, requestHeaders);
+  }
+}
