@@ -159,7 +159,13 @@ public final class Gateway implements AutoCloseable {
         .runAsync(() -> { }, CompletableFuture.delayedExecutor(
             config.shutdown().readinessGrace().toNanos(), TimeUnit.NANOSECONDS))
         .thenCompose(ignored -> front.drain())
+        // Whatever happens while draining, the process must still stop.
+        .completeOnTimeout(null, config.shutdown().readinessGrace().toMillis()
+            + config.shutdown().drainTimeout().toMillis() + 5_000, TimeUnit.MILLISECONDS)
         .whenComplete((ignored, error) -> {
+          if (error != null) {
+            logger.log(java.util.logging.Level.WARNING, "draining failed; stopping anyway", error);
+          }
           Thread stopper = new Thread(() -> {
             stopUpstreamsAndLoops();
             logger.info("stopped");

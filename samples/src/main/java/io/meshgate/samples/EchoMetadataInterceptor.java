@@ -11,11 +11,17 @@ import io.grpc.Status;
  * Echoes request metadata back, so that a caller can see what reached the backend: every request
  * header named {@code x-echo-<rest>} comes back as response header {@code x-echo-<rest>} and as
  * trailer {@code x-trailer-<rest>} (binary {@code -bin} headers included). The backend's own
- * view of the deadline comes back as {@code x-echo-deadline-millis}.
+ * view of the deadline comes back as {@code x-echo-deadline-millis}, the request's
+ * {@code grpc-encoding} as {@code x-echo-request-encoding}, and a request header
+ * {@code x-compress-response: gzip} makes the backend compress its responses.
  */
 public final class EchoMetadataInterceptor implements ServerInterceptor {
   private static final String ECHO = "x-echo-";
   private static final String TRAILER = "x-trailer-";
+  private static final Metadata.Key<String> COMPRESS =
+      Metadata.Key.of("x-compress-response", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> ENCODING =
+      Metadata.Key.of("grpc-encoding", Metadata.ASCII_STRING_MARSHALLER);
 
   @Override
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
@@ -50,6 +56,13 @@ public final class EchoMetadataInterceptor implements ServerInterceptor {
       echoed.put(Metadata.Key.of(ECHO + "deadline-millis", Metadata.ASCII_STRING_MARSHALLER),
           Long.toString(io.grpc.Context.current().getDeadline()
               .timeRemaining(java.util.concurrent.TimeUnit.MILLISECONDS)));
+    }
+    String encoding = requestHeaders.get(ENCODING);
+    echoed.put(Metadata.Key.of(ECHO + "request-encoding", Metadata.ASCII_STRING_MARSHALLER),
+        encoding == null ? "identity" : encoding);
+    String compress = requestHeaders.get(COMPRESS);
+    if (compress != null) {
+      call.setCompression(compress);
     }
     return next.startCall(new SimpleForwardingServerCall<>(call) {
       private boolean headersSent;

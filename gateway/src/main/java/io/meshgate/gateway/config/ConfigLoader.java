@@ -65,7 +65,6 @@ public final class ConfigLoader {
   public static GatewayConfig parse(String source, String yaml, Path baseDir)
       throws ConfigException {
     LoaderOptions options = new LoaderOptions();
-    options.setAllowDuplicateKeys(false);
     options.setMaxAliasesForCollections(50);
     options.setCodePointLimit(16 * 1024 * 1024);
     Node root;
@@ -166,14 +165,19 @@ public final class ConfigLoader {
       int streamWindow = (int) l.bytes("streamWindowBytes", mib, 65535, Integer.MAX_VALUE);
       int connectionWindow =
           (int) l.bytes("connectionWindowBytes", 2 * mib, 65535, Integer.MAX_VALUE);
+      if (connectionWindow < streamWindow) {
+        reader.error(l.node("connectionWindowBytes"), l.child("connectionWindowBytes"),
+            connectionWindow + " is smaller than streamWindowBytes " + streamWindow
+                + " (expected: at least one stream's window)");
+      }
       int body = (int) l.bytes("maxRequestBodyBytes", maxMessage, 1024, 1024L * mib);
       GatewayConfig.RapidReset rapidReset;
       ConfigReader.Obj r = l.obj("rapidReset");
       if (r == null) {
-        rapidReset = new GatewayConfig.RapidReset(100, 0.5, Duration.ofSeconds(1));
+        rapidReset = new GatewayConfig.RapidReset(500, 0.5, Duration.ofSeconds(1));
       } else {
         rapidReset = new GatewayConfig.RapidReset(
-            r.integer("minStreams", 100, 1, Integer.MAX_VALUE),
+            r.integer("minStreams", 500, 1, Integer.MAX_VALUE),
             r.decimal("maxResetRatio", 0.5, 0.01, 1.0),
             r.duration("minStreamLifetime", Duration.ofSeconds(1), Duration.ZERO,
                 Duration.ofMinutes(10)));

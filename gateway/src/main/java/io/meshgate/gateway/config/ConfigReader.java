@@ -61,7 +61,11 @@ final class ConfigReader {
       if (node instanceof MappingNode mapping) {
         for (NodeTuple tuple : mapping.getValue()) {
           if (tuple.getKeyNode() instanceof ScalarNode key) {
-            entries.put(key.getValue(), tuple);
+            NodeTuple first = entries.putIfAbsent(key.getValue(), tuple);
+            if (first != null) {
+              error(key, child(key.getValue()), "duplicate key (first set on line "
+                  + (first.getKeyNode().getStartMark().getLine() + 1) + ")");
+            }
           } else {
             error(tuple.getKeyNode(), path, "keys must be plain strings");
           }

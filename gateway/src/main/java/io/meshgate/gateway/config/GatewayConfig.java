@@ -61,7 +61,8 @@ public record GatewayConfig(
    * @param maxHeaderListBytes HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE (431 / RESOURCE_EXHAUSTED above)
    * @param streamWindowBytes HTTP/2 initial flow-control window per stream
    * @param connectionWindowBytes HTTP/2 flow-control window per connection: the most a client can
-   *     have in flight towards the gateway on one connection
+   *     have in flight towards the gateway on one connection (the HTTP/2 codec grants at least
+   *     about twice the stream window)
    * @param maxRequestBodyBytes largest HTTP/1.1 request body
    * @param rapidReset defence against HTTP/2 rapid reset
    */

@@ -3,9 +3,10 @@ package io.meshgate.gateway.front;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Error;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
@@ -20,6 +21,7 @@ import java.util.logging.Logger;
  */
 public final class ConnectionGuard {
   private static final Logger logger = Logger.getLogger(ConnectionGuard.class.getName());
+  private static final long LINGER_MILLIS = 1000;
 
   private final int minStreams;
   private final double maxResetRatio;
@@ -59,18 +61,41 @@ public final class ConnectionGuard {
     return false;
   }
 
+  /** Whether the connection was found abusive: its new streams are refused at once. */
+  public boolean isTripped() {
+    return tripped;
+  }
+
   /** Premature resets counted so far. */
   public long prematureResets() {
     return prematureResets;
   }
 
-  /** Sends GOAWAY (ENHANCE_YOUR_CALM) on the connection and closes it. */
+  /**
+   * Sends GOAWAY (ENHANCE_YOUR_CALM) and closes the connection a second later, without waiting
+   * for its streams. Until then the gateway reads nothing more from it, refuses streams already
+   * read and has shut its own output: the client can read the GOAWAY (closing at once, with its
+   * frames unread, would make the kernel answer with a TCP reset that destroys the GOAWAY in
+   * flight) but can make the gateway do no further work. The GOAWAY names the highest stream id
+   * as the last one so that Netty's codec accepts (and we refuse) the frames already on the way
+   * instead of failing the connection on them. Call on the connection's event loop.
+   */
   public void closeAbusiveConnection(Channel connection) {
     logger.warning(String.format("closing connection from %s: %d of its %d streams were reset"
         + " by the client right after opening (HTTP/2 rapid reset)", connection.remoteAddress(),
         prematureResets, streams));
+    connection.config().setAutoRead(false);
     DefaultHttp2GoAwayFrame goAway = new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM,
         ByteBufUtil.writeAscii(connection.alloc(), "too many streams reset right after opening"));
-    connection.writeAndFlush(goAway).addListener(ChannelFutureListener.CLOSE);
+    goAway.setExtraStreamIds(Integer.MAX_VALUE);
+    connection.writeAndFlush(goAway).addListener(written -> {
+      if (connection instanceof DuplexChannel duplex) {
+        duplex.shutdownOutput();
+      }
+      // Closing from the first handler skips the HTTP/2 codec's graceful close, which would wait
+      // for the abuser's open streams.
+      connection.eventLoop().schedule(() -> connection.pipeline().firstContext().close(),
+          LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    });
   }
 }

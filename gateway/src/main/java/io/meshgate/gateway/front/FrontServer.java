@@ -24,6 +24,8 @@ import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -123,9 +125,13 @@ public final class FrontServer {
    */
   public CompletableFuture<Void> drain() {
     CompletableFuture<Void> done = new CompletableFuture<>();
+    long deadline = System.nanoTime() + drainTimeout.toNanos() + TimeUnit.SECONDS.toNanos(1);
     serverChannel.close().addListener(closed -> {
-      connections.forEach(ch -> ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE));
-      awaitClosed(done, System.nanoTime() + drainTimeout.toNanos() + TimeUnit.SECONDS.toNanos(1));
+      try {
+        connections.forEach(ch -> ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE));
+      } finally {
+        awaitClosed(done, deadline);
+      }
     });
     return done;
   }
@@ -164,7 +170,7 @@ public final class FrontServer {
       }
       ConnectionGuard guard = new ConnectionGuard(limits.rapidReset());
       return new Http2ServerUpgradeCodec(newHttp2Codec(), newMultiplexer(guard),
-          new Http2Drainer(), new ConnectionWindow(limits));
+          new Http2Drainer(), new ConnectionWindow(limits), new UpgradeMarker());
     }, limits.maxRequestBodyBytes());
     pipeline.addLast(new CleartextHttp2ServerUpgradeHandler(sourceCodec, upgrade,
         new ChannelInitializer<Channel>() {
@@ -232,9 +238,10 @@ public final class FrontServer {
   }
 
   /**
-   * Raises the connection-level flow-control window from the protocol's 64 KiB to the
-   * configured size once the connection is up, so that one connection can keep several streams
-   * busy. Removes itself.
+   * Raises the connection-level flow-control window to the configured size once the connection
+   * is up, so that one connection can keep several streams busy. Netty's frame codec has already
+   * raised it to about twice the stream window; this adds what is missing, if anything. Removes
+   * itself.
    */
   private static final class ConnectionWindow extends ChannelInboundHandlerAdapter {
     private final int windowBytes;
@@ -245,10 +252,21 @@ public final class FrontServer {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-      int increment = windowBytes - Http2CodecUtil.DEFAULT_WINDOW_SIZE;
-      if (increment > 0) {
-        ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(increment));
+      Http2Connection connection = ctx.pipeline().get(Http2FrameCodec.class).connection();
+      int current = connection.local().flowController()
+          .initialWindowSize(connection.connectionStream());
+      if (windowBytes > current) {
+        ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(windowBytes - current));
       }
+      ctx.pipeline().remove(this);
+    }
+  }
+
+  /** Marks a connection that became HTTP/2 through an HTTP/1.1 Upgrade. Removes itself. */
+  private static final class UpgradeMarker extends ChannelInboundHandlerAdapter {
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      ctx.channel().attr(Http2StreamDispatcher.UPGRADED).set(Boolean.TRUE);
       ctx.pipeline().remove(this);
     }
   }
@@ -280,6 +298,11 @@ public final class FrontServer {
       }
       ctx.fireUserEventTriggered(evt);
     }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ConnectionErrors.caught(ctx, cause);
+    }
   }
 
   /** With TLS configured: tells TLS from cleartext by the first bytes of the connection. */
@@ -299,12 +322,32 @@ public final class FrontServer {
         configureCleartext(pipeline);
         pipeline.remove(this);
       } else {
-        in.skipBytes(in.readableBytes());
-        ByteBuf refusal = ByteBufUtil.writeAscii(ctx.alloc(), "HTTP/1.1 400 Bad Request\r\n"
-            + "Content-Type: text/plain\r\nConnection: close\r\nContent-Length: 44\r\n\r\n"
-            + "this port requires TLS (plaintext disabled)\n");
-        ctx.writeAndFlush(refusal).addListener(ChannelFutureListener.CLOSE);
+        refusePlaintext(ctx, in);
       }
+    }
+
+    /**
+     * Tells a plaintext client why it is turned away, in its own protocol: HTTP/2 clients (the
+     * preface starts with "PRI ") get SETTINGS and a GOAWAY with INADEQUATE_SECURITY and a
+     * reason, which grpc clients report; anything else gets an HTTP/1.1 400.
+     */
+    private void refusePlaintext(ChannelHandlerContext ctx, ByteBuf in) {
+      boolean http2 = in.getByte(in.readerIndex()) == 'P' && in.getByte(in.readerIndex() + 1) == 'R'
+          && in.getByte(in.readerIndex() + 2) == 'I' && in.getByte(in.readerIndex() + 3) == ' ';
+      in.skipBytes(in.readableBytes());
+      String reason = "this port requires TLS (listener.tls.allowPlaintext is false)";
+      ByteBuf refusal = ctx.alloc().buffer();
+      if (http2) {
+        refusal.writeMedium(0).writeByte(0x4).writeByte(0).writeInt(0); // empty SETTINGS
+        refusal.writeMedium(8 + reason.length()).writeByte(0x7).writeByte(0).writeInt(0)
+            .writeInt(0).writeInt((int) Http2Error.INADEQUATE_SECURITY.code());
+        ByteBufUtil.writeAscii(refusal, reason);
+      } else {
+        ByteBufUtil.writeAscii(refusal, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+            + "Connection: close\r\nContent-Length: " + (reason.length() + 1) + "\r\n\r\n"
+            + reason + "\n");
+      }
+      ctx.writeAndFlush(refusal).addListener(ChannelFutureListener.CLOSE);
     }
 
     @Override
@@ -314,6 +357,11 @@ public final class FrontServer {
         return;
       }
       super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ConnectionErrors.caught(ctx, cause);
     }
   }
 

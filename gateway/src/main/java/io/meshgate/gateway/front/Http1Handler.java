@@ -69,6 +69,11 @@ final class Http1Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
     ctx.fireUserEventTriggered(evt);
   }
 
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ConnectionErrors.caught(ctx, cause);
+  }
+
   static FullHttpResponse json(ChannelHandlerContext ctx, HttpResponseStatus status,
       Status.Code code, String message) {
     ByteBuf body = ByteBufUtil.writeUtf8(ctx.alloc(), ErrorResponses.json(code, message));

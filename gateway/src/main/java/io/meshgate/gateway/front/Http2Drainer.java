@@ -54,6 +54,11 @@ final class Http2Drainer extends ChannelInboundHandlerAdapter {
     ctx.fireChannelRead(msg);
   }
 
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ConnectionErrors.caught(ctx, cause);
+  }
+
   private void closeGracefully(ChannelHandlerContext ctx) {
     if (pingTimeout != null) {
       pingTimeout.cancel(false);

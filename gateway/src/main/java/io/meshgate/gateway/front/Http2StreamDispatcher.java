@@ -13,6 +13,9 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 
 /**
@@ -21,6 +24,8 @@ import io.netty.util.ReferenceCountUtil;
  * Only on the stream's event loop.
  */
 final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
+  /** Set on connections that became HTTP/2 through an HTTP/1.1 Upgrade. */
+  static final AttributeKey<Boolean> UPGRADED = AttributeKey.valueOf("meshgate.h2c-upgraded");
   private final ProxyService proxy;
   private final ConnectionGuard guard;
   private final long openedNanos;
@@ -33,6 +38,11 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
+    if (guard.isTripped()) {
+      // The connection is being closed for abuse: no work for its streams.
+      ctx.close();
+      return;
+    }
     // Streams read on demand (auto-read is off), so that a handler can stop reading to apply
     // back-pressure; ask for the request headers.
     ctx.read();
@@ -52,6 +62,14 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
     }
     // REST/JSON transcoding is not wired in yet: every plain HTTP request is an unknown route.
     Http2Headers request = headers.headers();
+    if (isUpgradeRequest(ctx)) {
+      // The request that carried an h2c Upgrade: grpc-java's PLAINTEXT_UPGRADE sends "GET /"
+      // only to switch protocols and fails the connection on any DATA on stream 1, so the
+      // answer is bodiless.
+      ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("404"),
+          true)).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+      return;
+    }
     String message = "no route for " + request.method() + " " + request.path();
     ByteBuf body = ByteBufUtil.writeUtf8(ctx.alloc(),
         ErrorResponses.json(Status.Code.NOT_FOUND, message));
@@ -62,5 +80,16 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
     ctx.write(new DefaultHttp2HeadersFrame(response, false));
     ctx.writeAndFlush(new DefaultHttp2DataFrame(body, true))
         .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+  }
+
+  private static boolean isUpgradeRequest(ChannelHandlerContext ctx) {
+    Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
+    return stream.stream().id() == Http2CodecUtil.HTTP_UPGRADE_STREAM_ID
+        && Boolean.TRUE.equals(stream.parent().attr(UPGRADED).get());
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ConnectionErrors.caught(ctx, cause); // closes (resets) this stream only
   }
 }

@@ -1,0 +1,245 @@
+package io.meshgate.bench;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Runs grpc-java's AsyncClient against grpc-java's AsyncServer three ways in one run — directly,
+ * through Meshgate, through nginx {@code grpc_pass} — for unary and streaming calls, and prints
+ * QPS and latency for each with the ratios Meshgate / direct and Meshgate / nginx.
+ *
+ * <p>Every process runs on loopback and stops by itself at the end (or when this one dies).
+ */
+public final class ProxyBench {
+  private static final Pattern QPS = Pattern.compile("QPS:\\s+(\\d+)");
+  private static final Pattern P50 = Pattern.compile("50%ile Latency \\(in micros\\):\\s+(\\d+)");
+  private static final Pattern P99 = Pattern.compile("99%ile Latency \\(in micros\\):\\s+(\\d+)");
+
+  private final Path root;
+  private final Path work;
+  private final String javaCmd;
+  private final String benchJar;
+  private final int duration;
+  private final int warmup;
+  private final int channels;
+  private final int outstanding;
+  private final int workers;
+  private final int rounds;
+  private final List<Process> processes = new ArrayList<>();
+
+  record Result(long qps, long p50, long p99) {}
+
+  private ProxyBench(Map<String, String> options) throws IOException {
+    this.root = Path.of(options.getOrDefault("root", "..")).toAbsolutePath().normalize();
+    this.work = Files.createTempDirectory("meshgate-bench");
+    this.javaCmd = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    this.benchJar = Path.of(ProxyBench.class.getProtectionDomain().getCodeSource().getLocation()
+        .getPath()).toString();
+    this.duration = Integer.parseInt(options.getOrDefault("duration", "20"));
+    this.warmup = Integer.parseInt(options.getOrDefault("warmup", "10"));
+    this.channels = Integer.parseInt(options.getOrDefault("channels", "4"));
+    this.outstanding = Integer.parseInt(options.getOrDefault("outstanding", "10"));
+    this.workers = Integer.parseInt(options.getOrDefault("workers",
+        Integer.toString(Runtime.getRuntime().availableProcessors())));
+    this.rounds = Integer.parseInt(options.getOrDefault("rounds", "1"));
+  }
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> options = new LinkedHashMap<>();
+    for (String arg : args) {
+      if (!arg.startsWith("--") || !arg.contains("=")) {
+        System.err.println("usage: ProxyBench [--root=DIR] [--duration=S] [--warmup=S]"
+            + " [--channels=N] [--outstanding=N] [--workers=N] [--rounds=N]");
+        System.exit(2);
+      }
+      options.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
+    }
+    ProxyBench bench = new ProxyBench(options);
+    Runtime.getRuntime().addShutdownHook(new Thread(bench::stopAll));
+    try {
+      bench.run();
+    } finally {
+      bench.stopAll();
+    }
+  }
+
+  private void run() throws Exception {
+    int serverPort = freePort();
+    int gatewayPort = freePort();
+    int adminPort = freePort();
+    int nginxPort = freePort();
+
+    start("backend", List.of(javaCmd, "-cp", benchJar, "io.grpc.benchmarks.qps.AsyncServer",
+        "--address=127.0.0.1:" + serverPort, "--directexecutor"));
+    awaitPort(serverPort);
+
+    Path config = work.resolve("meshgate.yaml");
+    Files.writeString(config, String.format(Locale.ROOT, """
+        listener: {host: 127.0.0.1, port: %d, workerThreads: %d}
+        admin: {host: 127.0.0.1, port: %d}
+        clusters: [{name: bench, endpoints: ["127.0.0.1:%d"]}]
+        routes: [{match: {servicePrefix: ""}, cluster: bench}]
+        """, gatewayPort, workers, adminPort, serverPort));
+    start("meshgate", List.of(root.resolve("bin/meshgate").toString(), "--config",
+        config.toString()));
+    awaitPort(gatewayPort);
+
+    Files.createDirectories(work.resolve("nginx/logs"));
+    Files.writeString(work.resolve("nginx/nginx.conf"), String.format(Locale.ROOT, """
+        worker_processes %d;
+        daemon off;
+        pid %s/nginx.pid;
+        error_log %s/logs/error.log warn;
+        events { worker_connections 4096; }
+        http {
+          access_log off;
+          client_body_temp_path %s/tmp;
+          proxy_temp_path %s/tmp;
+          upstream backend { server 127.0.0.1:%d; keepalive 64; }
+          server {
+            listen 127.0.0.1:%d http2;
+            http2_max_concurrent_streams 1000;
+            location / { grpc_pass grpc://backend; }
+          }
+        }
+        """, workers, work.resolve("nginx"), work.resolve("nginx"), work.resolve("nginx"),
+        work.resolve("nginx"), serverPort, nginxPort));
+    start("nginx", List.of("nginx", "-p", work.resolve("nginx").toString(), "-c",
+        work.resolve("nginx/nginx.conf").toString()));
+    awaitPort(nginxPort);
+
+    System.out.printf(Locale.ROOT, "Meshgate proxy benchmark: grpc-benchmarks AsyncClient -> "
+            + "AsyncServer, %d channels x %d outstanding RPCs, %ds warmup + %ds per run, "
+            + "%d round(s), gateway/nginx workers: %d, %d cores%n%n", channels, outstanding,
+        warmup, duration, rounds, workers, Runtime.getRuntime().availableProcessors());
+    Map<String, Integer> targets = new LinkedHashMap<>();
+    targets.put("direct", serverPort);
+    targets.put("meshgate", gatewayPort);
+    targets.put("nginx", nginxPort);
+    StringBuilder table = new StringBuilder();
+    table.append(String.format(Locale.ROOT, "%-10s %-9s %10s %10s %10s%n",
+        "mode", "path", "QPS", "p50 us", "p99 us"));
+    StringBuilder ratios = new StringBuilder();
+    for (boolean streaming : new boolean[] {false, true}) {
+      String mode = streaming ? "streaming" : "unary";
+      Map<String, List<Result>> results = new LinkedHashMap<>();
+      for (int round = 0; round < rounds; round++) {
+        // Interleaved, so that drift (JIT, thermal, noise) hits every path alike.
+        for (Map.Entry<String, Integer> target : targets.entrySet()) {
+          Result result = client(target.getValue(), streaming);
+          results.computeIfAbsent(target.getKey(), k -> new ArrayList<>()).add(result);
+          System.out.printf(Locale.ROOT, "  %s %s round %d: %d QPS, p50 %d us, p99 %d us%n",
+              mode, target.getKey(), round + 1, result.qps(), result.p50(), result.p99());
+        }
+      }
+      Map<String, Result> median = new LinkedHashMap<>();
+      results.forEach((k, v) -> median.put(k, median(v)));
+      median.forEach((path, r) -> table.append(String.format(Locale.ROOT,
+          "%-10s %-9s %10d %10d %10d%n", mode, path, r.qps(), r.p50(), r.p99())));
+      ratios.append(String.format(Locale.ROOT,
+          "%-10s meshgate/direct QPS = %.2f   meshgate/nginx QPS = %.2f   nginx/direct QPS = %.2f%n",
+          mode, ratio(median.get("meshgate"), median.get("direct")),
+          ratio(median.get("meshgate"), median.get("nginx")),
+          ratio(median.get("nginx"), median.get("direct"))));
+    }
+    System.out.println();
+    System.out.print(table);
+    System.out.println();
+    System.out.print(ratios);
+  }
+
+  private static double ratio(Result a, Result b) {
+    return (double) a.qps() / Math.max(1, b.qps());
+  }
+
+  private static Result median(List<Result> results) {
+    List<Result> sorted = new ArrayList<>(results);
+    sorted.sort((a, b) -> Long.compare(a.qps(), b.qps()));
+    return sorted.get(sorted.size() / 2);
+  }
+
+  private Result client(int port, boolean streaming) throws Exception {
+    List<String> command = new ArrayList<>(List.of(javaCmd, "-cp", benchJar,
+        "io.grpc.benchmarks.qps.AsyncClient", "--address=127.0.0.1:" + port,
+        "--channels=" + channels, "--outstanding_rpcs=" + outstanding,
+        "--duration=" + duration, "--warmup_duration=" + warmup, "--directexecutor"));
+    if (streaming) {
+      command.add("--streaming_rpcs");
+    }
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!p.waitFor(duration + warmup + 60L, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      p.destroyForcibly();
+      throw new IllegalStateException("AsyncClient against port " + port + " failed:\n"
+          + output);
+    }
+    return new Result(find(QPS, output), find(P50, output), find(P99, output));
+  }
+
+  private static long find(Pattern pattern, String output) {
+    Matcher m = pattern.matcher(output);
+    if (!m.find()) {
+      throw new IllegalStateException("no " + pattern + " in AsyncClient output:\n" + output);
+    }
+    return Long.parseLong(m.group(1));
+  }
+
+  private void start(String name, List<String> command) throws IOException {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(work.resolve(name + ".log").toFile()).start();
+    processes.add(p);
+  }
+
+  private void awaitPort(int port) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < deadline) {
+      try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), port)) {
+        return;
+      } catch (IOException notYet) {
+        for (Process p : processes) {
+          if (!p.isAlive()) {
+            throw new IllegalStateException("a benchmark process exited early; logs in " + work);
+          }
+        }
+        TimeUnit.MILLISECONDS.sleep(50); // polling a port that a child process is opening
+      }
+    }
+    throw new IllegalStateException("port " + port + " did not open; logs in " + work);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return socket.getLocalPort();
+    }
+  }
+
+  private synchronized void stopAll() {
+    for (Process p : processes) {
+      p.destroy();
+    }
+    for (Process p : processes) {
+      try {
+        if (!p.waitFor(10, TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+        Thread.currentThread().interrupt();
+      }
+    }
+    processes.clear();
+  }
+}

@@ -1,0 +1,29 @@
+package io.meshgate.gateway.front;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.Http2Exception;
+import java.io.IOException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/** The last word on an exception in a client connection's pipeline: log it, close. */
+final class ConnectionErrors {
+  private static final Logger logger = Logger.getLogger(ConnectionErrors.class.getName());
+
+  private ConnectionErrors() {}
+
+  static void caught(ChannelHandlerContext ctx, Throwable cause) {
+    // Peers resetting connections or breaking the protocol is daily life for a gateway (and
+    // the peer's problem, which it was told about in a GOAWAY), not a warning.
+    Level level = cause instanceof IOException || cause instanceof Http2Exception
+        ? Level.FINE : Level.WARNING;
+    if (logger.isLoggable(level)) {
+      logger.log(level, "connection " + ctx.channel() + ": " + cause, cause);
+    }
+    if (!(cause instanceof Http2Exception)) {
+      // HTTP/2 errors are already answered by the codec (RST_STREAM, or GOAWAY with the right
+      // code and then close); closing here would cut that answer off.
+      ctx.close();
+    }
+  }
+}

@@ -1,0 +1,171 @@
+package io.meshgate.gateway.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+class ConfigLoaderTest {
+  private static final String MINIMAL = """
+      listener: {port: 8080}
+      clusters:
+        - name: users
+          endpoints: [127.0.0.1:50051, "[::1]:50052"]
+      routes:
+        - match: {service: acme.users.v1.Users}
+          cluster: users
+      """;
+
+  private static GatewayConfig parse(String yaml) throws ConfigException {
+    return ConfigLoader.parse("gw.yaml", yaml, Path.of("/tmp"));
+  }
+
+  private static List<String> errors(String yaml) {
+    ConfigException e = assertThrows(ConfigException.class, () -> parse(yaml));
+    return e.errors().stream().map(ConfigError::toString).collect(Collectors.toList());
+  }
+
+  @Test
+  void minimalConfigGetsTheDocumentedDefaults() throws Exception {
+    GatewayConfig config = parse(MINIMAL);
+    assertEquals("0.0.0.0", config.listener().host());
+    assertEquals(8080, config.listener().port());
+    assertNull(config.listener().tls());
+    assertEquals(new GatewayConfig.Admin("127.0.0.1", 9901), config.admin());
+    assertEquals(4 * 1024 * 1024, config.limits().maxMessageBytes());
+    assertEquals(1000, config.limits().maxConcurrentStreams());
+    assertEquals(16 * 1024, config.limits().maxHeaderListBytes());
+    assertEquals(500, config.limits().rapidReset().minStreams());
+    assertEquals(Duration.ofSeconds(30), config.shutdown().drainTimeout());
+    GatewayConfig.Cluster users = config.clusters().get(0);
+    assertEquals("static:///127.0.0.1:50051,%5B::1%5D:50052", users.target());
+    assertEquals("round_robin", users.lbPolicy());
+    assertEquals("routes[0]", config.routes().get(0).name());
+  }
+
+  @Test
+  void sizesAndDurationsAcceptUnits() throws Exception {
+    GatewayConfig config = parse(MINIMAL + """
+        limits: {maxMessageBytes: 16MiB, maxHeaderListBytes: 8KiB}
+        shutdown: {drainTimeout: 1.5s, readinessGrace: 250ms}
+        """);
+    assertEquals(16 * 1024 * 1024, config.limits().maxMessageBytes());
+    assertEquals(8 * 1024, config.limits().maxHeaderListBytes());
+    assertEquals(Duration.ofMillis(1500), config.shutdown().drainTimeout());
+    assertEquals(Duration.ofMillis(250), config.shutdown().readinessGrace());
+  }
+
+  @Test
+  void undefinedClusterIsReportedWithLineColumnAndTheDefinedOnes() {
+    List<String> errors = errors("""
+        listener: {port: 8080}
+        clusters:
+          - {name: users, endpoints: [127.0.0.1:1]}
+          - {name: orders, endpoints: [127.0.0.1:2]}
+        routes:
+          - match: {service: a.B}
+            cluster: payments
+        """);
+    assertEquals(List.of("gw.yaml:7:14: routes[0].cluster: 'payments' is not a defined cluster"
+        + " (defined: users, orders)"), errors);
+  }
+
+  @Test
+  void everyErrorIsReportedAtOnce() {
+    List<String> errors = errors("""
+        listener: {port: 70000, workerThreads: zero}
+        limits: {maxMessageBytes: 4 parsecs}
+        clusters:
+          - {name: a, target: "nope:///x"}
+          - {name: a, endpoints: [localhost]}
+          - {endpoints: [127.0.0.1:1], lbPolicy: fastest}
+        routes:
+          - {match: {service: x.Y, servicePrefix: x.}, cluster: a, timeout: 5 minutes}
+        tracing: {}
+        """);
+    String all = String.join("\n", errors);
+    assertTrue(all.contains("gw.yaml:1:18: listener.port: 70000 is out of range"), all);
+    assertTrue(all.contains("listener.workerThreads: 'zero' is not an integer"), all);
+    assertTrue(all.contains("limits.maxMessageBytes: '4 parsecs' is not a size"), all);
+    assertTrue(all.contains("clusters[0].target: scheme 'nope' has no name resolver"), all);
+    assertTrue(all.contains("clusters[1].name: 'a' is already the name of an earlier cluster"),
+        all);
+    assertTrue(all.contains("clusters[1].endpoints[0]: 'localhost' is not an endpoint"), all);
+    assertTrue(all.contains("clusters[2].name: is required"), all);
+    assertTrue(all.contains("clusters[2].lbPolicy: 'fastest' is not a known load-balancing"),
+        all);
+    assertTrue(all.contains("routes[0].match: needs exactly one of 'service'"), all);
+    assertTrue(all.contains("routes[0].timeout: '5 minutes' is not a duration"), all);
+    assertTrue(all.contains("gw.yaml:9:1: tracing: unknown key (expected one of: listener,"),
+        all);
+    assertEquals(11, errors.size(), all);
+  }
+
+  @Test
+  void routeThatCanNeverMatchIsAConflict() {
+    List<String> errors = errors(MINIMAL + """
+          - name: all-users
+            match: {servicePrefix: acme.}
+            cluster: users
+          - name: shadowed
+            match: {service: acme.orders.v1.Orders, method: Get}
+            cluster: users
+        """);
+    assertEquals(1, errors.size(), errors.toString());
+    assertTrue(errors.get(0).contains("routes[2].match: can never match: all-users (routes[1])"
+        + " comes first"), errors.toString());
+  }
+
+  @Test
+  void authorityRestrictedRoutesDoNotShadowEachOther() throws Exception {
+    GatewayConfig config = parse(MINIMAL.replace("routes:\n", """
+        routes:
+          - match: {service: acme.users.v1.Users, authority: [canary.example.com]}
+            cluster: users
+        """));
+    assertEquals(2, config.routes().size());
+  }
+
+  @Test
+  void invalidYamlNamesThePlace() {
+    List<String> errors = errors("listener: {port: 8080\nclusters: []\n");
+    assertEquals(1, errors.size());
+    assertTrue(errors.get(0).startsWith("gw.yaml:2:"), errors.toString());
+    assertTrue(errors.get(0).contains("not valid YAML"), errors.toString());
+  }
+
+  @Test
+  void duplicateKeysAreRejected() {
+    List<String> errors = errors(MINIMAL + "listener: {port: 9090}\n");
+    assertEquals(List.of("gw.yaml:8:1: listener: duplicate key (first set on line 1)"), errors);
+  }
+
+  @Test
+  void tlsFilesMustBeReadable() {
+    List<String> errors = errors(MINIMAL.replace("listener: {port: 8080}",
+        "listener: {port: 8080, tls: {certFile: missing.pem, keyFile: missing.key}}"));
+    assertEquals(2, errors.size(), errors.toString());
+    assertTrue(errors.get(0).contains("listener.tls.certFile: '/tmp/missing.pem' is not a"
+        + " readable file"), errors.toString());
+  }
+
+  @Test
+  void timeoutLongerThanMaxTimeoutIsRejected() {
+    List<String> errors = errors(MINIMAL.replace("cluster: users",
+        "cluster: users\n    timeout: 10s\n    maxTimeout: 5s"));
+    assertTrue(errors.get(0).contains("routes[0].timeout: 10s is longer than maxTimeout 5s"),
+        errors.toString());
+  }
+
+  @Test
+  void emptyDocumentSaysWhatIsExpected() {
+    List<String> errors = errors("");
+    assertTrue(errors.get(0).contains("the document is empty"), errors.toString());
+  }
+}

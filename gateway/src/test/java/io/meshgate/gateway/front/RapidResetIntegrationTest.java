@@ -1,0 +1,132 @@
+package io.meshgate.gateway.front;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.meshgate.gateway.testing.TestGateway;
+import io.meshgate.samples.SampleServer;
+import io.meshgate.samples.echo.v1.EchoRequest;
+import io.meshgate.samples.echo.v1.EchoServiceGrpc;
+import io.meshgate.testing.Await;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
+import io.netty.handler.codec.http2.Http2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameAdapter;
+import io.netty.handler.codec.http2.Http2Headers;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * HTTP/2 rapid reset (CVE-2023-44487): a client that opens streams and resets them at once is
+ * cut off with GOAWAY ENHANCE_YOUR_CALM, while a well-behaved client keeps being served.
+ */
+class RapidResetIntegrationTest {
+  private SampleServer echo;
+  private TestGateway gateway;
+  private EventLoopGroup attackerGroup;
+
+  @BeforeEach
+  void start() throws Exception {
+    echo = SampleServer.start(SampleServer.Kind.ECHO, "127.0.0.1", 0);
+    gateway = TestGateway.start("""
+        clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
+        routes: [{match: {servicePrefix: ""}, cluster: echo}]
+        """.formatted(echo.port()));
+    attackerGroup = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    gateway.close();
+    echo.close();
+    attackerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+  }
+
+  @Test
+  void rapidResetAttackerIsCutOffWhileOthersAreServed() throws Exception {
+    AtomicLong goAwayError = new AtomicLong(-1);
+    Http2Connection connection = new DefaultHttp2Connection(false);
+    Http2ConnectionHandler attacker = new Http2ConnectionHandlerBuilder()
+        .connection(connection)
+        .frameListener(new Http2FrameAdapter() {
+          @Override
+          public void onGoAwayRead(ChannelHandlerContext ctx, int lastStreamId, long errorCode,
+              ByteBuf debugData) {
+            goAwayError.set(errorCode);
+          }
+        })
+        .build();
+    Channel channel = new Bootstrap().group(attackerGroup).channel(NioSocketChannel.class)
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(attacker);
+          }
+        })
+        .connect("127.0.0.1", gateway.port()).sync().channel();
+
+    // A normal client calls throughout the attack.
+    AtomicBoolean attacking = new AtomicBoolean(true);
+    AtomicInteger served = new AtomicInteger();
+    ExecutorService normal = Executors.newSingleThreadExecutor();
+    var stub = EchoServiceGrpc.newBlockingStub(gateway.channel());
+    Future<?> normalCalls = normal.submit(() -> {
+      while (attacking.get() || served.get() < 20) {
+        stub.withDeadlineAfter(10, TimeUnit.SECONDS)
+            .echo(EchoRequest.newBuilder().setMessage("still here").build());
+        served.incrementAndGet();
+      }
+      return null;
+    });
+
+    Http2Headers headers = new DefaultHttp2Headers()
+        .method("POST").scheme("http").authority("127.0.0.1")
+        .path("/meshgate.samples.echo.v1.EchoService/Echo")
+        .set("content-type", "application/grpc").set("te", "trailers");
+    AtomicInteger opened = new AtomicInteger();
+    // Open and reset 2,000 streams in batches (or fewer, if the gateway cuts us off first),
+    // then listen.
+    while (channel.isActive() && opened.get() < 2_000) {
+      channel.eventLoop().submit(() -> {
+        ChannelHandlerContext ctx = channel.pipeline().context(attacker);
+        for (int i = 0; i < 100 && channel.isActive(); i++) {
+          int id = connection.local().incrementAndGetNextStreamId();
+          attacker.encoder().writeHeaders(ctx, id, headers, 0, false, ctx.newPromise());
+          attacker.encoder().writeRstStream(ctx, id, Http2Error.CANCEL.code(), ctx.newPromise());
+          opened.incrementAndGet();
+        }
+        ctx.flush();
+      }).sync();
+    }
+    Await.until("the gateway closes the attacker's connection", Duration.ofSeconds(10),
+        () -> !channel.isActive());
+    attacking.set(false);
+    normalCalls.get(30, TimeUnit.SECONDS);
+    normal.shutdown();
+
+    assertEquals(Http2Error.ENHANCE_YOUR_CALM.code(), goAwayError.get(),
+        "the attacker got no GOAWAY ENHANCE_YOUR_CALM");
+    assertTrue(served.get() >= 20, "the normal client was served " + served.get() + " calls");
+  }
+}
