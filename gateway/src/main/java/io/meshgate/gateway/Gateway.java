@@ -69,7 +69,7 @@ public final class Gateway implements AutoCloseable {
       matches.add(route.match());
     }
     this.routes = new AtomicReference<>(RouteTable.of(compiled, matches));
-    ProxyService proxy = new ProxyService(routes::get, config.limits(), loops.allocator());
+    ProxyService proxy = new ProxyService(routes::get, config.limits(), loops);
     this.front = new FrontServer(config, loops, proxy, ssl);
     this.admin = new AdminServer(config.admin(), loops, () -> ready);
   }

@@ -169,8 +169,9 @@ public final class FrontServer {
         return null;
       }
       ConnectionGuard guard = new ConnectionGuard(limits.rapidReset());
-      return new Http2ServerUpgradeCodec(newHttp2Codec(), newMultiplexer(guard),
-          new Http2Drainer(), new ConnectionWindow(limits), new UpgradeMarker());
+      return new Http2ServerUpgradeCodec(newHttp2Codec(), newFlushConsolidation(),
+          newMultiplexer(guard), new Http2Drainer(), new ConnectionWindow(limits),
+          new UpgradeMarker());
     }, limits.maxRequestBodyBytes());
     pipeline.addLast(new CleartextHttp2ServerUpgradeHandler(sourceCodec, upgrade,
         new ChannelInitializer<Channel>() {
@@ -188,7 +189,10 @@ public final class FrontServer {
   private void addHttp2(ChannelPipeline pipeline, String after) {
     ConnectionGuard guard = new ConnectionGuard(limits.rapidReset());
     pipeline.addAfter(after, "h2-codec", newHttp2Codec());
-    pipeline.addAfter("h2-codec", "h2-streams", newMultiplexer(guard));
+    // Coalesces the flushes of the connection's streams before they reach the codec, whose
+    // flush walks its flow controller each time.
+    pipeline.addAfter("h2-codec", "h2-flush", newFlushConsolidation());
+    pipeline.addAfter("h2-flush", "h2-streams", newMultiplexer(guard));
     pipeline.addAfter("h2-streams", "h2-drain", new Http2Drainer());
     pipeline.addAfter("h2-drain", "h2-window", new ConnectionWindow(limits));
   }

@@ -1,9 +1,7 @@
 package io.meshgate.gateway.proxy;
 
-import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
-import io.grpc.ClientStreamTracer;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
@@ -12,6 +10,7 @@ import io.meshgate.gateway.front.ConnectionGuard;
 import io.meshgate.gateway.route.Route;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -46,13 +45,15 @@ import java.util.zip.GZIPOutputStream;
  * next response message only while the client stream is writable. A slow side therefore stalls
  * the other side's sender instead of growing a buffer.
  *
- * <p>Threading: the handler runs on the stream's event loop, and the upstream call's callbacks
- * are delivered on that same event loop ({@link CallOptions#withExecutor}), so every field is
- * confined to it.
+ * <p>Threading: the handler runs on the stream's event loop; the call goes out on the cluster's
+ * channel for that same loop and its callbacks are delivered on that loop
+ * ({@link CallOptions#withExecutor}), inline when they arise there. Every field is confined to
+ * the loop.
  */
 final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   private static final Logger logger = Logger.getLogger(GrpcProxyStream.class.getName());
   private static final AsciiString STATUS_405 = AsciiString.cached("405");
+  private static final long EARLY_BYTES = 32 * 1024;
 
   private final ProxyService service;
   private final ConnectionGuard guard;
@@ -62,7 +63,6 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   private ChannelHandlerContext ctx;
   private ClientCall<ByteBuf, ByteBuf> call;
   private GrpcDeframer deframer;
-  private UpstreamTracer tracer;
   private Route route;
   private String fullMethod;
   private boolean started;
@@ -72,6 +72,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   private boolean responseWanted;
   private boolean gzipResponses;
   private boolean clientAcceptsGzip;
+  private long bytesSentBeforeReady;
   private final GrpcDeframer.Sink toUpstream = this::sendUpstream;
 
   GrpcProxyStream(ProxyService service, ConnectionGuard guard, long openedNanos) {
@@ -200,7 +201,8 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       return;
     }
 
-    CallOptions options = CallOptions.DEFAULT.withExecutor(ctx.executor());
+    CallOptions options = CallOptions.DEFAULT.withExecutor(
+        service.callbackExecutor(ctx.executor()));
     long timeout = route.effectiveTimeoutNanos(clientTimeout);
     if (timeout > 0) {
       options = options.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
@@ -209,22 +211,15 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       // Keep the client's choice: the backend sees compressed messages as the client sent them.
       options = options.withCompression("gzip");
     }
-    tracer = new UpstreamTracer();
-    options = options.withStreamTracerFactory(tracer);
     CharSequence authority = headers.authority();
     if (authority != null && authority.length() > 0) {
       options = options.withAuthority(authority.toString());
     }
 
-    MethodDescriptor<ByteBuf, ByteBuf> descriptor = MethodDescriptor.<ByteBuf, ByteBuf>newBuilder()
-        .setType(MethodDescriptor.MethodType.UNKNOWN)
-        .setFullMethodName(fullMethod)
-        .setRequestMarshaller(service.marshaller())
-        .setResponseMarshaller(service.marshaller())
-        .build();
+    MethodDescriptor<ByteBuf, ByteBuf> descriptor = service.methodDescriptor(fullMethod);
     deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
         gzipRequests);
-    call = route.cluster().newCall(descriptor, options);
+    call = route.cluster().newCall(descriptor, options, ctx.executor());
     call.start(new UpstreamListener(), metadata);
     if (ctx.channel().isWritable()) {
       call.request(1);
@@ -251,13 +246,25 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   }
 
   private void sendUpstream(ByteBuf message) {
-    try {
-      if (!finished) {
-        call.sendMessage(message);
-      }
-    } finally {
+    if (finished) {
       message.release();
+      return;
     }
+    if (call.isReady()) {
+      // The call's real stream copies the message into its own frame before sendMessage returns.
+      try {
+        call.sendMessage(message);
+      } finally {
+        message.release();
+      }
+      return;
+    }
+    // Before the upstream stream exists, grpc-java may hold the message until it does (or drop it
+    // unread if the call fails): hand it a heap copy that needs no release, not a pooled buffer.
+    bytesSentBeforeReady += message.readableBytes();
+    ByteBuf copy = Unpooled.copiedBuffer(message);
+    message.release();
+    call.sendMessage(copy);
   }
 
   private void onInboundEnd() {
@@ -275,8 +282,19 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /**
+   * Reads on while the upstream call takes more. Until its stream exists a call is never "ready",
+   * yet waiting for that would cost a unary call a second upstream write (headers, then the
+   * message): so up to {@link #EARLY_BYTES} may be sent ahead, which grpc-java holds until the
+   * stream opens.
+   */
   private void readMoreIfReady() {
-    if (!finished && !inboundDone && (call == null || call.isReady())) {
+    if (finished) {
+      // Drain: frames still queued are released unread, and Netty closes the stream's channel
+      // only once its queue is empty.
+      ctx.read();
+    } else if (!inboundDone
+        && (call == null || call.isReady() || bytesSentBeforeReady < EARLY_BYTES)) {
       ctx.read();
     }
   }
@@ -342,7 +360,9 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
         return;
       }
       finished = true;
-      if (!tracer.serverResponded) {
+      // A status the backend sent comes with its headers or, trailers-only, with a content-type
+      // among the trailers; grpc-java's own failures (no connection, no endpoint) come bare.
+      if (!responseHeadersSent && !trailers.containsKey(CONTENT_TYPE_KEY)) {
         status = describeLocalFailure(status);
       }
       Http2Headers headers;
@@ -355,7 +375,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       MetadataMapper.addTo(trailers, headers);
       if (logger.isLoggable(Level.FINE)) {
         logger.fine(String.format("/%s -> %s (%s, %s): %s", fullMethod, route.cluster().name(),
-            route.name(), tracer.remoteAddress, status));
+            route.name(), call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), status));
       }
       finishWith(headers);
     }
@@ -418,6 +438,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     if (!channel.isActive()) {
       return;
     }
+    readMoreIfReady();
     ctx.writeAndFlush(new DefaultHttp2HeadersFrame(finalHeaders, true)).addListener(written -> {
       if (!written.isSuccess() || !channel.isActive()) {
         return;
@@ -445,32 +466,4 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   private static final Metadata.Key<String> CONTENT_TYPE_KEY =
       Metadata.Key.of("content-type", Metadata.ASCII_STRING_MARSHALLER);
 
-  /** Learns whether the status came from the backend and which endpoint served the call. */
-  private static final class UpstreamTracer extends ClientStreamTracer.Factory {
-    // Written on the upstream transport's thread, read on the stream's event loop after the
-    // call's onClose was scheduled there.
-    volatile boolean serverResponded;
-    volatile SocketAddress remoteAddress;
-
-    @Override
-    public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info,
-        Metadata headers) {
-      return new ClientStreamTracer() {
-        @Override
-        public void streamCreated(Attributes transportAttrs, Metadata headers) {
-          remoteAddress = transportAttrs.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
-        }
-
-        @Override
-        public void inboundHeaders() {
-          serverResponded = true;
-        }
-
-        @Override
-        public void inboundTrailers(Metadata trailers) {
-          serverResponded = true;
-        }
-      };
-    }
-  }
 }

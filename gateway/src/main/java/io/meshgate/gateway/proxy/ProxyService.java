@@ -2,11 +2,18 @@ package io.meshgate.gateway.proxy;
 
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.ConnectionGuard;
+import io.meshgate.gateway.front.EventLoops;
 import io.meshgate.gateway.route.RouteTable;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.grpc.MethodDescriptor;
+import io.netty.buffer.ByteBuf;
+import io.netty.util.concurrent.EventExecutor;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
 /**
@@ -19,13 +26,44 @@ public final class ProxyService {
   private final GatewayConfig.Limits limits;
   private final RawMarshaller marshaller;
   private final ByteBufAllocator allocator;
+  private final EventLoops loops;
+  private final Map<String, MethodDescriptor<ByteBuf, ByteBuf>> descriptors =
+      new ConcurrentHashMap<>();
 
-  public ProxyService(Supplier<RouteTable> routes, GatewayConfig.Limits limits,
-      ByteBufAllocator allocator) {
+  private static final int MAX_CACHED_DESCRIPTORS = 10_000;
+
+  public ProxyService(Supplier<RouteTable> routes, GatewayConfig.Limits limits, EventLoops loops) {
     this.routes = routes;
     this.limits = limits;
-    this.allocator = allocator;
+    this.loops = loops;
+    this.allocator = loops.allocator();
     this.marshaller = new RawMarshaller(allocator);
+  }
+
+  /**
+   * The pass-through descriptor of a method, cached: building one per call would parse the name
+   * each time. The cache stops growing at a bound, so clients inventing method names under a
+   * prefix route cannot grow it without limit.
+   */
+  MethodDescriptor<ByteBuf, ByteBuf> methodDescriptor(String fullMethod) {
+    MethodDescriptor<ByteBuf, ByteBuf> descriptor = descriptors.get(fullMethod);
+    if (descriptor == null) {
+      descriptor = MethodDescriptor.<ByteBuf, ByteBuf>newBuilder()
+          .setType(MethodDescriptor.MethodType.UNKNOWN)
+          .setFullMethodName(fullMethod)
+          .setRequestMarshaller(marshaller)
+          .setResponseMarshaller(marshaller)
+          .build();
+      if (descriptors.size() < MAX_CACHED_DESCRIPTORS) {
+        descriptors.put(fullMethod, descriptor);
+      }
+    }
+    return descriptor;
+  }
+
+  /** Where the upstream callbacks of a call whose client stream runs on {@code loop} go. */
+  Executor callbackExecutor(EventExecutor loop) {
+    return loops.callbackExecutor(loop);
   }
 
   /** Whether request headers are a gRPC call (content-type {@code application/grpc*}). */

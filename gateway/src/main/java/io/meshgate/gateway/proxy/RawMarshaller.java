@@ -13,9 +13,11 @@ import java.io.OutputStream;
 /**
  * Passes messages through grpc-java as bytes, never parsing them.
  *
- * <p>{@link #stream} reads a request message without taking ownership: the caller releases it
- * after {@code sendMessage} returns (grpc-java copies it into its own frame synchronously, and the
- * gateway's channels do not retry, so nothing keeps it). {@link #parse} copies a response message
+ * <p>{@link #stream} reads a request message without taking ownership. Once a call's stream
+ * exists grpc-java copies each message into its own frame before {@code sendMessage} returns (and
+ * the gateway's channels do not retry, so nothing keeps it): the caller releases it then. Before
+ * that, grpc-java may keep the message, so callers pass it unpooled heap copies, which need no
+ * release. {@link #parse} copies a response message
  * into a pooled buffer that starts with {@link #HEADER_BYTES} spare bytes, where the proxy writes
  * the gRPC length prefix; the caller owns the result.
  */

@@ -10,26 +10,34 @@ import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.EventLoops;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.EventExecutor;
+import java.util.IdentityHashMap;
+import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An upstream cluster: a grpc-java channel to the cluster's target, created once and reused by
- * every call routed to it. The channel runs on the gateway's own event loops, so a call's upstream
- * transport and its client stream usually share a thread. Retries are off: the gateway decides
- * what is safe to replay, not the channel.
+ * An upstream cluster: grpc-java channels to the cluster's target, created once and reused by
+ * every call routed to it — one channel per worker event loop, bound to that loop, as Envoy keeps
+ * a connection pool per worker. A call goes out on the channel of the loop its client stream runs
+ * on, so the whole call (client stream, upstream transport, callbacks) stays on one thread with no
+ * hand-off. Retries are off: the gateway decides what is safe to replay, not the channel.
  */
 public final class UpstreamCluster {
   private final GatewayConfig.Cluster config;
-  private final ManagedChannel channel;
+  private final Map<EventExecutor, ManagedChannel> channels;
+  private final ManagedChannel first;
 
-  private UpstreamCluster(GatewayConfig.Cluster config, ManagedChannel channel) {
+  private UpstreamCluster(GatewayConfig.Cluster config, Map<EventExecutor, ManagedChannel> channels,
+      ManagedChannel first) {
     this.config = config;
-    this.channel = channel;
+    this.channels = channels;
+    this.first = first;
   }
 
   /**
-   * Creates the cluster's channel. It connects lazily, on the first call.
+   * Creates the cluster's channels. They connect lazily, on the first call.
    *
    * @param maxMessageBytes largest response message accepted from the cluster
    * @param maxHeaderListBytes largest response header list accepted from the cluster
@@ -37,8 +45,23 @@ public final class UpstreamCluster {
    */
   public static UpstreamCluster create(GatewayConfig.Cluster config, EventLoops loops,
       int maxMessageBytes, int maxHeaderListBytes, Executor offloadExecutor) {
-    ManagedChannel channel = NettyChannelBuilder.forTarget(config.target())
-        .eventLoopGroup(loops.workers())
+    Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
+    ManagedChannel first = null;
+    for (EventLoop loop : loops.workerLoops()) {
+      ManagedChannel channel = newChannel(config, loop, loops, maxMessageBytes, maxHeaderListBytes,
+          offloadExecutor);
+      channels.put(loop, channel);
+      if (first == null) {
+        first = channel;
+      }
+    }
+    return new UpstreamCluster(config, channels, first);
+  }
+
+  private static ManagedChannel newChannel(GatewayConfig.Cluster config, EventLoop loop,
+      EventLoops loops, int maxMessageBytes, int maxHeaderListBytes, Executor offloadExecutor) {
+    return NettyChannelBuilder.forTarget(config.target())
+        .eventLoopGroup(loop)
         .channelType(loops.socketChannelType())
         .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS,
             (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis()))
@@ -52,7 +75,6 @@ public final class UpstreamCluster {
         .directExecutor()
         .userAgent("meshgate")
         .build();
-    return new UpstreamCluster(config, channel);
   }
 
   /** The cluster's name. */
@@ -70,27 +92,42 @@ public final class UpstreamCluster {
     return config;
   }
 
-  /** Starts a call on the cluster's channel; see {@link io.grpc.Channel#newCall}. */
+  /**
+   * Starts a call on the channel of {@code loop} (any channel when {@code loop} is not a worker
+   * loop); see {@link io.grpc.Channel#newCall}.
+   */
   public ClientCall<ByteBuf, ByteBuf> newCall(
-      MethodDescriptor<ByteBuf, ByteBuf> method, CallOptions options) {
-    return channel.newCall(method, options);
+      MethodDescriptor<ByteBuf, ByteBuf> method, CallOptions options, EventExecutor loop) {
+    return channels.getOrDefault(loop, first).newCall(method, options);
   }
 
-  /** The channel's connectivity state, without asking it to connect. */
+  /**
+   * The cluster's connectivity state, without asking it to connect: READY if any of its
+   * channels is, otherwise the first channel's.
+   */
   public ConnectivityState state() {
-    return channel.getState(false);
+    for (ManagedChannel channel : channels.values()) {
+      if (channel.getState(false) == ConnectivityState.READY) {
+        return ConnectivityState.READY;
+      }
+    }
+    return first.getState(false);
   }
 
   /** Stops new calls; calls in flight continue until they finish. */
   public void shutdown() {
-    channel.shutdown();
+    channels.values().forEach(ManagedChannel::shutdown);
   }
 
   /** Waits for calls in flight to finish, then cancels those left. */
   public void awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
-    if (!channel.awaitTermination(timeout, unit)) {
-      channel.shutdownNow();
-      channel.awaitTermination(5, TimeUnit.SECONDS);
+    long deadline = System.nanoTime() + unit.toNanos(timeout);
+    for (ManagedChannel channel : channels.values()) {
+      if (!channel.awaitTermination(Math.max(0, deadline - System.nanoTime()),
+          TimeUnit.NANOSECONDS)) {
+        channel.shutdownNow();
+        channel.awaitTermination(5, TimeUnit.SECONDS);
+      }
     }
   }
 }
