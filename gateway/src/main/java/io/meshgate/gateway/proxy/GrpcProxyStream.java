@@ -127,6 +127,8 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       if (abusive) {
         guard.closeAbusiveConnection(ctx.channel().parent());
       }
+      readMoreIfReady(); // drain what is queued, so that the closed stream's channel closes
+
     }
     ReferenceCountUtil.release(evt);
   }
