@@ -1,0 +1,62 @@
+package io.meshgate.resolver;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Process-wide counters of the etcd resolvers, for export by whoever runs them (the gateway puts
+ * them on its {@code /metrics}). Thread-safe.
+ */
+public final class DiscoveryMetrics {
+  private static final AtomicLong LIST_FAILURES = new AtomicLong();
+  private static final AtomicLong WATCH_FAILURES = new AtomicLong();
+  private static final AtomicLong RELISTS = new AtomicLong();
+  private static final AtomicLong UNREACHABLE = new AtomicLong();
+  private static final AtomicLong SKIPPED_VALUES = new AtomicLong();
+
+  private DiscoveryMetrics() {}
+
+  /** Listings (Get) of a service that failed. */
+  public static long listFailures() {
+    return LIST_FAILURES.get();
+  }
+
+  /** Watches that broke (etcd unreachable, compaction, cancelled). */
+  public static long watchFailures() {
+    return WATCH_FAILURES.get();
+  }
+
+  /** Listings done again after a broken watch or a refresh. */
+  public static long relists() {
+    return RELISTS.get();
+  }
+
+  /** Resolvers that cannot reach etcd right now (and serve their last known endpoints). */
+  public static long unreachableResolvers() {
+    return UNREACHABLE.get();
+  }
+
+  /** Registry values that were not endpoints and were skipped. */
+  public static long skippedValues() {
+    return SKIPPED_VALUES.get();
+  }
+
+  static void listFailed() {
+    LIST_FAILURES.incrementAndGet();
+  }
+
+  static void watchFailed() {
+    WATCH_FAILURES.incrementAndGet();
+  }
+
+  static void relisted() {
+    RELISTS.incrementAndGet();
+  }
+
+  static void unreachable(boolean now) {
+    UNREACHABLE.addAndGet(now ? 1 : -1);
+  }
+
+  static void skippedValue() {
+    SKIPPED_VALUES.incrementAndGet();
+  }
+}

@@ -1,0 +1,152 @@
+package io.meshgate.resolver;
+
+import io.etcd.jetcd.Client;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * One jetcd {@link Client} per etcd cluster, shared by every resolver, registrar and config
+ * watcher in the process and closed when the last user lets go. Thread-safe.
+ *
+ * <pre>
+ * try (EtcdClients.Handle etcd = EtcdClients.acquire(List.of("http://10.0.0.5:2379"))) {
+ *   etcd.client().getKVClient()...
+ * }
+ * </pre>
+ */
+public final class EtcdClients {
+  /** System property naming the default etcd endpoints (comma-separated). */
+  public static final String ENDPOINTS_PROPERTY = "meshgate.etcd.endpoints";
+  /** Environment variable naming the default etcd endpoints (comma-separated). */
+  public static final String ENDPOINTS_ENV = "MESHGATE_ETCD_ENDPOINTS";
+  /** Where etcd is when nothing says otherwise. */
+  public static final String LOCAL_ENDPOINT = "http://127.0.0.1:2379";
+
+  private static final Map<String, Shared> CLIENTS = new HashMap<>(); // guarded by CLIENTS
+
+  private EtcdClients() {}
+
+  private static final class Shared {
+    final Client client;
+    int users;
+
+    Shared(Client client) {
+      this.client = client;
+    }
+  }
+
+  /**
+   * The default endpoints: the {@value #ENDPOINTS_PROPERTY} system property, else the
+   * {@value #ENDPOINTS_ENV} environment variable, else {@value #LOCAL_ENDPOINT}.
+   */
+  public static List<String> defaultEndpoints() {
+    String configured = System.getProperty(ENDPOINTS_PROPERTY);
+    if (configured == null || configured.isBlank()) {
+      configured = System.getenv(ENDPOINTS_ENV);
+    }
+    return parseEndpoints(configured == null || configured.isBlank() ? LOCAL_ENDPOINT : configured);
+  }
+
+  /**
+   * Parses {@code host:port} or {@code http(s)://host:port} endpoints, comma-separated.
+   *
+   * @throws IllegalArgumentException naming the endpoint that is not one
+   */
+  public static List<String> parseEndpoints(String text) {
+    List<String> endpoints = new ArrayList<>();
+    for (String part : text.split(",")) {
+      String endpoint = part.trim();
+      if (endpoint.isEmpty()) {
+        continue;
+      }
+      String lower = endpoint.toLowerCase(Locale.ROOT);
+      String scheme = "http://";
+      if (lower.startsWith("http://") || lower.startsWith("https://")) {
+        scheme = endpoint.substring(0, endpoint.indexOf("://") + 3).toLowerCase(Locale.ROOT);
+        endpoint = endpoint.substring(scheme.length());
+      }
+      if (endpoint.endsWith("/")) {
+        endpoint = endpoint.substring(0, endpoint.length() - 1);
+      }
+      endpoints.add(scheme + HostAndPort.parse(endpoint));
+    }
+    if (endpoints.isEmpty()) {
+      throw new IllegalArgumentException("'" + text + "' lists no etcd endpoint"
+          + " (expected: host:port or http://host:port, comma-separated)");
+    }
+    return List.copyOf(endpoints);
+  }
+
+  /**
+   * Takes a share of the client for these endpoints, creating it on first use. The order of the
+   * endpoints does not matter.
+   */
+  public static Handle acquire(List<String> endpoints) {
+    String key = String.join(",", new TreeSet<>(endpoints));
+    synchronized (CLIENTS) {
+      Shared shared = CLIENTS.get(key);
+      if (shared == null) {
+        shared = new Shared(Client.builder()
+            .endpoints(endpoints.toArray(new String[0]))
+            .connectTimeout(Duration.ofSeconds(3))
+            .keepaliveTime(Duration.ofSeconds(10))
+            .keepaliveTimeout(Duration.ofSeconds(5))
+            // Our own retry loops (with backoff and logging) handle outages; the client's
+            // retries only cover brief blips.
+            .retryMaxDuration(Duration.ofSeconds(2))
+            .build());
+        CLIENTS.put(key, shared);
+      }
+      shared.users++;
+      return new Handle(key, shared.client);
+    }
+  }
+
+  private static void release(String key) {
+    Client toClose = null;
+    synchronized (CLIENTS) {
+      Shared shared = CLIENTS.get(key);
+      if (shared != null && --shared.users == 0) {
+        CLIENTS.remove(key);
+        toClose = shared.client;
+      }
+    }
+    if (toClose != null) {
+      toClose.close();
+    }
+  }
+
+  /** A share of a client; {@link #close()} once, when done with it. */
+  public static final class Handle implements AutoCloseable {
+    private final String key;
+    private final Client client;
+    private boolean closed; // guarded by this
+
+    private Handle(String key, Client client) {
+      this.key = key;
+      this.client = client;
+    }
+
+    /** The shared client. Do not close it: close this handle. */
+    public Client client() {
+      return client;
+    }
+
+    /** Gives the share back; the client closes when no share is left. Idempotent. */
+    @Override
+    public void close() {
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+        closed = true;
+      }
+      release(key);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+package io.meshgate.resolver;
+
+import io.grpc.NameResolver;
+import io.grpc.NameResolverProvider;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.util.Collection;
+import java.util.List;
+import java.util.function.LongConsumer;
+
+/**
+ * Resolves {@code etcd:} targets through etcd, with live updates: a grpc-java channel built with
+ * {@code Grpc.newChannelBuilder("etcd:///orders", creds)} sends its calls to the instances
+ * registered under {@code orders/} in etcd, and follows them as they come and go.
+ *
+ * <p>Targets:
+ * <ul>
+ *   <li>{@code etcd:///orders} — etcd endpoints from the {@value EtcdClients#ENDPOINTS_PROPERTY}
+ *       system property, else the {@value EtcdClients#ENDPOINTS_ENV} environment variable, else
+ *       the provider's default ({@link #EtcdNameResolverProvider(List)}), else
+ *       {@value EtcdClients#LOCAL_ENDPOINT}.</li>
+ *   <li>{@code etcd://10.0.0.5:2379,10.0.0.6:2379/orders} — explicit endpoints.</li>
+ *   <li>Query parameters filter instances by their metadata: {@code ?tag=canary} (repeatable:
+ *       every tag must be present), {@code ?version=1.4.2}, {@code ?zone=eu-1}.</li>
+ * </ul>
+ *
+ * <p>The registry format is that of etcd's Go {@code naming/endpoints} manager (see
+ * {@link EtcdRegistrar}); each address carries its {@link InstanceMetadata} for the
+ * load-balancing policies. Registered through {@code META-INF/services}; thread-safe.
+ */
+public final class EtcdNameResolverProvider extends NameResolverProvider {
+  /** The URI scheme this provider resolves: {@value}. */
+  public static final String SCHEME = "etcd";
+
+  private final List<String> defaultEndpoints;
+  // Tests only: runs between a listing and the watch that follows it.
+  private volatile LongConsumer beforeWatch = revision -> { };
+
+  /** The provider {@code ServiceLoader} creates: default endpoints from the environment. */
+  public EtcdNameResolverProvider() {
+    this.defaultEndpoints = null;
+  }
+
+  /**
+   * A provider whose {@code etcd:///service} targets use these endpoints unless the system
+   * property or environment variable names others. Register it with
+   * {@code NameResolverRegistry.getDefaultRegistry().register(provider)}.
+   *
+   * @throws IllegalArgumentException if an endpoint is not {@code host:port} or a URL
+   */
+  public EtcdNameResolverProvider(List<String> defaultEndpoints) {
+    this.defaultEndpoints = EtcdClients.parseEndpoints(String.join(",", defaultEndpoints));
+  }
+
+  /**
+   * Returns a resolver for an {@code etcd:} target, or {@code null} for another scheme.
+   *
+   * @throws IllegalArgumentException if the target names no service, has an unknown parameter
+   *     or a malformed endpoint
+   */
+  @Override
+  public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
+    if (!SCHEME.equals(targetUri.getScheme())) {
+      return null;
+    }
+    List<String> defaults = System.getProperty(EtcdClients.ENDPOINTS_PROPERTY) == null
+        && System.getenv(EtcdClients.ENDPOINTS_ENV) == null && defaultEndpoints != null
+        ? defaultEndpoints : EtcdClients.defaultEndpoints();
+    return new EtcdNameResolver(EtcdTarget.parse(targetUri, defaults), args, beforeWatch);
+  }
+
+  /** Tests only: a hook that runs after each listing, before the watch starts. */
+  void beforeWatch(LongConsumer hook) {
+    this.beforeWatch = hook;
+  }
+
+  @Override
+  public String getDefaultScheme() {
+    return SCHEME;
+  }
+
+  @Override
+  protected boolean isAvailable() {
+    return true;
+  }
+
+  @Override
+  protected int priority() {
+    return 5;
+  }
+
+  @Override
+  public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes() {
+    return List.of(InetSocketAddress.class);
+  }
+}
