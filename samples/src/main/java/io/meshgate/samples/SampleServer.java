@@ -7,9 +7,11 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.meshgate.resolver.EtcdRegistrar;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -24,8 +26,12 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>
  * java -cp samples/target/meshgate-samples.jar io.meshgate.samples.SampleServer \
- *     --serve users=50051 --serve orders=50052 --serve echo=50053 [--host 127.0.0.1]
+ *     --serve users=50051 --serve orders=50052 --serve echo=50053 [--host 127.0.0.1] \
+ *     [--etcd http://127.0.0.1:2379 [--ttl 10] [--weight N] [--zone Z] [--version V] [--tag T]]
  * </pre>
+ *
+ * <p>With {@code --etcd}, each service registers itself in etcd as {@code users}, {@code orders}
+ * or {@code echo} (so clients resolve {@code etcd:///echo}) and deregisters when it stops.
  */
 public final class SampleServer implements AutoCloseable {
 
@@ -37,6 +43,7 @@ public final class SampleServer implements AutoCloseable {
   private final EchoServiceImpl echo;
   private final ScheduledExecutorService scheduler;
   private final HealthStatusManager health;
+  private EtcdRegistrar registrar;
 
   private SampleServer(Server server, Kind kind, EchoServiceImpl echo,
       ScheduledExecutorService scheduler, HealthStatusManager health) {
@@ -117,9 +124,36 @@ public final class SampleServer implements AutoCloseable {
     health.setStatus("", serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
   }
 
-  /** Stops accepting calls, lets calls in flight finish for up to 5 s, then stops. */
+  /** The name this service registers under in etcd: {@code users}, {@code orders}, {@code echo}. */
+  public String registryName() {
+    return kind.name().toLowerCase(Locale.ROOT);
+  }
+
+  /**
+   * Registers this service in etcd until {@link #close()}, under {@link #registryName()}.
+   *
+   * @param customize sets weight, zone, version, tags, TTL on the registrar
+   */
+  public EtcdRegistrar register(List<String> etcdEndpoints, String advertisedHost,
+      java.util.function.UnaryOperator<EtcdRegistrar.Builder> customize) {
+    registrar = customize.apply(EtcdRegistrar.builder()
+        .etcdEndpoints(etcdEndpoints)
+        .service(registryName())
+        .server(server, advertisedHost)).build();
+    registrar.start();
+    return registrar;
+  }
+
+  /**
+   * Deregisters (when registered), stops accepting calls, lets calls in flight finish for up to
+   * 5 s, then stops.
+   */
   @Override
   public void close() {
+    if (registrar != null) {
+      // Deregister first: clients stop picking this instance before it drains.
+      registrar.close();
+    }
     health.enterTerminalState();
     server.shutdown();
     try {
@@ -135,7 +169,7 @@ public final class SampleServer implements AutoCloseable {
     }
   }
 
-  /** Stops at once, cancelling calls in flight, as a crashed backend would. */
+  /** Stops at once, cancelling calls in flight, as a crashed backend would (no deregistration). */
   public void kill() {
     server.shutdownNow();
     scheduler.shutdownNow();
@@ -144,12 +178,26 @@ public final class SampleServer implements AutoCloseable {
   public static void main(String[] args) throws Exception {
     String host = "127.0.0.1";
     List<String> serves = new ArrayList<>();
+    List<String> etcd = null;
+    Duration ttl = Duration.ofSeconds(10);
+    int weight = 1;
+    String zone = null;
+    String version = null;
+    List<String> tags = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--host" -> host = args[++i];
         case "--serve" -> serves.add(args[++i]);
+        case "--etcd" -> etcd = List.of(args[++i].split(","));
+        case "--ttl" -> ttl = Duration.ofSeconds(Long.parseLong(args[++i]));
+        case "--weight" -> weight = Integer.parseInt(args[++i]);
+        case "--zone" -> zone = args[++i];
+        case "--version" -> version = args[++i];
+        case "--tag" -> tags.add(args[++i]);
         case "-h", "--help" -> {
-          System.out.println("usage: SampleServer --serve users|orders|echo=PORT ... [--host HOST]");
+          System.out.println("usage: SampleServer --serve users|orders|echo=PORT ... [--host HOST]"
+              + " [--etcd ENDPOINTS [--ttl SECONDS] [--weight N] [--zone Z] [--version V]"
+              + " [--tag T]...]");
           return;
         }
         default -> {
@@ -169,6 +217,16 @@ public final class SampleServer implements AutoCloseable {
       servers.add(server);
       System.out.printf("sample %s service listening on %s:%d%n",
           kind.name().toLowerCase(Locale.ROOT), host, server.port());
+      if (etcd != null) {
+        Duration leaseTtl = ttl;
+        int w = weight;
+        String z = zone;
+        String v = version;
+        String[] t = tags.toArray(new String[0]);
+        EtcdRegistrar registrar = server.register(etcd, host,
+            b -> b.ttl(leaseTtl).weight(w).zone(z).version(v).tags(t));
+        System.out.printf("registering %s in etcd at %s%n", registrar.key(), etcd);
+      }
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
