@@ -70,6 +70,18 @@ public final class EtcdNameResolverProvider extends NameResolverProvider {
     return new EtcdNameResolver(EtcdTarget.parse(targetUri, defaults), args, beforeWatch);
   }
 
+  /**
+   * Checks an {@code etcd:} target without resolving it (for configuration validation).
+   *
+   * @throws IllegalArgumentException saying what is wrong and what was expected
+   */
+  public static void checkTarget(URI targetUri) {
+    if (!SCHEME.equals(targetUri.getScheme())) {
+      throw new IllegalArgumentException("'" + targetUri + "' is not an etcd: target");
+    }
+    EtcdTarget.parse(targetUri, List.of(EtcdClients.LOCAL_ENDPOINT));
+  }
+
   /** Tests only: a hook that runs after each listing, before the watch starts. */
   void beforeWatch(LongConsumer hook) {
     this.beforeWatch = hook;

@@ -44,6 +44,8 @@ public final class SampleServer implements AutoCloseable {
   private final ScheduledExecutorService scheduler;
   private final HealthStatusManager health;
   private EtcdRegistrar registrar;
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   private SampleServer(Server server, Kind kind, EchoServiceImpl echo,
       ScheduledExecutorService scheduler, HealthStatusManager health) {
@@ -150,6 +152,9 @@ public final class SampleServer implements AutoCloseable {
    */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     if (registrar != null) {
       // Deregister first: clients stop picking this instance before it drains.
       registrar.close();
@@ -171,6 +176,7 @@ public final class SampleServer implements AutoCloseable {
 
   /** Stops at once, cancelling calls in flight, as a crashed backend would (no deregistration). */
   public void kill() {
+    closed.set(true);
     server.shutdownNow();
     scheduler.shutdownNow();
   }

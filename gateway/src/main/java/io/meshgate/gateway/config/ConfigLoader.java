@@ -1,7 +1,11 @@
 package io.meshgate.gateway.config;
 
+import io.grpc.LoadBalancerProvider;
 import io.grpc.LoadBalancerRegistry;
+import io.grpc.NameResolver;
 import io.grpc.NameResolverRegistry;
+import io.meshgate.resolver.EtcdClients;
+import io.meshgate.resolver.EtcdNameResolverProvider;
 import io.meshgate.resolver.HostAndPort;
 import java.io.IOException;
 import java.io.Reader;
@@ -106,14 +110,15 @@ public final class ConfigLoader {
       GatewayConfig.Admin admin = admin(root.obj("admin"));
       GatewayConfig.Limits limits = limits(root.obj("limits"));
       GatewayConfig.Shutdown shutdown = shutdown(root.obj("shutdown"));
-      Map<String, GatewayConfig.Cluster> clusters = clusters(root);
+      GatewayConfig.Discovery discovery = discovery(root.obj("discovery"));
+      Map<String, GatewayConfig.Cluster> clusters = clusters(root, discovery);
       List<GatewayConfig.Route> routes = routes(root, clusters);
       root.finish();
       if (listener.port() != 0 && listener.port() == admin.port()) {
         reader.error(root.node("admin"), "admin.port",
             admin.port() + " is also listener.port (expected: a different port)");
       }
-      return new GatewayConfig(source, listener, admin, limits, shutdown,
+      return new GatewayConfig(source, listener, admin, limits, shutdown, discovery,
           List.copyOf(clusters.values()), routes);
     }
 
@@ -200,20 +205,41 @@ public final class ConfigLoader {
       return shutdown;
     }
 
-    private Map<String, GatewayConfig.Cluster> clusters(ConfigReader.Obj root) {
+    private GatewayConfig.Discovery discovery(ConfigReader.Obj o) {
+      if (o == null) {
+        return new GatewayConfig.Discovery(List.of());
+      }
+      List<String> endpoints = List.of();
+      ConfigReader.Obj etcd = o.obj("etcd");
+      if (etcd != null) {
+        List<String> listed = etcd.strings("endpoints");
+        try {
+          endpoints = EtcdClients.parseEndpoints(String.join(",", listed));
+        } catch (IllegalArgumentException e) {
+          reader.error(etcd.node("endpoints"), etcd.child("endpoints"), e.getMessage());
+        }
+        etcd.finish();
+      }
+      o.finish();
+      return new GatewayConfig.Discovery(endpoints);
+    }
+
+    private Map<String, GatewayConfig.Cluster> clusters(ConfigReader.Obj root,
+        GatewayConfig.Discovery discovery) {
       Map<String, GatewayConfig.Cluster> clusters = new LinkedHashMap<>();
       List<Node> items = root.list("clusters");
       for (int i = 0; i < items.size(); i++) {
         String path = "clusters[" + i + "]";
         ConfigReader.Obj c = reader.item(items.get(i), path);
         String name = c.requiredString("name");
-        String target = target(c);
+        String target = target(c, discovery);
         String lb = c.string("lbPolicy", "round_robin");
-        if (LoadBalancerRegistry.getDefaultRegistry().getProvider(lb) == null) {
-          c.node("lbPolicy");
-          reader.error(c.node("lbPolicy"), c.child("lbPolicy"),
-              "'" + lb + "' is not a known load-balancing policy (expected e.g. round_robin,"
-                  + " pick_first)");
+        Map<String, ?> lbConfig = lbConfig(c, lb);
+        String healthCheck = null;
+        ConfigReader.Obj hc = c.obj("healthCheck");
+        if (hc != null) {
+          healthCheck = hc.string("serviceName", "");
+          hc.finish();
         }
         Duration connectTimeout = c.duration("connectTimeout", Duration.ofSeconds(5),
             Duration.ofMillis(1), Duration.ofMinutes(5));
@@ -223,15 +249,43 @@ public final class ConfigLoader {
             reader.error(c.node("name"), c.child("name"),
                 "'" + name + "' is already the name of an earlier cluster");
           } else {
-            clusters.put(name, new GatewayConfig.Cluster(name, target, lb, connectTimeout));
+            clusters.put(name, new GatewayConfig.Cluster(name, target, lb, lbConfig, healthCheck,
+                connectTimeout));
           }
         }
       }
       return clusters;
     }
 
+    /** The policy's config, checked by the policy's own parser. */
+    private Map<String, ?> lbConfig(ConfigReader.Obj c, String policy) {
+      LoadBalancerProvider provider = LoadBalancerRegistry.getDefaultRegistry().getProvider(policy);
+      if (provider == null) {
+        reader.error(c.node("lbPolicy"), c.child("lbPolicy"), "'" + policy
+            + "' is not a known load-balancing policy (expected one of:"
+            + " meshgate_weighted_round_robin, meshgate_least_request, meshgate_ring_hash,"
+            + " meshgate_zone_aware, round_robin, pick_first)");
+        c.node("lbConfig");
+        return Map.of();
+      }
+      Node node = c.node("lbConfig");
+      Object json = node == null ? Map.of() : ConfigReader.toJson(node);
+      if (!(json instanceof Map<?, ?>)) {
+        reader.error(node, c.child("lbConfig"), "expected a mapping of the policy's settings");
+        return Map.of();
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, ?> config = (Map<String, ?>) json;
+      NameResolver.ConfigOrError parsed = provider.parseLoadBalancingPolicyConfig(config);
+      if (parsed.getError() != null) {
+        reader.error(node != null ? node : c.node("lbPolicy"), c.child("lbConfig"),
+            parsed.getError().getDescription());
+      }
+      return config;
+    }
+
     /** Either {@code target: <uri>} or {@code endpoints: [host:port, ...]}. */
-    private String target(ConfigReader.Obj c) {
+    private String target(ConfigReader.Obj c, GatewayConfig.Discovery discovery) {
       boolean hasTarget = c.has("target");
       boolean hasEndpoints = c.has("endpoints");
       if (hasTarget == hasEndpoints) {
@@ -271,6 +325,19 @@ public final class ConfigLoader {
             == null) {
           reader.error(c.node("target"), c.child("target"), "scheme '" + scheme
               + "' has no name resolver (expected e.g. static, dns)");
+        } else if (scheme.equals("etcd")) {
+          EtcdNameResolverProvider.checkTarget(uri);
+          if ((uri.getRawAuthority() == null || uri.getRawAuthority().isEmpty())
+              && !discovery.etcdEndpoints().isEmpty()) {
+            // etcd:///service uses discovery.etcd.endpoints.
+            StringBuilder authority = new StringBuilder();
+            for (String endpoint : discovery.etcdEndpoints()) {
+              authority.append(authority.length() == 0 ? "" : ",")
+                  .append(endpoint.replaceFirst("^https?://", ""));
+            }
+            return "etcd://" + authority + uri.getRawPath()
+                + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+          }
         } else if (scheme.equals("static")) {
           String path = uri.getPath() == null ? "" : uri.getPath().replaceFirst("^/", "");
           try {
@@ -282,6 +349,8 @@ public final class ConfigLoader {
       } catch (URISyntaxException e) {
         reader.error(c.node("target"), c.child("target"),
             "'" + target + "' is not a URI: " + e.getReason());
+      } catch (IllegalArgumentException e) {
+        reader.error(c.node("target"), c.child("target"), e.getMessage());
       }
       return target;
     }

@@ -313,6 +313,42 @@ final class ConfigReader {
     return new Obj(node, path);
   }
 
+  /**
+   * A YAML subtree as service-config JSON values: maps, lists, booleans, numbers as Double (as
+   * grpc's own JSON parser gives them) and strings.
+   */
+  static Object toJson(Node node) {
+    if (node instanceof MappingNode mapping) {
+      Map<String, Object> map = new LinkedHashMap<>();
+      for (NodeTuple tuple : mapping.getValue()) {
+        map.put(((ScalarNode) tuple.getKeyNode()).getValue(), toJson(tuple.getValueNode()));
+      }
+      return map;
+    }
+    if (node instanceof SequenceNode sequence) {
+      List<Object> list = new ArrayList<>();
+      for (Node item : sequence.getValue()) {
+        list.add(toJson(item));
+      }
+      return list;
+    }
+    ScalarNode scalar = (ScalarNode) node;
+    if (Tag.NULL.equals(scalar.getTag())) {
+      return null;
+    }
+    if (Tag.BOOL.equals(scalar.getTag())) {
+      return Boolean.valueOf(scalar.getValue());
+    }
+    if (Tag.INT.equals(scalar.getTag()) || Tag.FLOAT.equals(scalar.getTag())) {
+      try {
+        return Double.valueOf(scalar.getValue().replace("_", ""));
+      } catch (NumberFormatException e) {
+        return scalar.getValue();
+      }
+    }
+    return scalar.getValue();
+  }
+
   static Duration parseDuration(String text) {
     Matcher m = DURATION.matcher(text);
     if (!m.matches()) {

@@ -2,7 +2,9 @@ package io.meshgate.gateway.config;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One complete, validated gateway configuration: an immutable snapshot. Build it with
@@ -14,6 +16,7 @@ import java.util.List;
  * @param admin the admin port ({@code /healthz}, {@code /readyz})
  * @param limits protocol limits that protect the gateway
  * @param shutdown graceful shutdown timing
+ * @param discovery where service discovery looks (etcd)
  * @param clusters upstream clusters, by name
  * @param routes routes in match order (first match wins)
  */
@@ -23,6 +26,7 @@ public record GatewayConfig(
     Admin admin,
     Limits limits,
     Shutdown shutdown,
+    Discovery discovery,
     List<Cluster> clusters,
     List<Route> routes) {
 
@@ -91,14 +95,44 @@ public record GatewayConfig(
   public record Shutdown(Duration readinessGrace, Duration drainTimeout) {}
 
   /**
+   * Service discovery.
+   *
+   * @param etcdEndpoints etcd client URLs for {@code etcd:///service} cluster targets; empty:
+   *     the resolver's defaults ({@code -Dmeshgate.etcd.endpoints}, {@code MESHGATE_ETCD_ENDPOINTS},
+   *     127.0.0.1:2379)
+   */
+  public record Discovery(List<String> etcdEndpoints) {
+    public Discovery {
+      etcdEndpoints = List.copyOf(etcdEndpoints);
+    }
+  }
+
+  /**
    * An upstream cluster: one grpc-java channel (per event loop) to a target.
    *
    * @param name referenced by routes
-   * @param target a grpc target URI: {@code static:///h:p,h:p}, {@code dns:///host:port}, ...
-   * @param lbPolicy grpc load-balancing policy name ({@code round_robin}, {@code pick_first}, ...)
+   * @param target a grpc target URI: {@code etcd:///orders}, {@code static:///h:p,h:p},
+   *     {@code dns:///host:port}, ...
+   * @param lbPolicy grpc load-balancing policy name ({@code meshgate_weighted_round_robin},
+   *     {@code round_robin}, {@code pick_first}, ...)
+   * @param lbConfig the policy's config (as service config JSON: maps, lists, strings, doubles)
+   * @param healthCheckService grpc.health.v1 service name to check on each endpoint ("" for the
+   *     server as a whole), or null for no health checking
    * @param connectTimeout TCP connect timeout to one endpoint
    */
-  public record Cluster(String name, String target, String lbPolicy, Duration connectTimeout) {}
+  public record Cluster(String name, String target, String lbPolicy, Map<String, ?> lbConfig,
+      String healthCheckService, Duration connectTimeout) {
+
+    /** The service config the cluster's channels start with. */
+    public Map<String, ?> serviceConfig() {
+      Map<String, Object> config = new LinkedHashMap<>();
+      config.put("loadBalancingConfig", List.of(Map.of(lbPolicy, lbConfig)));
+      if (healthCheckService != null) {
+        config.put("healthCheckConfig", Map.of("serviceName", healthCheckService));
+      }
+      return config;
+    }
+  }
 
   /**
    * A route: calls that match go to a cluster.

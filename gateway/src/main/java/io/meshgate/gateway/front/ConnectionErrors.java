@@ -20,6 +20,10 @@ final class ConnectionErrors {
     if (logger.isLoggable(level)) {
       logger.log(level, "connection " + ctx.channel() + ": " + cause, cause);
     }
+    if (Boolean.TRUE.equals(ctx.channel().attr(ConnectionGuard.LINGERING).get())) {
+      // Closed for abuse a moment from now, on purpose not at once (see ConnectionGuard).
+      return;
+    }
     if (!(cause instanceof Http2Exception)) {
       // HTTP/2 errors are already answered by the codec (RST_STREAM, or GOAWAY with the right
       // code and then close); closing here would cut that answer off.

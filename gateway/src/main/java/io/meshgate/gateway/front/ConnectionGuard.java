@@ -1,11 +1,13 @@
 package io.meshgate.gateway.front;
 
 import io.meshgate.gateway.config.GatewayConfig;
-import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
@@ -22,6 +24,9 @@ import java.util.logging.Logger;
 public final class ConnectionGuard {
   private static final Logger logger = Logger.getLogger(ConnectionGuard.class.getName());
   private static final long LINGER_MILLIS = 1000;
+  /** Set on a connection being closed for abuse: it lingers, and nothing else may close it. */
+  static final io.netty.util.AttributeKey<Boolean> LINGERING =
+      io.netty.util.AttributeKey.valueOf("meshgate.lingering");
 
   private final int minStreams;
   private final double maxResetRatio;
@@ -73,29 +78,36 @@ public final class ConnectionGuard {
 
   /**
    * Sends GOAWAY (ENHANCE_YOUR_CALM) and closes the connection a second later, without waiting
-   * for its streams. Until then the gateway reads nothing more from it, refuses streams already
-   * read and has shut its own output: the client can read the GOAWAY (closing at once, with its
-   * frames unread, would make the kernel answer with a TCP reset that destroys the GOAWAY in
-   * flight) but can make the gateway do no further work. The GOAWAY names the highest stream id
-   * as the last one so that Netty's codec accepts (and we refuse) the frames already on the way
-   * instead of failing the connection on them. Call on the connection's event loop.
+   * for its streams. Until then the gateway reads nothing more from it, leaves the streams it
+   * already read alone, and has shut its own output: the client can read the GOAWAY (closing at
+   * once, with its frames unread, would make the kernel answer with a TCP reset that destroys the
+   * GOAWAY in flight) but can make the gateway do no further work. The frame is written below
+   * the HTTP/2 codec, which would otherwise close the connection the moment an error GOAWAY is
+   * out. Call on the connection's event loop.
    */
   public void closeAbusiveConnection(Channel connection) {
     logger.warning(String.format("closing connection from %s: %d of its %d streams were reset"
         + " by the client right after opening (HTTP/2 rapid reset)", connection.remoteAddress(),
         prematureResets, streams));
     connection.config().setAutoRead(false);
-    DefaultHttp2GoAwayFrame goAway = new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM,
-        ByteBufUtil.writeAscii(connection.alloc(), "too many streams reset right after opening"));
-    goAway.setExtraStreamIds(Integer.MAX_VALUE);
-    connection.writeAndFlush(goAway).addListener(written -> {
+    connection.attr(LINGERING).set(Boolean.TRUE);
+    ChannelHandlerContext codec = connection.pipeline().context(Http2FrameCodec.class);
+    if (codec == null) {
+      connection.close();
+      return;
+    }
+    byte[] reason = "too many streams reset right after opening".getBytes(StandardCharsets.US_ASCII);
+    ByteBuf goAway = connection.alloc().buffer(9 + 8 + reason.length)
+        .writeMedium(8 + reason.length).writeByte(0x7).writeByte(0).writeInt(0)
+        .writeInt(Integer.MAX_VALUE)
+        .writeInt((int) Http2Error.ENHANCE_YOUR_CALM.code())
+        .writeBytes(reason);
+    codec.writeAndFlush(goAway).addListener(written -> {
       if (connection instanceof DuplexChannel duplex) {
         duplex.shutdownOutput();
       }
-      // Closing from the first handler skips the HTTP/2 codec's graceful close, which would wait
-      // for the abuser's open streams.
-      connection.eventLoop().schedule(() -> connection.pipeline().firstContext().close(),
-          LINGER_MILLIS, TimeUnit.MILLISECONDS);
+      // Closing below the codec skips its graceful close, which would wait for the streams.
+      connection.eventLoop().schedule(() -> codec.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS);
     });
   }
 }

@@ -39,8 +39,8 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
     if (guard.isTripped()) {
-      // The connection is being closed for abuse: no work for its streams.
-      ctx.close();
+      // The connection is being closed for abuse: no work for its streams, not even a reset
+      // (its output is shut); they close with the connection.
       return;
     }
     // Streams read on demand (auto-read is off), so that a handler can stop reading to apply

@@ -67,7 +67,7 @@ public final class UpstreamCluster {
             (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis()))
         .withOption(ChannelOption.ALLOCATOR, loops.allocator())
         .usePlaintext()
-        .defaultLoadBalancingPolicy(config.lbPolicy())
+        .defaultServiceConfig(config.serviceConfig())
         .disableRetry()
         .maxInboundMessageSize(maxMessageBytes)
         .maxInboundMetadataSize(maxHeaderListBytes)

@@ -164,6 +164,54 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void etcdClustersTakeTheDiscoveryEndpointsAndPolicyConfig() throws Exception {
+    GatewayConfig config = parse("""
+        listener: {port: 8080}
+        discovery:
+          etcd: {endpoints: [10.0.0.5:2379, "http://10.0.0.6:2379"]}
+        clusters:
+          - name: orders
+            target: etcd:///orders?tag=canary
+            lbPolicy: meshgate_ring_hash
+            lbConfig: {hashHeader: x-user, pointsPerWeight: 100}
+            healthCheck: {serviceName: ""}
+          - name: pinned
+            target: etcd://10.9.9.9:2379/pinned
+        routes:
+          - {match: {servicePrefix: ""}, cluster: orders}
+        """);
+    GatewayConfig.Cluster orders = config.clusters().get(0);
+    assertEquals("etcd://10.0.0.5:2379,10.0.0.6:2379/orders?tag=canary", orders.target());
+    assertEquals(java.util.Map.of("loadBalancingConfig", List.of(java.util.Map.of(
+            "meshgate_ring_hash", java.util.Map.of("hashHeader", "x-user",
+                "pointsPerWeight", 100.0))),
+        "healthCheckConfig", java.util.Map.of("serviceName", "")), orders.serviceConfig());
+    assertEquals("etcd://10.9.9.9:2379/pinned", config.clusters().get(1).target());
+  }
+
+  @Test
+  void policyConfigErrorsComeFromThePolicyWithTheirPlace() {
+    List<String> errors = errors("""
+        listener: {port: 8080}
+        clusters:
+          - name: a
+            target: etcd:///a?colour=red
+            lbPolicy: meshgate_least_request
+            lbConfig: {choiceCount: 1}
+          - name: b
+            endpoints: [127.0.0.1:1]
+            lbPolicy: fastest_first
+        routes: [{match: {servicePrefix: ""}, cluster: a}]
+        """);
+    String all = String.join("\n", errors);
+    assertTrue(all.contains("gw.yaml:4:13: clusters[0].target: unknown etcd target parameter"
+        + " 'colour'"), all);
+    assertTrue(all.contains("gw.yaml:6:15: clusters[0].lbConfig: meshgate_least_request config:"
+        + " choiceCount: 1.0 (expected: an integer 2..10)"), all);
+    assertTrue(all.contains("clusters[1].lbPolicy: 'fastest_first' is not a known"), all);
+  }
+
+  @Test
   void emptyDocumentSaysWhatIsExpected() {
     List<String> errors = errors("");
     assertTrue(errors.get(0).contains("the document is empty"), errors.toString());

@@ -81,12 +81,16 @@ public final class TestGateway implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     for (ManagedChannel channel : channels) {
       channel.shutdownNow();
     }
-    for (ManagedChannel channel : channels) {
-      channel.awaitTermination(5, TimeUnit.SECONDS);
+    try {
+      for (ManagedChannel channel : channels) {
+        channel.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     gateway.close();
   }
