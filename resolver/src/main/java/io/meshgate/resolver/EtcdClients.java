@@ -107,6 +107,13 @@ public final class EtcdClients {
     }
   }
 
+  /** Clients open now (one per etcd cluster in use). */
+  public static int openClients() {
+    synchronized (CLIENTS) {
+      return CLIENTS.size();
+    }
+  }
+
   private static void release(String key) {
     Client toClose = null;
     synchronized (CLIENTS) {
