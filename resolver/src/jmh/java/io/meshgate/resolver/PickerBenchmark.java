@@ -72,21 +72,6 @@ public class PickerBenchmark {
   @Benchmark
   public Object pick() {
     Metadata headers = keys[next++ & (keys.length - 1)];
-    return picker.pickSubchannel(new LoadBalancer.PickSubchannelArgs() {
-      @Override
-      public io.grpc.CallOptions getCallOptions() {
-        return io.grpc.CallOptions.DEFAULT;
-      }
-
-      @Override
-      public Metadata getHeaders() {
-        return headers;
-      }
-
-      @Override
-      public io.grpc.MethodDescriptor<?, ?> getMethodDescriptor() {
-        return null;
-      }
-    });
+    return picker.pickSubchannel(FakeHelper.args(headers));
   }
 }

@@ -328,16 +328,19 @@ public final class EtcdRegistrar implements AutoCloseable {
       return this;
     }
 
+    /** The zone the instance runs in (for zone preference), or null. */
     public Builder zone(String zone) {
       this.zone = zone;
       return this;
     }
 
+    /** The instance's version (clients may filter with {@code ?version=}), or null. */
     public Builder version(String version) {
       this.version = version;
       return this;
     }
 
+    /** Adds free-form labels (clients may filter with {@code ?tag=}). */
     public Builder tags(String... tags) {
       this.tags.addAll(List.of(tags));
       return this;
@@ -363,7 +366,11 @@ public final class EtcdRegistrar implements AutoCloseable {
       return this;
     }
 
-    /** @throws IllegalStateException if service or address is missing */
+    /**
+     * Builds the registrar (not yet started: call {@link EtcdRegistrar#start()}).
+     *
+     * @throws IllegalStateException if service or address is missing
+     */
     public EtcdRegistrar build() {
       if (service == null || address == null) {
         throw new IllegalStateException("service and address (or server) are required");

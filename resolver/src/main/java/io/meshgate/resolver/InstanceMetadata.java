@@ -58,6 +58,7 @@ public final class InstanceMetadata {
     return metadata != null ? metadata : DEFAULT;
   }
 
+  /** Relative share of traffic under weighted policies, 1..1,000,000 (1 by default). */
   public int weight() {
     return weight;
   }

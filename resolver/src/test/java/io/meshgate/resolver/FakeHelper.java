@@ -162,9 +162,9 @@ final class FakeHelper extends LoadBalancer.Helper {
             .build()));
   }
 
-  /** Picks once with these request headers; returns the chosen port, or -1 for no result. */
-  int pick(Metadata headers) {
-    LoadBalancer.PickResult result = picker.pickSubchannel(new LoadBalancer.PickSubchannelArgs() {
+  /** Pick arguments carrying these request headers. */
+  static LoadBalancer.PickSubchannelArgs args(Metadata headers) {
+    return new LoadBalancer.PickSubchannelArgs() {
       @Override
       public CallOptions getCallOptions() {
         return CallOptions.DEFAULT;
@@ -179,7 +179,12 @@ final class FakeHelper extends LoadBalancer.Helper {
       public MethodDescriptor<?, ?> getMethodDescriptor() {
         return null;
       }
-    });
+    };
+  }
+
+  /** Picks once with these request headers; returns the chosen port, or -1 for no result. */
+  int pick(Metadata headers) {
+    LoadBalancer.PickResult result = picker.pickSubchannel(args(headers));
     if (result.getSubchannel() == null) {
       return -1;
     }
@@ -192,22 +197,7 @@ final class FakeHelper extends LoadBalancer.Helper {
 
   /** Picks and ends the call with a status, as a finished RPC would report it. */
   int pickAndEnd(Status status) {
-    LoadBalancer.PickResult result = picker.pickSubchannel(new LoadBalancer.PickSubchannelArgs() {
-      @Override
-      public CallOptions getCallOptions() {
-        return CallOptions.DEFAULT;
-      }
-
-      @Override
-      public Metadata getHeaders() {
-        return new Metadata();
-      }
-
-      @Override
-      public MethodDescriptor<?, ?> getMethodDescriptor() {
-        return null;
-      }
-    });
+    LoadBalancer.PickResult result = picker.pickSubchannel(args(new Metadata()));
     var tracer = result.getStreamTracerFactory().newClientStreamTracer(
         io.grpc.ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
     tracer.streamClosed(status);
