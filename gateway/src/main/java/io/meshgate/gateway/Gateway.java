@@ -7,6 +7,12 @@ import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.EventLoops;
 import io.meshgate.gateway.front.FrontServer;
 import io.meshgate.gateway.proxy.ProxyService;
+import io.meshgate.gateway.rest.Descriptors;
+import io.meshgate.gateway.rest.ReflectionServer;
+import io.meshgate.gateway.rest.RestService;
+import io.meshgate.transcoder.DescriptorException;
+import com.google.protobuf.Descriptors.MethodDescriptor;
+import com.google.protobuf.Descriptors.ServiceDescriptor;
 import io.meshgate.gateway.route.Route;
 import io.meshgate.gateway.route.RouteTable;
 import io.meshgate.gateway.upstream.UpstreamCluster;
@@ -41,13 +47,15 @@ public final class Gateway implements AutoCloseable {
   private final ThreadPoolExecutor offload;
   private final Map<String, UpstreamCluster> clusters;
   private final AtomicReference<RouteTable> routes;
+  private final Descriptors descriptors;
+  private final ReflectionServer reflection;
   private final FrontServer front;
   private final AdminServer admin;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   private volatile boolean ready;
 
-  private Gateway(GatewayConfig config, SslContext ssl) {
+  private Gateway(GatewayConfig config, SslContext ssl) throws ConfigException {
     this.config = config;
     this.loops = new EventLoops(config.listener().workerThreads());
     this.offload = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
@@ -62,16 +70,64 @@ public final class Gateway implements AutoCloseable {
       clusters.put(cluster.name(), UpstreamCluster.create(cluster, loops,
           config.limits().maxMessageBytes(), config.limits().maxHeaderListBytes(), offload));
     }
+    GatewayConfig.Transcoding transcoding = config.transcoding();
+    try {
+      this.descriptors = transcoding.enabled()
+          ? Descriptors.load(transcoding, name -> clusters.get(name).channel()) : null;
+    } catch (DescriptorException e) {
+      closeClusters();
+      throw new ConfigException(List.of(new ConfigError(config.source(), 0, 0,
+          "transcoding.descriptors", e.getMessage())));
+    }
     List<Route> compiled = new ArrayList<>();
     List<GatewayConfig.Match> matches = new ArrayList<>();
+    if (descriptors != null && transcoding.serveReflection()) {
+      // The gateway answers reflection for what it routes: ahead of the configured routes.
+      this.reflection = new ReflectionServer(offload);
+      UpstreamCluster self = UpstreamCluster.inProcess("gateway-reflection",
+          reflection.channel());
+      for (String service : ReflectionServer.SERVICES) {
+        compiled.add(new Route("gateway-reflection", self, 0, 0, null));
+        matches.add(new GatewayConfig.Match(service, null, null, List.of()));
+      }
+    } else {
+      this.reflection = null;
+    }
     for (GatewayConfig.Route route : config.routes()) {
       compiled.add(Route.of(route, clusters.get(route.cluster())));
       matches.add(route.match());
     }
     this.routes = new AtomicReference<>(RouteTable.of(compiled, matches));
+    if (reflection != null) {
+      descriptors.addListener(snapshot -> reflection.update(snapshot, this::routes));
+    }
     ProxyService proxy = new ProxyService(routes::get, config.limits(), loops);
-    this.front = new FrontServer(config, loops, proxy, ssl);
+    RestService rest = new RestService(routes::get, descriptors, transcoding, config.limits(),
+        loops);
+    this.front = new FrontServer(config, loops, proxy, rest, ssl);
     this.admin = new AdminServer(config.admin(), loops, () -> ready);
+  }
+
+  /** Whether some route sends a method of {@code service} to a cluster. */
+  private boolean routes(ServiceDescriptor service) {
+    RouteTable table = routes.get();
+    for (MethodDescriptor method : service.getMethods()) {
+      if (table.match(service.getFullName(), method.getName(), null) != null) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The descriptors REST requests are transcoded with, or null without transcoding. */
+  public Descriptors descriptors() {
+    return descriptors;
+  }
+
+  private void closeClusters() {
+    clusters.values().forEach(UpstreamCluster::shutdown);
+    offload.shutdownNow();
+    loops.close();
   }
 
   /**
@@ -85,6 +141,9 @@ public final class Gateway implements AutoCloseable {
       throws ConfigException, java.io.IOException, InterruptedException {
     Gateway gateway = new Gateway(config, sslContext(config));
     try {
+      if (gateway.descriptors != null) {
+        gateway.descriptors.start();
+      }
       gateway.admin.start();
       gateway.front.start();
     } catch (RuntimeException | java.io.IOException | InterruptedException e) {
@@ -191,6 +250,12 @@ public final class Gateway implements AutoCloseable {
 
   private void stopUpstreamsAndLoops() {
     front.close();
+    if (descriptors != null) {
+      descriptors.close();
+    }
+    if (reflection != null) {
+      reflection.close();
+    }
     clusters.values().forEach(UpstreamCluster::shutdown);
     for (UpstreamCluster cluster : clusters.values()) {
       try {

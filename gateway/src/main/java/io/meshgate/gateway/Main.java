@@ -1,6 +1,8 @@
 package io.meshgate.gateway;
 
 import io.meshgate.gateway.config.ConfigException;
+import io.meshgate.gateway.rest.Descriptors;
+import io.meshgate.transcoder.DescriptorException;
 import io.meshgate.gateway.config.ConfigLoader;
 import io.meshgate.gateway.config.GatewayConfig;
 import java.io.PrintStream;
@@ -95,11 +97,15 @@ public final class Main {
     if (validate != null) {
       try {
         GatewayConfig loaded = ConfigLoader.load(Path.of(validate));
+        Descriptors.validate(loaded.transcoding());
         out.println(validate + ": ok (" + loaded.clusters().size() + " clusters, "
             + loaded.routes().size() + " routes)");
         return 0;
       } catch (ConfigException e) {
         err.println(e.getMessage());
+        return 1;
+      } catch (DescriptorException e) {
+        err.println(validate + ": transcoding.descriptors: " + e.getMessage());
         return 1;
       }
     }

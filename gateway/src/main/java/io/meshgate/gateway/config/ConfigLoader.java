@@ -7,6 +7,7 @@ import io.grpc.NameResolverRegistry;
 import io.meshgate.resolver.EtcdClients;
 import io.meshgate.resolver.EtcdNameResolverProvider;
 import io.meshgate.resolver.HostAndPort;
+import io.meshgate.transcoder.JsonOptions;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.StringReader;
@@ -112,14 +113,123 @@ public final class ConfigLoader {
       GatewayConfig.Shutdown shutdown = shutdown(root.obj("shutdown"));
       GatewayConfig.Discovery discovery = discovery(root.obj("discovery"));
       Map<String, GatewayConfig.Cluster> clusters = clusters(root, discovery);
-      List<GatewayConfig.Route> routes = routes(root, clusters);
+      GatewayConfig.Transcoding transcoding = transcoding(root.obj("transcoding"), clusters);
+      List<GatewayConfig.Route> routes = routes(root, clusters, transcoding.rest());
       root.finish();
       if (listener.port() != 0 && listener.port() == admin.port()) {
         reader.error(root.node("admin"), "admin.port",
             admin.port() + " is also listener.port (expected: a different port)");
       }
       return new GatewayConfig(source, listener, admin, limits, shutdown, discovery,
-          List.copyOf(clusters.values()), routes);
+          List.copyOf(clusters.values()), routes, transcoding);
+    }
+
+    private GatewayConfig.Transcoding transcoding(ConfigReader.Obj o,
+        Map<String, GatewayConfig.Cluster> clusters) {
+      GatewayConfig.Transcoding none = GatewayConfig.Transcoding.none();
+      if (o == null) {
+        return none;
+      }
+      List<Path> files = new ArrayList<>();
+      List<String> names = o.strings("descriptors");
+      for (int i = 0; i < names.size(); i++) {
+        Path path = baseDir == null ? Path.of(names.get(i)) : baseDir.resolve(names.get(i));
+        if (!Files.isReadable(path)) {
+          reader.error(o.node("descriptors"), o.child("descriptors") + "[" + i + "]", "'" + path
+              + "' is not a readable file (expected a descriptor set made by protoc"
+              + " --include_imports --descriptor_set_out)");
+        }
+        files.add(path);
+      }
+      List<GatewayConfig.ReflectionSource> sources = new ArrayList<>();
+      List<Node> items = o.list("reflection");
+      for (int i = 0; i < items.size(); i++) {
+        ConfigReader.Obj r = reader.item(items.get(i), o.child("reflection") + "[" + i + "]");
+        String cluster = r.requiredString("cluster");
+        if (cluster != null && !clusters.containsKey(cluster)) {
+          reader.error(r.node("cluster"), r.child("cluster"), "'" + cluster
+              + "' is not a defined cluster (defined: "
+              + (clusters.isEmpty() ? "none" : String.join(", ", clusters.keySet())) + ")");
+        }
+        List<String> services = r.strings("services");
+        Duration refresh = r.duration("refreshInterval", Duration.ofMinutes(5), Duration.ZERO,
+            MAX_DURATION);
+        if (!refresh.isZero() && refresh.compareTo(Duration.ofSeconds(1)) < 0) {
+          reader.error(r.node("refreshInterval"), r.child("refreshInterval"),
+              ConfigReader.format(refresh) + " is too short (expected 0 for never, or at least"
+                  + " 1s)");
+        }
+        r.finish();
+        sources.add(new GatewayConfig.ReflectionSource(cluster, services, refresh));
+      }
+      Duration watch = o.duration("watchInterval", Duration.ofSeconds(2), Duration.ZERO,
+          Duration.ofHours(1));
+      GatewayConfig.RestOptions rest = restOptions(o, none.rest());
+      List<String> forward = new ArrayList<>();
+      for (String header : o.strings("forwardHeaders")) {
+        String lower = header.toLowerCase(java.util.Locale.ROOT);
+        if (!lower.matches("[a-z0-9_.-]+")) {
+          reader.error(o.node("forwardHeaders"), o.child("forwardHeaders"), "'" + header
+              + "' is not a header name that can be gRPC metadata (expected: letters, digits,"
+              + " '-', '_', '.')");
+        }
+        forward.add(lower);
+      }
+      boolean serveReflection = o.bool("serveReflection", true);
+      GatewayConfig.Cors cors = cors(o.obj("cors"));
+      o.finish();
+      return new GatewayConfig.Transcoding(files, sources, watch, rest, forward, serveReflection,
+          cors);
+    }
+
+    /** {@code json:} and {@code ignoreUnknownQueryParameters:} of {@code o}, over defaults. */
+    private GatewayConfig.RestOptions restOptions(ConfigReader.Obj o,
+        GatewayConfig.RestOptions defaults) {
+      JsonOptions json = defaults.json();
+      ConfigReader.Obj j = o.obj("json");
+      if (j != null) {
+        json = new JsonOptions(j.bool("emitUnpopulated", json.emitUnpopulated()),
+            j.bool("enumsAsInts", json.enumsAsInts()),
+            j.bool("originalFieldNames", json.originalFieldNames()));
+        j.finish();
+      }
+      return new GatewayConfig.RestOptions(json,
+          o.bool("ignoreUnknownQueryParameters", defaults.ignoreUnknownQueryParameters()));
+    }
+
+    private GatewayConfig.Cors cors(ConfigReader.Obj c) {
+      if (c == null) {
+        return null;
+      }
+      List<String> origins = new ArrayList<>();
+      for (String origin : c.strings("allowOrigins")) {
+        String lower = origin.toLowerCase(java.util.Locale.ROOT);
+        if (!lower.equals("*") && !lower.matches("https?://(\\*\\.)?[a-z0-9.\\-\\[\\]:]+")) {
+          reader.error(c.node("allowOrigins"), c.child("allowOrigins"), "'" + origin
+              + "' is not an origin (expected scheme://host[:port], scheme://*.domain, or *)");
+        }
+        origins.add(lower);
+      }
+      if (origins.isEmpty()) {
+        reader.error(c.node, c.path, "lists no origin in allowOrigins (expected e.g."
+            + " [\"https://app.example.com\"])");
+      }
+      List<String> methods = c.strings("allowMethods").stream()
+          .map(m -> m.toUpperCase(java.util.Locale.ROOT)).collect(Collectors.toList());
+      List<String> headers = c.strings("allowHeaders").stream()
+          .map(h -> h.toLowerCase(java.util.Locale.ROOT)).collect(Collectors.toList());
+      List<String> expose = c.strings("exposeHeaders").stream()
+          .map(h -> h.toLowerCase(java.util.Locale.ROOT)).collect(Collectors.toList());
+      Duration maxAge = c.duration("maxAge", Duration.ofMinutes(10), Duration.ZERO,
+          Duration.ofDays(1));
+      boolean credentials = c.bool("allowCredentials", false);
+      if (credentials && origins.contains("*")) {
+        reader.error(c.node("allowCredentials"), c.child("allowCredentials"), "cannot be true"
+            + " with allowOrigins '*' (browsers refuse credentials for a wildcard origin): list"
+            + " the origins");
+      }
+      c.finish();
+      return new GatewayConfig.Cors(origins, methods, headers, expose, maxAge, credentials);
     }
 
     private GatewayConfig.Listener listener(ConfigReader.Obj o) {
@@ -355,8 +465,8 @@ public final class ConfigLoader {
       return target;
     }
 
-    private List<GatewayConfig.Route> routes(
-        ConfigReader.Obj root, Map<String, GatewayConfig.Cluster> clusters) {
+    private List<GatewayConfig.Route> routes(ConfigReader.Obj root,
+        Map<String, GatewayConfig.Cluster> clusters, GatewayConfig.RestOptions rest) {
       List<GatewayConfig.Route> routes = new ArrayList<>();
       List<Node> items = root.list("routes");
       for (int i = 0; i < items.size(); i++) {
@@ -376,9 +486,15 @@ public final class ConfigLoader {
           reader.error(r.node("timeout"), r.child("timeout"), ConfigReader.format(timeout)
               + " is longer than maxTimeout " + ConfigReader.format(maxTimeout));
         }
+        ConfigReader.Obj t = r.obj("transcoding");
+        GatewayConfig.RestOptions routeRest = null;
+        if (t != null) {
+          routeRest = restOptions(t, rest);
+          t.finish();
+        }
         r.finish();
         GatewayConfig.Route route =
-            new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout);
+            new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout, routeRest);
         for (int j = 0; j < routes.size(); j++) {
           GatewayConfig.Route earlier = routes.get(j);
           if (match != null && earlier.match() != null && shadows(earlier.match(), match)) {

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.config;
 
+import io.meshgate.transcoder.JsonOptions;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -19,6 +20,7 @@ import java.util.Map;
  * @param discovery where service discovery looks (etcd)
  * @param clusters upstream clusters, by name
  * @param routes routes in match order (first match wins)
+ * @param transcoding REST/JSON transcoding: where descriptors come from and how JSON looks
  */
 public record GatewayConfig(
     String source,
@@ -28,7 +30,8 @@ public record GatewayConfig(
     Shutdown shutdown,
     Discovery discovery,
     List<Cluster> clusters,
-    List<Route> routes) {
+    List<Route> routes,
+    Transcoding transcoding) {
 
   public GatewayConfig {
     clusters = List.copyOf(clusters);
@@ -142,9 +145,94 @@ public record GatewayConfig(
    * @param cluster the cluster's name
    * @param timeout deadline applied when the client sends none (null: none)
    * @param maxTimeout cap on the client's deadline (null: no cap)
+   * @param rest how REST calls of this route are transcoded (null: the global settings)
    */
   public record Route(String name, Match match, String cluster, Duration timeout,
-      Duration maxTimeout) {}
+      Duration maxTimeout, RestOptions rest) {}
+
+  /**
+   * Per-route transcoding settings.
+   *
+   * @param json how responses print
+   * @param ignoreUnknownQueryParameters drop query parameters that are not request fields
+   *     instead of answering 400
+   */
+  public record RestOptions(JsonOptions json, boolean ignoreUnknownQueryParameters) {}
+
+  /**
+   * REST/JSON transcoding.
+   *
+   * @param descriptorFiles {@code FileDescriptorSet} files ({@code protoc --include_imports
+   *     --descriptor_set_out})
+   * @param reflection upstream clusters whose gRPC server reflection supplies descriptors
+   * @param watchInterval how often descriptor files are checked for changes (zero: never)
+   * @param rest the global JSON and query-parameter settings
+   * @param forwardHeaders request headers forwarded as metadata besides the built-in ones
+   *     ({@code authorization}, {@code x-forwarded-*}, {@code traceparent}, {@code tracestate},
+   *     {@code grpc-metadata-*}), lower case
+   * @param serveReflection whether the gateway answers gRPC server reflection itself, for the
+   *     services it routes and has descriptors of
+   * @param cors cross-origin settings for browsers, or null for none
+   */
+  public record Transcoding(List<Path> descriptorFiles, List<ReflectionSource> reflection,
+      Duration watchInterval, RestOptions rest, List<String> forwardHeaders,
+      boolean serveReflection, Cors cors) {
+    public Transcoding {
+      descriptorFiles = List.copyOf(descriptorFiles);
+      reflection = List.copyOf(reflection);
+      forwardHeaders = List.copyOf(forwardHeaders);
+    }
+
+    /** No descriptors: every REST request is an unknown route. */
+    public static Transcoding none() {
+      return new Transcoding(List.of(), List.of(), Duration.ZERO,
+          new RestOptions(JsonOptions.DEFAULT, false), List.of(), true, null);
+    }
+
+    /** Whether any descriptor source is configured. */
+    public boolean enabled() {
+      return !descriptorFiles.isEmpty() || !reflection.isEmpty();
+    }
+  }
+
+  /**
+   * Descriptors fetched from an upstream's server reflection ({@code grpc.reflection.v1}, or
+   * {@code v1alpha} for older servers).
+   *
+   * @param cluster the cluster asked
+   * @param services the services to load; empty: every service the server lists
+   * @param refreshInterval how often they are fetched again (zero: only at start and, until
+   *     that succeeds, on retries)
+   */
+  public record ReflectionSource(String cluster, List<String> services,
+      Duration refreshInterval) {
+    public ReflectionSource {
+      services = List.copyOf(services);
+    }
+  }
+
+  /**
+   * Cross-origin resource sharing for REST routes.
+   *
+   * @param allowOrigins origins allowed ({@code https://app.example.com}, {@code
+   *     https://*.example.com}, or {@code *} for any)
+   * @param allowMethods methods a preflight may allow; empty: those of the matched path
+   * @param allowHeaders request headers a preflight may allow; empty: those the browser asks
+   *     for
+   * @param exposeHeaders response headers scripts may read
+   * @param maxAge how long browsers may cache a preflight answer
+   * @param allowCredentials whether cookies and credentials may be sent
+   */
+  public record Cors(List<String> allowOrigins, List<String> allowMethods,
+      List<String> allowHeaders, List<String> exposeHeaders, Duration maxAge,
+      boolean allowCredentials) {
+    public Cors {
+      allowOrigins = List.copyOf(allowOrigins);
+      allowMethods = List.copyOf(allowMethods);
+      allowHeaders = List.copyOf(allowHeaders);
+      exposeHeaders = List.copyOf(exposeHeaders);
+    }
+  }
 
   /**
    * What a route matches: a gRPC service (exactly or by prefix), optionally one method and one

@@ -2,6 +2,7 @@ package io.meshgate.gateway.front;
 
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.proxy.ProxyService;
+import io.meshgate.gateway.rest.RestService;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -18,7 +19,6 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.HttpMessage;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
@@ -61,16 +61,19 @@ public final class FrontServer {
   private final Duration drainTimeout;
   private final EventLoops loops;
   private final ProxyService proxy;
+  private final RestService rest;
   private final SslContext ssl;
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private Channel serverChannel;
 
-  public FrontServer(GatewayConfig config, EventLoops loops, ProxyService proxy, SslContext ssl) {
+  public FrontServer(GatewayConfig config, EventLoops loops, ProxyService proxy,
+      RestService rest, SslContext ssl) {
     this.listener = config.listener();
     this.limits = config.limits();
     this.drainTimeout = config.shutdown().drainTimeout();
     this.loops = loops;
     this.proxy = proxy;
+    this.rest = rest;
     this.ssl = ssl;
   }
 
@@ -199,8 +202,8 @@ public final class FrontServer {
 
   private void addHttp1(ChannelPipeline pipeline) {
     pipeline.addLast(newHttp1Codec());
-    pipeline.addLast(new HttpObjectAggregator(limits.maxRequestBodyBytes()));
-    pipeline.addLast(new Http1Handler());
+    pipeline.addLast(new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
+    pipeline.addLast(new Http1Handler(rest));
   }
 
   /**
@@ -236,7 +239,7 @@ public final class FrontServer {
       protected void initChannel(Http2StreamChannel stream) {
         guard.onStreamOpened();
         stream.config().setAutoRead(false);
-        stream.pipeline().addLast(new Http2StreamDispatcher(proxy, guard));
+        stream.pipeline().addLast(new Http2StreamDispatcher(proxy, rest, guard));
       }
     });
   }
@@ -284,8 +287,8 @@ public final class FrontServer {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (msg instanceof HttpMessage) {
         ChannelPipeline pipeline = ctx.pipeline();
-        pipeline.addAfter(ctx.name(), null, new Http1Handler());
-        pipeline.replace(this, null, new HttpObjectAggregator(limits.maxRequestBodyBytes()));
+        pipeline.addAfter(ctx.name(), null, new Http1Handler(rest));
+        pipeline.replace(this, null, new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
         ctx.fireChannelRead(msg);
         return;
       }

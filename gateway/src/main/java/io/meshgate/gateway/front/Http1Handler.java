@@ -2,66 +2,151 @@ package io.meshgate.gateway.front;
 
 import io.grpc.Status;
 import io.meshgate.gateway.proxy.ProxyService;
+import io.meshgate.gateway.rest.Http1Exchange;
+import io.meshgate.gateway.rest.RestService;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
 
 /**
- * Plain HTTP/1.1 requests on the main port. gRPC needs HTTP/2, so a gRPC request here gets 505
- * with a message saying so; REST routes arrive with the transcoder (until then: 404 JSON).
- * Honours keep-alive; while the gateway drains, answers with {@code Connection: close}.
- * Only on the connection's event loop.
+ * Plain HTTP/1.1 on the main port: REST requests go to the transcoder; a gRPC request gets 505
+ * (gRPC needs HTTP/2). Keep-alive and pipelining: requests are answered one at a time, in order;
+ * while one is answered the connection stops reading, and requests a client pipelined meanwhile
+ * wait in a short queue (a client that pipelines more is disconnected). While the gateway drains,
+ * answers carry {@code Connection: close}. Only on the connection's event loop.
  */
-final class Http1Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
-  // Only on the connection's event loop.
+final class Http1Handler extends ChannelInboundHandlerAdapter {
+  private static final int MAX_PIPELINED = 16;
+
+  private final RestService rest;
+
+  // Only on the event loop.
+  private final ArrayDeque<Object> pipelined = new ArrayDeque<>();
+  private Http1Exchange current;
+  private boolean busy;
   private boolean draining;
-  private boolean inFlight;
+  private boolean closeWhenDone;
+
+  Http1Handler(RestService rest) {
+    this.rest = rest;
+  }
 
   @Override
-  protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-    inFlight = true;
-    FullHttpResponse response;
-    if (!request.decoderResult().isSuccess()) {
-      response = json(ctx, HttpResponseStatus.BAD_REQUEST, Status.Code.INVALID_ARGUMENT,
-          "malformed HTTP/1.1 request: " + request.decoderResult().cause().getMessage());
-    } else if (ProxyService.isGrpcContentType(request.headers().get(HttpHeaderNames.CONTENT_TYPE))) {
-      response = json(ctx, HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED,
-          Status.Code.UNIMPLEMENTED,
-          "gRPC needs HTTP/2 (h2 with TLS, or h2c): this request came over HTTP/1.1");
-    } else {
-      response = json(ctx, HttpResponseStatus.NOT_FOUND, Status.Code.NOT_FOUND,
-          "no route for " + request.method() + " " + request.uri());
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof FullHttpRequest) && !(msg instanceof Oversized)) {
+      ReferenceCountUtil.release(msg);
+      return;
     }
-    boolean keepAlive = HttpUtil.isKeepAlive(request) && !draining;
-    HttpUtil.setKeepAlive(response, keepAlive);
-    ChannelFuture written = ctx.writeAndFlush(response);
-    written.addListener(f -> {
-      inFlight = false;
-      if (draining) {
+    if (busy) {
+      if (pipelined.size() >= MAX_PIPELINED) {
+        ReferenceCountUtil.release(msg);
         ctx.close();
+        return;
       }
-    });
-    if (!keepAlive) {
-      written.addListener(ChannelFutureListener.CLOSE);
+      pipelined.add(msg);
+      ctx.channel().config().setAutoRead(false);
+      return;
     }
+    handle(ctx, msg);
+  }
+
+  private void handle(ChannelHandlerContext ctx, Object msg) {
+    busy = true;
+    if (msg instanceof Oversized oversized) {
+      closeWhenDone = true;
+      current = rest.newHttp1Exchange(oversized.request(), ctx, clientAddress(ctx), false,
+          () -> onDone(ctx));
+      current.startTooLarge();
+      oversized.request().release();
+      return;
+    }
+    FullHttpRequest request = (FullHttpRequest) msg;
+    try {
+      if (!request.decoderResult().isSuccess()) {
+        respondDirectly(ctx, json(ctx, HttpResponseStatus.BAD_REQUEST,
+            Status.Code.INVALID_ARGUMENT, "malformed HTTP/1.1 request: "
+                + request.decoderResult().cause().getMessage()), false);
+      } else if (ProxyService.isGrpcContentType(
+          request.headers().get(HttpHeaderNames.CONTENT_TYPE))) {
+        respondDirectly(ctx, json(ctx, HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED,
+            Status.Code.UNIMPLEMENTED,
+            "gRPC needs HTTP/2 (h2 with TLS, or h2c): this request came over HTTP/1.1"),
+            HttpUtil.isKeepAlive(request) && !draining);
+      } else {
+        boolean keepAlive = HttpUtil.isKeepAlive(request) && !draining;
+        closeWhenDone |= !keepAlive;
+        current = rest.newHttp1Exchange(request, ctx, clientAddress(ctx), keepAlive,
+            () -> onDone(ctx));
+        current.start();
+      }
+    } finally {
+      request.release();
+    }
+  }
+
+  private void respondDirectly(ChannelHandlerContext ctx, FullHttpResponse response,
+      boolean keepAlive) {
+    HttpUtil.setKeepAlive(response, keepAlive);
+    closeWhenDone |= !keepAlive;
+    ctx.writeAndFlush(response).addListener(f -> onDone(ctx));
+  }
+
+  /** The exchange in flight is answered: on to the next pipelined request, or read on. */
+  private void onDone(ChannelHandlerContext ctx) {
+    busy = false;
+    current = null;
+    if (draining || closeWhenDone) {
+      ctx.close();
+      return;
+    }
+    Object next = pipelined.poll();
+    if (next != null) {
+      handle(ctx, next);
+    } else if (ctx.channel().isActive()) {
+      ctx.channel().config().setAutoRead(true);
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (current != null && ctx.channel().isWritable()) {
+      current.onWritable();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (current != null) {
+      current.cancel("the client went away");
+    }
+    Object msg;
+    while ((msg = pipelined.poll()) != null) {
+      ReferenceCountUtil.release(msg);
+    }
+    ctx.fireChannelInactive();
   }
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt == DrainEvent.INSTANCE) {
       draining = true;
-      if (!inFlight) {
+      if (!busy) {
         ctx.close();
       }
       return;
@@ -74,6 +159,14 @@ final class Http1Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
     ConnectionErrors.caught(ctx, cause);
   }
 
+  private static String clientAddress(ChannelHandlerContext ctx) {
+    if (ctx.channel().remoteAddress() instanceof InetSocketAddress inet
+        && inet.getAddress() != null) {
+      return inet.getAddress().getHostAddress();
+    }
+    return null;
+  }
+
   static FullHttpResponse json(ChannelHandlerContext ctx, HttpResponseStatus status,
       Status.Code code, String message) {
     ByteBuf body = ByteBufUtil.writeUtf8(ctx.alloc(), ErrorResponses.json(code, message));
@@ -82,5 +175,31 @@ final class Http1Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
         .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
     return response;
+  }
+
+  /** A request whose body was larger than the limit: answered 413, then the connection closes. */
+  record Oversized(FullHttpRequest request) {}
+
+  /**
+   * Aggregates HTTP/1.1 requests up to the body limit; a larger one becomes {@link Oversized},
+   * so that its 413 is a JSON status answered in order like any other response.
+   */
+  static final class Aggregator extends HttpObjectAggregator {
+    Aggregator(int maxContentLength) {
+      super(maxContentLength);
+    }
+
+    @Override
+    protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+      if (oversized instanceof HttpRequest request) {
+        FullHttpRequest headersOnly = new io.netty.handler.codec.http.DefaultFullHttpRequest(
+            request.protocolVersion(), request.method(), request.uri(),
+            io.netty.buffer.Unpooled.EMPTY_BUFFER, request.headers(),
+            io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+        ctx.fireChannelRead(new Oversized(headersOnly));
+        return;
+      }
+      ctx.close();
+    }
   }
 }

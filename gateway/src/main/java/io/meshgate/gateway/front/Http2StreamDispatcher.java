@@ -2,6 +2,7 @@ package io.meshgate.gateway.front;
 
 import io.grpc.Status;
 import io.meshgate.gateway.proxy.ProxyService;
+import io.meshgate.gateway.rest.RestService;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
@@ -20,18 +21,20 @@ import io.netty.util.ReferenceCountUtil;
 
 /**
  * The first handler of every HTTP/2 stream: reads the request headers and hands the stream to
- * the gRPC proxy ({@code content-type: application/grpc*}) or answers it as a plain HTTP request.
+ * the gRPC proxy ({@code content-type: application/grpc*}) or to the REST transcoder.
  * Only on the stream's event loop.
  */
 final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
   /** Set on connections that became HTTP/2 through an HTTP/1.1 Upgrade. */
   static final AttributeKey<Boolean> UPGRADED = AttributeKey.valueOf("meshgate.h2c-upgraded");
   private final ProxyService proxy;
+  private final RestService rest;
   private final ConnectionGuard guard;
   private final long openedNanos;
 
-  Http2StreamDispatcher(ProxyService proxy, ConnectionGuard guard) {
+  Http2StreamDispatcher(ProxyService proxy, RestService rest, ConnectionGuard guard) {
     this.proxy = proxy;
+    this.rest = rest;
     this.guard = guard;
     this.openedNanos = System.nanoTime();
   }
@@ -60,26 +63,18 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
       ctx.fireChannelRead(msg);
       return;
     }
-    // REST/JSON transcoding is not wired in yet: every plain HTTP request is an unknown route.
-    Http2Headers request = headers.headers();
-    if (isUpgradeRequest(ctx)) {
+    CharSequence path = headers.headers().path();
+    if (isUpgradeRequest(ctx) && path != null && "/".contentEquals(path)) {
       // The request that carried an h2c Upgrade: grpc-java's PLAINTEXT_UPGRADE sends "GET /"
       // only to switch protocols and fails the connection on any DATA on stream 1, so the
-      // answer is bodiless.
+      // answer is bodiless. (Other upgrade requests, such as curl --http2's, are REST calls.)
+      ReferenceCountUtil.release(msg);
       ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("404"),
           true)).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
       return;
     }
-    String message = "no route for " + request.method() + " " + request.path();
-    ByteBuf body = ByteBufUtil.writeUtf8(ctx.alloc(),
-        ErrorResponses.json(Status.Code.NOT_FOUND, message));
-    Http2Headers response = new DefaultHttp2Headers()
-        .status("404")
-        .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
-        .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
-    ctx.write(new DefaultHttp2HeadersFrame(response, false));
-    ctx.writeAndFlush(new DefaultHttp2DataFrame(body, true))
-        .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+    ctx.pipeline().replace(this, "rest", rest.newStreamHandler());
+    ctx.fireChannelRead(msg);
   }
 
   private static boolean isUpgradeRequest(ChannelHandlerContext ctx) {

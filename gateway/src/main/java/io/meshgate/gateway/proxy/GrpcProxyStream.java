@@ -365,7 +365,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       // A status the backend sent comes with its headers or, trailers-only, with a content-type
       // among the trailers; grpc-java's own failures (no connection, no endpoint) come bare.
       if (!responseHeadersSent && !trailers.containsKey(CONTENT_TYPE_KEY)) {
-        status = describeLocalFailure(status);
+        status = route.cluster().explainLocalFailure(status);
       }
       Http2Headers headers;
       if (responseHeadersSent) {
@@ -381,15 +381,6 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       }
       finishWith(headers);
     }
-  }
-
-  private Status describeLocalFailure(Status status) {
-    if (status.getCode() == Status.Code.UNAVAILABLE) {
-      return Status.UNAVAILABLE.withCause(status.getCause()).withDescription(
-          "no endpoint of cluster '" + route.cluster().name() + "' (" + route.cluster().target()
-              + ") is reachable: " + status.getDescription());
-    }
-    return status;
   }
 
   private static ByteBuf prefix(ByteBuf message) {

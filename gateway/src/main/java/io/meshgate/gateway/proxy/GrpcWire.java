@@ -7,11 +7,11 @@ import io.netty.util.AsciiString;
 import java.nio.charset.StandardCharsets;
 
 /** The small parts of the gRPC-over-HTTP/2 wire format that the proxy reads and writes itself. */
-final class GrpcWire {
+public final class GrpcWire {
   static final AsciiString CONTENT_TYPE_GRPC = AsciiString.cached("application/grpc");
   static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
   static final AsciiString GRPC_MESSAGE = AsciiString.cached("grpc-message");
-  static final AsciiString GRPC_TIMEOUT = AsciiString.cached("grpc-timeout");
+  public static final AsciiString GRPC_TIMEOUT = AsciiString.cached("grpc-timeout");
   static final AsciiString GRPC_ENCODING = AsciiString.cached("grpc-encoding");
   static final AsciiString GRPC_ACCEPT_ENCODING = AsciiString.cached("grpc-accept-encoding");
   static final AsciiString GZIP = AsciiString.cached("gzip");
@@ -28,7 +28,7 @@ final class GrpcWire {
    * Parses {@code grpc-timeout} (1 to 8 digits and a unit H, M, S, m, u or n) into nanoseconds;
    * -1 when absent, -2 when malformed.
    */
-  static long parseTimeoutNanos(CharSequence value) {
+  public static long parseTimeoutNanos(CharSequence value) {
     if (value == null) {
       return -1;
     }

@@ -10,15 +10,16 @@ import io.meshgate.gateway.upstream.UpstreamCluster;
  * @param cluster the upstream cluster calls are sent to
  * @param defaultTimeoutNanos deadline applied when the client sends none; 0 for none
  * @param maxTimeoutNanos cap on the client's deadline; 0 for no cap
+ * @param rest how REST calls of the route are transcoded; null for the global settings
  */
 public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNanos,
-    long maxTimeoutNanos) {
+    long maxTimeoutNanos, GatewayConfig.RestOptions rest) {
 
   /** Compiles a configured route against its resolved cluster. */
   public static Route of(GatewayConfig.Route config, UpstreamCluster cluster) {
     return new Route(config.name(), cluster,
         config.timeout() == null ? 0 : config.timeout().toNanos(),
-        config.maxTimeout() == null ? 0 : config.maxTimeout().toNanos());
+        config.maxTimeout() == null ? 0 : config.maxTimeout().toNanos(), config.rest());
   }
 
   /**

@@ -3,12 +3,15 @@ package io.meshgate.gateway.upstream;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ConnectivityState;
+import io.grpc.ForwardingClientCall;
+import io.grpc.Status;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.netty.NettyChannelBuilder;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.EventLoops;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.EventExecutor;
@@ -96,9 +99,99 @@ public final class UpstreamCluster {
    * Starts a call on the channel of {@code loop} (any channel when {@code loop} is not a worker
    * loop); see {@link io.grpc.Channel#newCall}.
    */
-  public ClientCall<ByteBuf, ByteBuf> newCall(
-      MethodDescriptor<ByteBuf, ByteBuf> method, CallOptions options, EventExecutor loop) {
+  public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
+      MethodDescriptor<ReqT, RespT> method, CallOptions options, EventExecutor loop) {
     return channels.getOrDefault(loop, first).newCall(method, options);
+  }
+
+  /** A channel of the cluster, for the gateway's own calls (such as server reflection). */
+  public io.grpc.Channel channel() {
+    return first;
+  }
+
+  /**
+   * A status grpc-java made itself (no response from any backend) explained in the cluster's
+   * terms: UNAVAILABLE names the cluster and its target. Other statuses are returned as they are.
+   */
+  public Status explainLocalFailure(Status status) {
+    if (status.getCode() == Status.Code.UNAVAILABLE) {
+      return Status.UNAVAILABLE.withCause(status.getCause()).withDescription(
+          "no endpoint of cluster '" + name() + "' (" + target() + ") is reachable: "
+              + status.getDescription());
+    }
+    return status;
+  }
+
+  /**
+   * A cluster on an in-process channel, for services the gateway answers itself. Messages are
+   * handed over as heap copies: an in-process server reads them after {@code sendMessage}
+   * returns, when the proxy has already released its buffer.
+   */
+  public static UpstreamCluster inProcess(String name, ManagedChannel channel) {
+    ManagedChannel copying = new CopyingChannel(channel);
+    Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
+    return new UpstreamCluster(new GatewayConfig.Cluster(name, "in-process:" + name, "pick_first",
+        Map.of(), null, java.time.Duration.ofSeconds(1)), channels, copying);
+  }
+
+  /** Copies pooled request buffers before they reach an in-process channel. */
+  private static final class CopyingChannel extends ManagedChannel {
+    private final ManagedChannel delegate;
+
+    CopyingChannel(ManagedChannel delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method,
+        CallOptions options) {
+      return new ForwardingClientCall.SimpleForwardingClientCall<>(
+          delegate.newCall(method, options)) {
+        @Override
+        @SuppressWarnings("unchecked")
+        public void sendMessage(ReqT message) {
+          super.sendMessage(message instanceof ByteBuf buf
+              ? (ReqT) Unpooled.copiedBuffer(buf) : message);
+        }
+      };
+    }
+
+    @Override
+    public String authority() {
+      return delegate.authority();
+    }
+
+    @Override
+    public ManagedChannel shutdown() {
+      delegate.shutdown();
+      return this;
+    }
+
+    @Override
+    public boolean isShutdown() {
+      return delegate.isShutdown();
+    }
+
+    @Override
+    public boolean isTerminated() {
+      return delegate.isTerminated();
+    }
+
+    @Override
+    public ManagedChannel shutdownNow() {
+      delegate.shutdownNow();
+      return this;
+    }
+
+    @Override
+    public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+      return delegate.awaitTermination(timeout, unit);
+    }
+
+    @Override
+    public ConnectivityState getState(boolean requestConnection) {
+      return ConnectivityState.READY;
+    }
   }
 
   /**

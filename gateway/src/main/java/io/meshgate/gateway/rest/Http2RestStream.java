@@ -1,0 +1,250 @@
+package io.meshgate.gateway.rest;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.EventExecutor;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+
+/**
+ * One HTTP/2 stream that carries a REST request: collects the body (up to the configured limit;
+ * 413 beyond it, as soon as {@code content-length} or the data says so), runs a {@link RestCall}
+ * and writes its answer as HTTP/2 frames. A response that ends before the request did is
+ * followed by RST_STREAM(NO_ERROR), as RFC 9113 §8.1 allows. Only on the stream's event loop.
+ */
+final class Http2RestStream extends ChannelInboundHandlerAdapter implements RestResponder {
+  private final RestService service;
+
+  // Only on the event loop.
+  private ChannelHandlerContext ctx;
+  private Http2Headers requestHeaders;
+  private CompositeByteBuf body;
+  private RestCall call;
+  private boolean requestEnded;
+  private boolean responded;
+  private boolean head;
+
+  Http2RestStream(RestService service) {
+    this.service = service;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    try {
+      if (msg instanceof Http2HeadersFrame frame) {
+        if (requestHeaders == null) {
+          onRequestHeaders(frame.headers());
+        }
+        if (frame.isEndStream()) {
+          onRequestEnd();
+        }
+      } else if (msg instanceof Http2DataFrame data) {
+        if (!responded && call == null) {
+          ByteBuf content = data.content();
+          if (body.readableBytes() + content.readableBytes()
+              > service.limits().maxRequestBodyBytes()) {
+            tooLarge();
+          } else if (content.isReadable()) {
+            body.addComponent(true, content.retain());
+          }
+        }
+        if (data.isEndStream()) {
+          onRequestEnd();
+        }
+      }
+    } finally {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  private void onRequestHeaders(Http2Headers headers) {
+    requestHeaders = headers;
+    head = "HEAD".contentEquals(headers.method() == null ? "" : headers.method());
+    body = ctx.alloc().compositeBuffer(1024);
+    CharSequence length = headers.get(HttpHeaderNames.CONTENT_LENGTH);
+    if (length != null) {
+      try {
+        if (Long.parseLong(length.toString()) > service.limits().maxRequestBodyBytes()) {
+          tooLarge();
+        }
+      } catch (NumberFormatException ignored) {
+        // A malformed content-length is the codec's business; the body is still bounded.
+      }
+    }
+  }
+
+  private void tooLarge() {
+    body.clear();
+    new RestCall(service, request(new byte[0]), this)
+        .tooLarge(service.limits().maxRequestBodyBytes());
+  }
+
+  private void onRequestEnd() {
+    requestEnded = true;
+    if (responded || call != null) {
+      return;
+    }
+    byte[] bytes = ByteBufUtil.getBytes(body);
+    body.release();
+    body = null;
+    call = new RestCall(service, request(bytes), this);
+    call.start();
+  }
+
+  private RestRequest request(byte[] bytes) {
+    CharSequence path = requestHeaders.path();
+    String[] target = RestRequest.splitTarget(path == null ? "" : path.toString());
+    CharSequence authority = requestHeaders.authority();
+    return new RestRequest(requestHeaders.method() == null ? ""
+        : requestHeaders.method().toString(), target[0], target[1],
+        RestRequest.Headers.of(requestHeaders), bytes, clientAddress(ctx.channel()),
+        authority == null ? null : authority.toString());
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    if (!requestEnded) {
+      ctx.read(); // the rest of the body (or, once answered, to drain it)
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (call != null && ctx.channel().isWritable()) {
+      call.onWritable();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof Http2ResetFrame reset) {
+      requestEnded = true;
+      if (call != null) {
+        call.cancel("the client reset the stream (HTTP/2 error " + reset.errorCode() + ")");
+      }
+    }
+    ReferenceCountUtil.release(evt);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (call != null) {
+      call.cancel("the client went away");
+    }
+    if (body != null) {
+      body.release();
+      body = null;
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (call != null) {
+      call.cancel("stream error: " + cause);
+    }
+    ctx.close();
+  }
+
+  // ---- RestResponder -----------------------------------------------------------------------
+
+  @Override
+  public EventExecutor executor() {
+    return ctx.executor();
+  }
+
+  @Override
+  public void respond(HttpResponseStatus status, HttpHeaders headers, ByteBuf content) {
+    responded = true;
+    Http2Headers response = toHttp2(status, headers);
+    if (head || !content.isReadable()) {
+      content.release();
+      finish(ctx.writeAndFlush(new DefaultHttp2HeadersFrame(response, true)));
+    } else {
+      ctx.write(new DefaultHttp2HeadersFrame(response, false));
+      finish(ctx.writeAndFlush(new DefaultHttp2DataFrame(content, true)));
+    }
+  }
+
+  @Override
+  public void startStream(HttpResponseStatus status, HttpHeaders headers) {
+    responded = true;
+    ctx.writeAndFlush(new DefaultHttp2HeadersFrame(toHttp2(status, headers), false));
+  }
+
+  @Override
+  public void sendChunk(ByteBuf chunk) {
+    if (head) {
+      chunk.release();
+      return;
+    }
+    ctx.writeAndFlush(new DefaultHttp2DataFrame(chunk, false));
+  }
+
+  @Override
+  public void endStream(HttpHeaders trailers) {
+    if (trailers.isEmpty()) {
+      finish(ctx.writeAndFlush(new DefaultHttp2DataFrame(true)));
+    } else {
+      finish(ctx.writeAndFlush(new DefaultHttp2HeadersFrame(
+          HttpConversionUtil.toHttp2Headers(trailers, false), true)));
+    }
+  }
+
+  @Override
+  public boolean isWritable() {
+    return ctx.channel().isWritable();
+  }
+
+  /**
+   * Once the end of the response is written (not merely queued for flow-control window, which a
+   * reset would discard), stops a request body that is still coming.
+   */
+  private void finish(ChannelFuture last) {
+    Channel channel = ctx.channel();
+    last.addListener(written -> {
+      if (written.isSuccess() && !requestEnded && channel.isActive()) {
+        channel.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+      }
+    });
+  }
+
+  private static Http2Headers toHttp2(HttpResponseStatus status, HttpHeaders headers) {
+    Http2Headers http2 = HttpConversionUtil.toHttp2Headers(
+        headers == null ? new DefaultHttpHeaders() : headers, false);
+    http2.status(status.codeAsText());
+    return http2;
+  }
+
+  private static String clientAddress(Channel stream) {
+    SocketAddress address = stream.parent() != null ? stream.parent().remoteAddress() : null;
+    if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
+      return inet.getAddress().getHostAddress();
+    }
+    return null;
+  }
+}

@@ -1,0 +1,453 @@
+package io.meshgate.gateway.rest;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.rpc.RetryInfo;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.proxy.GrpcWire;
+import io.meshgate.gateway.route.Route;
+import io.meshgate.transcoder.HttpRoute;
+import io.meshgate.transcoder.JsonOptions;
+import io.meshgate.transcoder.JsonTranscoder;
+import io.meshgate.transcoder.RouteMatch;
+import io.meshgate.transcoder.StatusJson;
+import io.meshgate.transcoder.TranscodingException;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One REST request transcoded to a gRPC call and its answer transcoded back: matches the HTTP
+ * rule, builds the request message(s), calls the route's cluster, and writes JSON (or the raw
+ * bytes of a {@code google.api.HttpBody}) through a {@link RestResponder}. Server-streaming
+ * answers are newline-delimited JSON, or Server-Sent Events for {@code Accept:
+ * text/event-stream}; the next message is asked of the backend only while the client keeps up.
+ *
+ * <p>Errors are {@code google.rpc.Status} JSON with the HTTP status of DESIGN.md §3. Only on the
+ * client connection's event loop (upstream callbacks are delivered there).
+ */
+final class RestCall {
+  private static final Logger logger = Logger.getLogger(RestCall.class.getName());
+  private static final Metadata.Key<byte[]> STATUS_DETAILS =
+      Metadata.Key.of("grpc-status-details-bin", Metadata.BINARY_BYTE_MARSHALLER);
+  private static final Metadata.Key<String> CONTENT_TYPE =
+      Metadata.Key.of("content-type", Metadata.ASCII_STRING_MARSHALLER);
+  private static final String NDJSON = "application/x-ndjson";
+  private static final String EVENT_STREAM = "text/event-stream";
+
+  private final RestService service;
+  private final RestRequest request;
+  private final RestResponder out;
+
+  // Only on the event loop.
+  private Descriptors.Snapshot snapshot;
+  private HttpRoute httpRoute;
+  private Route route;
+  private JsonOptions json;
+  private String corsOrigin;
+  private ClientCall<byte[], byte[]> call;
+  private Metadata responseHeaders;
+  private byte[] unaryResponse;
+  private boolean sse;
+  private boolean streamStarted;
+  private boolean rawStream;
+  private boolean responseWanted;
+  private boolean finished;
+
+  RestCall(RestService service, RestRequest request, RestResponder out) {
+    this.service = service;
+    this.request = request;
+    this.out = out;
+  }
+
+  // ---- Request -----------------------------------------------------------------------------
+
+  /** Answers 413: the request body is larger than {@code limit} bytes. */
+  void tooLarge(int limit) {
+    corsOrigin();
+    error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Status.Code.RESOURCE_EXHAUSTED,
+        "the request body is larger than the gateway accepts (limits.maxRequestBodyBytes: "
+            + limit + " bytes)", null, null);
+  }
+
+  /** Remembers the request's origin if CORS allows it; returns it (null without one). */
+  private String corsOrigin() {
+    String origin = request.headers().get(HttpHeaderNames.ORIGIN);
+    if (origin != null && service.cors() != null && service.cors().allows(origin)) {
+      corsOrigin = origin;
+    }
+    return origin;
+  }
+
+  void start() {
+    String origin = corsOrigin();
+    if (service.cors() != null && origin != null && request.method().equals("OPTIONS")
+        && request.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD) != null) {
+      preflight(service.cors(), origin);
+      return;
+    }
+    snapshot = service.snapshot();
+    RouteMatch match = snapshot.table().match(request.method(), request.rawPath());
+    if (match.kind() != RouteMatch.Kind.FOUND && request.method().equals("HEAD")) {
+      // HEAD is GET without the body.
+      RouteMatch get = snapshot.table().match("GET", request.rawPath());
+      match = get.kind() == RouteMatch.Kind.FOUND ? get : match;
+    }
+    if (match.kind() == RouteMatch.Kind.NOT_FOUND) {
+      error(HttpResponseStatus.NOT_FOUND, Status.Code.NOT_FOUND, "no REST route for "
+          + request.method() + " " + request.rawPath() + notFoundHint(), null, null);
+      return;
+    }
+    if (match.kind() == RouteMatch.Kind.METHOD_NOT_ALLOWED) {
+      HttpHeaders headers = new DefaultHttpHeaders();
+      headers.set(HttpHeaderNames.ALLOW, String.join(", ", match.allowedMethods()));
+      error(HttpResponseStatus.METHOD_NOT_ALLOWED, Status.Code.UNIMPLEMENTED, request.method()
+          + " is not allowed on " + request.rawPath() + " (allowed: "
+          + String.join(", ", match.allowedMethods()) + ")", null, headers);
+      return;
+    }
+    httpRoute = match.route();
+    String fullName = httpRoute.method().getFullName();
+    if (httpRoute.clientStreaming() && httpRoute.serverStreaming()) {
+      error(HttpResponseStatus.NOT_IMPLEMENTED, Status.Code.UNIMPLEMENTED, fullName
+          + " is a bidirectional streaming method, which REST cannot call (an HTTP/1.1 request"
+          + " cannot stream both ways): call it with a gRPC client", null, null);
+      return;
+    }
+    String serviceName = httpRoute.method().getService().getFullName();
+    route = service.routes().match(serviceName, httpRoute.method().getName(),
+        request.authority());
+    if (route == null) {
+      error(HttpResponseStatus.NOT_FOUND, Status.Code.NOT_FOUND, request.method() + " "
+          + request.rawPath() + " maps to " + fullName + ", but no gateway route sends "
+          + serviceName + " to a cluster", null, null);
+      return;
+    }
+    GatewayConfig.RestOptions options =
+        route.rest() != null ? route.rest() : service.config().rest();
+    json = options.json();
+    sse = accepts(request.headers().get(HttpHeaderNames.ACCEPT), EVENT_STREAM);
+
+    JsonTranscoder transcoder = snapshot.transcoder();
+    String contentType = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    List<byte[]> messages;
+    try {
+      messages = httpRoute.clientStreaming()
+          ? transcoder.requests(match, request.rawQuery(), request.body(), contentType,
+              options.ignoreUnknownQueryParameters())
+          : List.of(transcoder.request(match, request.rawQuery(), request.body(), contentType,
+              options.ignoreUnknownQueryParameters()));
+    } catch (TranscodingException e) {
+      error(HttpResponseStatus.valueOf(e.httpStatus()), e.httpStatus() == 413
+          ? Status.Code.RESOURCE_EXHAUSTED : Status.Code.INVALID_ARGUMENT, e.getMessage(), null,
+          null);
+      return;
+    }
+
+    Metadata metadata;
+    try {
+      metadata = RestMetadata.toMetadata(request.headers(), service.forwardHeaders(),
+          request.clientAddress());
+    } catch (IllegalArgumentException e) {
+      error(HttpResponseStatus.BAD_REQUEST, Status.Code.INVALID_ARGUMENT, e.getMessage(), null,
+          null);
+      return;
+    }
+    String timeoutHeader = request.headers().get(GrpcWire.GRPC_TIMEOUT);
+    long clientTimeout = GrpcWire.parseTimeoutNanos(timeoutHeader);
+    if (clientTimeout == -2) {
+      error(HttpResponseStatus.BAD_REQUEST, Status.Code.INVALID_ARGUMENT, "grpc-timeout '"
+          + timeoutHeader + "' is malformed (expected: 1-8 digits and a unit H, M, S, m, u or n,"
+          + " e.g. 500m for 500 ms)", null, null);
+      return;
+    }
+    CallOptions callOptions = CallOptions.DEFAULT
+        .withExecutor(service.callbackExecutor(out.executor()));
+    long timeout = route.effectiveTimeoutNanos(clientTimeout);
+    if (timeout > 0) {
+      callOptions = callOptions.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
+    }
+    call = route.cluster().newCall(service.methodDescriptor(httpRoute), callOptions,
+        out.executor());
+    call.start(new Listener(), metadata);
+    for (byte[] message : messages) {
+      call.sendMessage(message);
+    }
+    call.halfClose();
+    call.request(1);
+  }
+
+  private String notFoundHint() {
+    Map<String, String> errors = service.descriptorErrors();
+    if (errors.isEmpty()) {
+      return "";
+    }
+    return " (descriptors not loaded: " + String.join("; ", errors.values()) + ")";
+  }
+
+  private void preflight(Cors cors, String origin) {
+    if (!cors.allows(origin)) {
+      error(HttpResponseStatus.FORBIDDEN, Status.Code.PERMISSION_DENIED, "origin '" + origin
+          + "' is not allowed (transcoding.cors.allowOrigins)", null, null);
+      return;
+    }
+    String method = request.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD)
+        .strip().toUpperCase(Locale.ROOT);
+    Descriptors.Snapshot current = service.snapshot();
+    RouteMatch match = current.table().match(method, request.rawPath());
+    java.util.Set<String> methods = match.kind() == RouteMatch.Kind.FOUND
+        ? java.util.Set.of(method) : match.allowedMethods();
+    if (match.kind() == RouteMatch.Kind.NOT_FOUND) {
+      error(HttpResponseStatus.NOT_FOUND, Status.Code.NOT_FOUND, "no REST route for "
+          + request.rawPath(), null, null);
+      return;
+    }
+    if (match.kind() != RouteMatch.Kind.FOUND || !cors.allowsMethod(method)) {
+      error(HttpResponseStatus.FORBIDDEN, Status.Code.PERMISSION_DENIED, "method " + method
+          + " is not allowed on " + request.rawPath() + " for cross-origin requests", null,
+          null);
+      return;
+    }
+    HttpHeaders headers = new DefaultHttpHeaders();
+    cors.addPreflightHeaders(origin, methods,
+        request.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS), headers);
+    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+    finished = true;
+    out.respond(HttpResponseStatus.NO_CONTENT, headers, Unpooled.EMPTY_BUFFER);
+  }
+
+  private static boolean accepts(String accept, String type) {
+    return accept != null && accept.toLowerCase(Locale.ROOT).contains(type);
+  }
+
+  // ---- Client side events ------------------------------------------------------------------
+
+  /** The client can take more: ask the backend for the next message if one is wanted. */
+  void onWritable() {
+    if (responseWanted && !finished && call != null && out.isWritable()) {
+      responseWanted = false;
+      call.request(1);
+    }
+  }
+
+  /** The client went away or reset the stream. */
+  void cancel(String reason) {
+    if (!finished) {
+      finished = true;
+      if (call != null) {
+        call.cancel(reason, null);
+      }
+    }
+  }
+
+  // ---- Response ----------------------------------------------------------------------------
+
+  private final class Listener extends ClientCall.Listener<byte[]> {
+    @Override
+    public void onHeaders(Metadata headers) {
+      responseHeaders = headers;
+    }
+
+    @Override
+    public void onMessage(byte[] message) {
+      if (finished) {
+        return;
+      }
+      if (!httpRoute.serverStreaming()) {
+        unaryResponse = message;
+        call.request(1);
+        return;
+      }
+      JsonTranscoder.Body body;
+      try {
+        body = snapshot.transcoder().response(httpRoute, message, json);
+      } catch (InvalidProtocolBufferException e) {
+        call.cancel("the gateway cannot read the response", e);
+        return;
+      }
+      if (!streamStarted) {
+        startStream(body);
+      }
+      out.sendChunk(frame(body));
+      if (out.isWritable()) {
+        call.request(1);
+      } else {
+        responseWanted = true;
+      }
+    }
+
+    @Override
+    public void onClose(Status status, Metadata trailers) {
+      if (finished) {
+        return;
+      }
+      finished = true;
+      if (!status.isOk() && responseHeaders == null && !trailers.containsKey(CONTENT_TYPE)) {
+        status = route.cluster().explainLocalFailure(status);
+      }
+      if (logger.isLoggable(Level.FINE)) {
+        logger.fine(request.method() + " " + request.rawPath() + " -> "
+            + httpRoute.grpcPath() + " (" + route.name() + "): " + status);
+      }
+      if (streamStarted) {
+        if (!status.isOk()) {
+          out.sendChunk(errorFrame(status, trailers));
+        }
+        HttpHeaders trailerHeaders = new DefaultHttpHeaders();
+        RestMetadata.addTo(trailers, trailerHeaders);
+        out.endStream(trailerHeaders);
+        return;
+      }
+      if (!status.isOk()) {
+        failed(status, trailers);
+        return;
+      }
+      if (httpRoute.serverStreaming()) {
+        // A stream without messages: an empty body of the stream's type.
+        HttpHeaders headers = responseHeaders(sse ? EVENT_STREAM : NDJSON);
+        RestMetadata.addTo(trailers, headers);
+        out.respond(HttpResponseStatus.OK, headers, Unpooled.EMPTY_BUFFER);
+        return;
+      }
+      if (unaryResponse == null) {
+        error(HttpResponseStatus.INTERNAL_SERVER_ERROR, Status.Code.INTERNAL, "the backend"
+            + " ended " + httpRoute.method().getFullName() + " without a response", null, null);
+        return;
+      }
+      JsonTranscoder.Body body;
+      try {
+        body = snapshot.transcoder().response(httpRoute, unaryResponse, json);
+      } catch (InvalidProtocolBufferException e) {
+        error(HttpResponseStatus.INTERNAL_SERVER_ERROR, Status.Code.INTERNAL, "the backend's"
+            + " response is not a valid " + httpRoute.responseType().getFullName() + ": "
+            + e.getMessage(), null, null);
+        return;
+      }
+      HttpHeaders headers = responseHeaders(body.contentType());
+      RestMetadata.addTo(trailers, headers);
+      headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.bytes().length);
+      out.respond(HttpResponseStatus.OK, headers, Unpooled.wrappedBuffer(body.bytes()));
+    }
+  }
+
+  private void startStream(JsonTranscoder.Body first) {
+    streamStarted = true;
+    rawStream = !first.contentType().equals("application/json");
+    HttpHeaders headers = responseHeaders(rawStream ? first.contentType()
+        : sse ? EVENT_STREAM : NDJSON);
+    if (sse) {
+      headers.set(HttpHeaderNames.CACHE_CONTROL, "no-cache");
+    }
+    out.startStream(HttpResponseStatus.OK, headers);
+  }
+
+  /** One streamed message: a JSON line, an SSE event, or raw bytes of an HttpBody. */
+  private ByteBuf frame(JsonTranscoder.Body body) {
+    if (rawStream) {
+      return Unpooled.wrappedBuffer(body.bytes());
+    }
+    if (sse) {
+      return Unpooled.wrappedBuffer(DATA_PREFIX, body.bytes(), EVENT_END);
+    }
+    return Unpooled.wrappedBuffer(body.bytes(), NEWLINE);
+  }
+
+  private static final byte[] DATA_PREFIX = "data: ".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] EVENT_END = "\n\n".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] NEWLINE = "\n".getBytes(StandardCharsets.US_ASCII);
+
+  /** The final object of a stream that failed after its first message. */
+  private ByteBuf errorFrame(Status status, Metadata trailers) {
+    String error = statusJson(status, trailers);
+    String text = sse ? "event: error\ndata: " + error + "\n\n"
+        : rawStream ? "" : "{\"error\":" + error + "}\n";
+    return Unpooled.wrappedBuffer(text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private HttpHeaders responseHeaders(String contentType) {
+    HttpHeaders headers = new DefaultHttpHeaders();
+    headers.set(HttpHeaderNames.CONTENT_TYPE, contentType);
+    RestMetadata.addTo(responseHeaders, headers);
+    if (corsOrigin != null) {
+      service.cors().addResponseHeaders(corsOrigin, headers);
+    }
+    return headers;
+  }
+
+  private String statusJson(Status status, Metadata trailers) {
+    return StatusJson.render(status.getCode().value(), status.getDescription(),
+        trailers == null ? null : trailers.get(STATUS_DETAILS),
+        snapshot == null ? service.snapshot().pool().typeRegistry()
+            : snapshot.pool().typeRegistry());
+  }
+
+  /** A failed call: the status as HTTP status and {@code google.rpc.Status} JSON. */
+  private void failed(Status status, Metadata trailers) {
+    HttpHeaders headers = new DefaultHttpHeaders();
+    RestMetadata.addTo(responseHeaders, headers);
+    RestMetadata.addTo(trailers, headers);
+    byte[] details = trailers.get(STATUS_DETAILS);
+    if (status.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+      long retryAfter = retryAfterSeconds(details);
+      if (retryAfter >= 0) {
+        headers.set(HttpHeaderNames.RETRY_AFTER, retryAfter);
+      }
+    }
+    error(HttpResponseStatus.valueOf(StatusJson.httpStatus(status.getCode().value())),
+        status.getCode(), status.getDescription(), details, headers);
+  }
+
+  /** The delay of a {@code google.rpc.RetryInfo} detail, rounded up; -1 without one. */
+  private static long retryAfterSeconds(byte[] details) {
+    if (details == null) {
+      return -1;
+    }
+    try {
+      for (Any detail : com.google.rpc.Status.parseFrom(details).getDetailsList()) {
+        if (detail.is(RetryInfo.class)) {
+          com.google.protobuf.Duration delay = detail.unpack(RetryInfo.class).getRetryDelay();
+          return delay.getSeconds() + (delay.getNanos() > 0 ? 1 : 0);
+        }
+      }
+    } catch (InvalidProtocolBufferException e) {
+      // No usable detail.
+    }
+    return -1;
+  }
+
+  /** Answers with an error; {@code extra} headers (or null) are added. */
+  private void error(HttpResponseStatus status, Status.Code code, String message,
+      byte[] details, HttpHeaders extra) {
+    finished = true;
+    HttpHeaders headers = new DefaultHttpHeaders();
+    if (extra != null) {
+      headers.add(extra);
+    }
+    headers.set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+    if (code == Status.Code.UNAUTHENTICATED && !headers.contains(HttpHeaderNames.WWW_AUTHENTICATE)) {
+      headers.set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
+    }
+    if (corsOrigin != null) {
+      service.cors().addResponseHeaders(corsOrigin, headers);
+    }
+    byte[] body = StatusJson.render(code.value(), message, details,
+        (snapshot == null ? service.snapshot() : snapshot).pool().typeRegistry())
+        .getBytes(StandardCharsets.UTF_8);
+    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+    out.respond(status, headers, Unpooled.wrappedBuffer(body));
+  }
+}

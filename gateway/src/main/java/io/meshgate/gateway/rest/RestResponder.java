@@ -1,0 +1,31 @@
+package io.meshgate.gateway.rest;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.concurrent.EventExecutor;
+
+/**
+ * The protocol side of a REST exchange: writes the response over HTTP/1.1 or HTTP/2. Called only
+ * on {@link #executor()}; the protocol side tells the {@link RestCall} when the client can take
+ * more ({@link RestCall#onWritable()}) or went away ({@link RestCall#cancel}).
+ */
+interface RestResponder {
+  /** The event loop of the client's connection. */
+  EventExecutor executor();
+
+  /** Sends a whole response; takes ownership of {@code body} (which may be empty). */
+  void respond(HttpResponseStatus status, HttpHeaders headers, ByteBuf body);
+
+  /** Starts a streamed response; chunks follow. */
+  void startStream(HttpResponseStatus status, HttpHeaders headers);
+
+  /** Sends one chunk of a streamed response; takes ownership of {@code chunk}. */
+  void sendChunk(ByteBuf chunk);
+
+  /** Ends a streamed response, with trailers (HTTP/2 trailers, HTTP/1.1 chunked trailer). */
+  void endStream(HttpHeaders trailers);
+
+  /** Whether the client takes more output now (flow control). */
+  boolean isWritable();
+}
