@@ -13,13 +13,18 @@ import io.grpc.Status;
  * trailer {@code x-trailer-<rest>} (binary {@code -bin} headers included). The backend's own
  * view of the deadline comes back as {@code x-echo-deadline-millis}, the request's
  * {@code grpc-encoding} as {@code x-echo-request-encoding}, and a request header
- * {@code x-compress-response: gzip} makes the backend compress its responses.
+ * {@code x-compress-response: gzip} makes the backend compress its responses. A request header
+ * {@code x-echo-headers: a,b} echoes the request's {@code a} and {@code b} back as
+ * {@code x-echo-header-a} and {@code x-echo-header-b}, for any names (such as
+ * {@code authorization} or {@code x-forwarded-for}), so a caller can see what a proxy forwarded.
  */
 public final class EchoMetadataInterceptor implements ServerInterceptor {
   private static final String ECHO = "x-echo-";
   private static final String TRAILER = "x-trailer-";
   private static final Metadata.Key<String> COMPRESS =
       Metadata.Key.of("x-compress-response", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> HEADERS =
+      Metadata.Key.of("x-echo-headers", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<String> ENCODING =
       Metadata.Key.of("grpc-encoding", Metadata.ASCII_STRING_MARSHALLER);
 
@@ -56,6 +61,24 @@ public final class EchoMetadataInterceptor implements ServerInterceptor {
       echoed.put(Metadata.Key.of(ECHO + "deadline-millis", Metadata.ASCII_STRING_MARSHALLER),
           Long.toString(io.grpc.Context.current().getDeadline()
               .timeRemaining(java.util.concurrent.TimeUnit.MILLISECONDS)));
+    }
+    String named = requestHeaders.get(HEADERS);
+    if (named != null) {
+      for (String name : named.split(",")) {
+        String header = name.strip().toLowerCase(java.util.Locale.ROOT);
+        if (header.isEmpty() || header.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+          continue;
+        }
+        Iterable<String> values = requestHeaders.getAll(
+            Metadata.Key.of(header, Metadata.ASCII_STRING_MARSHALLER));
+        if (values == null) {
+          continue; // not sent: nothing to echo
+        }
+        for (String value : values) {
+          echoed.put(Metadata.Key.of(ECHO + "header-" + header, Metadata.ASCII_STRING_MARSHALLER),
+              value);
+        }
+      }
     }
     String encoding = requestHeaders.get(ENCODING);
     echoed.put(Metadata.Key.of(ECHO + "request-encoding", Metadata.ASCII_STRING_MARSHALLER),

@@ -201,18 +201,24 @@ public final class EchoServiceImpl extends EchoServiceGrpc.EchoServiceImplBase {
         .build();
   }
 
-  /** A failure carrying google.rpc.Status details, as rich-error backends send them. */
+  /**
+   * A failure carrying google.rpc.Status details, as rich-error backends send them: an
+   * ErrorInfo, and for RESOURCE_EXHAUSTED and UNAVAILABLE a RetryInfo of one second.
+   */
   private Throwable failure(EchoRequest request) {
     Status.Code code = Status.fromCodeValue(request.getFailCode()).getCode();
-    com.google.rpc.Status details = com.google.rpc.Status.newBuilder()
+    com.google.rpc.Status.Builder details = com.google.rpc.Status.newBuilder()
         .setCode(code.value())
         .setMessage(request.getFailMessage())
         .addDetails(Any.pack(ErrorInfo.newBuilder()
             .setReason("ECHO_FAILURE")
             .setDomain("echo.samples.meshgate.io")
             .putMetadata("served_by", servedBy)
-            .build()))
-        .build();
-    return StatusProto.toStatusRuntimeException(details);
+            .build()));
+    if (code == Status.Code.RESOURCE_EXHAUSTED || code == Status.Code.UNAVAILABLE) {
+      details.addDetails(Any.pack(com.google.rpc.RetryInfo.newBuilder()
+          .setRetryDelay(com.google.protobuf.Duration.newBuilder().setSeconds(1)).build()));
+    }
+    return StatusProto.toStatusRuntimeException(details.build());
   }
 }

@@ -26,17 +26,19 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>
  * java -cp samples/target/meshgate-samples.jar io.meshgate.samples.SampleServer \
- *     --serve users=50051 --serve orders=50052 --serve echo=50053 [--host 127.0.0.1] \
+ *     --serve users=50051 --serve orders=50052 --serve echo=50053 --serve docs=50054 \
+ *     [--host 127.0.0.1] \
  *     [--etcd http://127.0.0.1:2379 [--ttl 10] [--weight N] [--zone Z] [--version V] [--tag T]]
  * </pre>
  *
- * <p>With {@code --etcd}, each service registers itself in etcd as {@code users}, {@code orders}
- * or {@code echo} (so clients resolve {@code etcd:///echo}) and deregisters when it stops.
+ * <p>With {@code --etcd}, each service registers itself in etcd as {@code users}, {@code orders},
+ * {@code echo} or {@code docs} (so clients resolve {@code etcd:///echo}) and deregisters when it
+ * stops.
  */
 public final class SampleServer implements AutoCloseable {
 
   /** The sample services. */
-  public enum Kind { USERS, ORDERS, ECHO }
+  public enum Kind { USERS, ORDERS, ECHO, DOCS }
 
   private final Server server;
   private final Kind kind;
@@ -82,6 +84,10 @@ public final class SampleServer implements AutoCloseable {
         service = new OrderService(clock);
         serviceName = io.meshgate.samples.orders.v1.OrderServiceGrpc.SERVICE_NAME;
       }
+      case DOCS -> {
+        service = new DocumentStoreService(clock);
+        serviceName = io.meshgate.samples.docs.v1.DocumentStoreGrpc.SERVICE_NAME;
+      }
       default -> {
         echo = new EchoServiceImpl(host, scheduler);
         service = echo;
@@ -126,7 +132,10 @@ public final class SampleServer implements AutoCloseable {
     health.setStatus("", serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
   }
 
-  /** The name this service registers under in etcd: {@code users}, {@code orders}, {@code echo}. */
+  /**
+   * The name this service registers under in etcd: {@code users}, {@code orders}, {@code echo},
+   * {@code docs}.
+   */
   public String registryName() {
     return kind.name().toLowerCase(Locale.ROOT);
   }
@@ -201,7 +210,7 @@ public final class SampleServer implements AutoCloseable {
         case "--version" -> version = args[++i];
         case "--tag" -> tags.add(args[++i]);
         case "-h", "--help" -> {
-          System.out.println("usage: SampleServer --serve users|orders|echo=PORT ... [--host HOST]"
+          System.out.println("usage: SampleServer --serve users|orders|echo|docs=PORT ... [--host HOST]"
               + " [--etcd ENDPOINTS [--ttl SECONDS] [--weight N] [--zone Z] [--version V]"
               + " [--tag T]...]");
           return;
@@ -213,7 +222,7 @@ public final class SampleServer implements AutoCloseable {
       }
     }
     if (serves.isEmpty()) {
-      serves = List.of("users=50051", "orders=50052", "echo=50053");
+      serves = List.of("users=50051", "orders=50052", "echo=50053", "docs=50054");
     }
     List<SampleServer> servers = new ArrayList<>();
     for (String serve : serves) {

@@ -152,21 +152,7 @@ final class JsonToProto {
     }
 
     TranscodingException malformed(Exception e) {
-      String message = e.getMessage() == null ? e.toString() : e.getMessage();
-      // Gson words its errors for programmers; keep the part that says what and where.
-      message = message.replaceFirst("^(java\\.[a-z.]+\\.|com\\.google\\.[a-z.]+\\.)?"
-          + "[A-Za-z]+(Exception|Error): ", "")
-          .replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON",
-              "malformed JSON")
-          .replaceFirst("Nesting limit \\d+ reached", "JSON nested too deeply");
-      int see = message.indexOf("\nSee https://");
-      if (see >= 0) {
-        message = message.substring(0, see);
-      }
-      if (message.length() > 300) {
-        message = message.substring(0, 296) + "...";
-      }
-      return TranscodingException.badRequest("invalid JSON body: " + message);
+      return TranscodingException.badRequest("invalid JSON body: " + JsonToProto.describe(e));
     }
 
     private String describe(JsonToken token) {
@@ -809,6 +795,21 @@ final class JsonToProto {
       nested.message(type, out, depth + 1);
       out.endLength(mark);
     }
+  }
+
+  /** What a JSON reader's exception says, worded for the client rather than a programmer. */
+  static String describe(Exception e) {
+    String message = e.getMessage() == null ? e.toString() : e.getMessage();
+    message = message.replaceFirst("^(java\\.[a-z.]+\\.|com\\.google\\.[a-z.]+\\.)?"
+        + "[A-Za-z]+(Exception|Error): ", "")
+        .replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON",
+            "malformed JSON")
+        .replaceFirst("Nesting limit \\d+ reached", "JSON nested too deeply");
+    int see = message.indexOf("\nSee https://");
+    if (see >= 0) {
+      message = message.substring(0, see);
+    }
+    return message.length() <= 300 ? message : message.substring(0, 296) + "...";
   }
 
   /** {@code displayName} → {@code display_name}, as FieldMask's JSON form says. */

@@ -131,7 +131,7 @@ public final class JsonTranscoder {
       messages.add(streamMessage(route, in, messages.size(), bound));
       try {
         expectEnd(in);
-      } catch (IOException | IllegalStateException e) {
+      } catch (IllegalStateException e) {
         throw TranscodingException.badRequest("line " + line + " of the request body holds"
             + " more than one JSON value (newline-delimited JSON has one message per line)");
       }
@@ -161,10 +161,18 @@ public final class JsonTranscoder {
     return -1;
   }
 
-  private static void expectEnd(JsonReader in) throws IOException {
-    if (in.peek() != JsonToken.END_DOCUMENT) {
-      throw new IllegalStateException("unexpected data after the JSON value at "
-          + in.getPath());
+  private static void expectEnd(JsonReader in) {
+    String problem = null;
+    try {
+      if (in.peek() != JsonToken.END_DOCUMENT) {
+        problem = "";
+      }
+    } catch (IOException e) {
+      problem = ""; // strict mode refuses a second value outright
+    }
+    if (problem != null) {
+      throw new IllegalStateException("unexpected data after the JSON value ("
+          + in.toString().replaceFirst("^JsonReader ", "") + ")");
     }
   }
 
@@ -198,7 +206,7 @@ public final class JsonTranscoder {
     readBody(route, in, out);
     try {
       expectEnd(in);
-    } catch (IOException | IllegalStateException e) {
+    } catch (IllegalStateException e) {
       throw TranscodingException.badRequest("invalid JSON body: " + cleanMessage(e));
     }
   }
@@ -235,10 +243,8 @@ public final class JsonTranscoder {
     }
   }
 
-  static String cleanMessage(Throwable e) {
-    String message = e.getMessage() == null ? e.toString() : e.getMessage();
-    int see = message.indexOf("\nSee https://");
-    return see >= 0 ? message.substring(0, see) : message;
+  private static String cleanMessage(Exception e) {
+    return JsonToProto.describe(e);
   }
 
   /** The path variables and query parameters of a request, serialized. */
@@ -479,7 +485,7 @@ public final class JsonTranscoder {
           throw invalid(text, field.getType().name().toLowerCase(Locale.ROOT));
       }
     } catch (NumberFormatException e) {
-      throw invalid(text, "a " + field.getType().name().toLowerCase(Locale.ROOT)
+      throw invalid(text, JsonToProto.article(field.getType().name().toLowerCase(Locale.ROOT))
           + (field.getType() == FieldDescriptor.Type.FLOAT
               || field.getType() == FieldDescriptor.Type.DOUBLE ? "" : " in range"));
     }

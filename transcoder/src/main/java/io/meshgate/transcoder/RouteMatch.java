@@ -1,6 +1,8 @@
 package io.meshgate.transcoder;
 
+import java.util.Collections;
 import java.util.List;
+import java.util.TreeSet;
 import java.util.Set;
 
 /**
@@ -37,7 +39,8 @@ public final class RouteMatch {
   }
 
   static RouteMatch methodNotAllowed(Set<String> allowed) {
-    return new RouteMatch(Kind.METHOD_NOT_ALLOWED, null, List.of(), Set.copyOf(allowed));
+    return new RouteMatch(Kind.METHOD_NOT_ALLOWED, null, List.of(),
+        Collections.unmodifiableSet(new TreeSet<>(allowed)));
   }
 
   public Kind kind() {
@@ -54,7 +57,7 @@ public final class RouteMatch {
     return variables;
   }
 
-  /** The methods the path accepts; only for {@link Kind#METHOD_NOT_ALLOWED}. */
+  /** The methods the path accepts, sorted; only for {@link Kind#METHOD_NOT_ALLOWED}. */
   public Set<String> allowedMethods() {
     return allowedMethods;
   }

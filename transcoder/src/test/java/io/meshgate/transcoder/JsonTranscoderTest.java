@@ -49,9 +49,9 @@ class JsonTranscoderTest {
 
   @Test
   void badQueryValuesNameTheParameterAndWhatWasExpected() {
-    assertEquals("query parameter 'page_size': 'many' is not a int32 in range",
+    assertEquals("query parameter 'page_size': 'many' is not an int32 in range",
         failure("GET", "/v1/search?page_size=many", null).getMessage());
-    assertEquals("query parameter 'page_size': '3000000000' is not a int32 in range",
+    assertEquals("query parameter 'page_size': '3000000000' is not an int32 in range",
         failure("GET", "/v1/search?page_size=3000000000", null).getMessage());
     assertEquals("query parameter 'exact': 'yes' is not a bool (true or false)",
         failure("GET", "/v1/search?exact=yes", null).getMessage());

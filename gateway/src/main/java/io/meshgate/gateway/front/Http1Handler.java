@@ -68,8 +68,11 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
   private void handle(ChannelHandlerContext ctx, Object msg) {
     busy = true;
     if (msg instanceof Oversized oversized) {
-      closeWhenDone = true;
-      current = rest.newHttp1Exchange(oversized.request(), ctx, clientAddress(ctx), false,
+      // The aggregator discards the rest of the body, so the connection can stay open; closing
+      // while the client still sends would reset it before the client reads the 413.
+      boolean keepAlive = HttpUtil.isKeepAlive(oversized.request()) && !draining;
+      closeWhenDone |= !keepAlive;
+      current = rest.newHttp1Exchange(oversized.request(), ctx, clientAddress(ctx), keepAlive,
           () -> onDone(ctx));
       current.startTooLarge();
       oversized.request().release();
@@ -177,7 +180,7 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
     return response;
   }
 
-  /** A request whose body was larger than the limit: answered 413, then the connection closes. */
+  /** A request whose body was larger than the limit: answered 413. */
   record Oversized(FullHttpRequest request) {}
 
   /**
