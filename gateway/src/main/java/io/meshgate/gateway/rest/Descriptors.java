@@ -54,6 +54,12 @@ public final class Descriptors implements AutoCloseable {
   /** A descriptor file as last read: when it changed, and its files if they were good. */
   private record FileState(long modified, long size, List<FileDescriptorProto> protos) {}
 
+  /**
+   * A file modified this recently is read again even if its time and size look unchanged: a
+   * second write within the file system's timestamp granularity would otherwise go unseen.
+   */
+  private static final long RECENT_MILLIS = 2_000;
+
   private final GatewayConfig.Transcoding config;
   private final Function<String, Channel> clusters;
   private final ScheduledExecutorService scheduler;
@@ -189,7 +195,8 @@ public final class Descriptors implements AutoCloseable {
         }
         continue;
       }
-      if (last != null && last.modified() == modified && last.size() == size) {
+      if (last != null && last.modified() == modified && last.size() == size
+          && System.currentTimeMillis() - modified > RECENT_MILLIS) {
         continue;
       }
       seen.put(path, new FileState(modified, size, List.of()));
