@@ -107,6 +107,22 @@ class LauncherIntegrationTest {
     assertEquals(0, ok.exitCode(), ok.output());
   }
 
+  @Test
+  void validateLoadsDescriptorSetsToo() throws Exception {
+    Path broken = dir.resolve("broken.pb");
+    Files.writeString(broken, "not protobuf");
+    Path config = dir.resolve("rest.yaml");
+    Files.writeString(config, """
+        listener: {port: 8080}
+        transcoding: {descriptors: [broken.pb]}
+        """);
+    GatewayProcess.Result result = GatewayProcess.run(List.of("validate", config.toString()),
+        Duration.ofSeconds(30));
+    assertEquals(1, result.exitCode());
+    assertTrue(result.output().contains("transcoding.descriptors: " + broken
+        + ": not a FileDescriptorSet"), result.output());
+  }
+
   private Path config(int port, int admin, String drainTimeout) throws Exception {
     Path config = dir.resolve("gateway.yaml");
     Files.writeString(config, """

@@ -216,4 +216,60 @@ class ConfigLoaderTest {
     List<String> errors = errors("");
     assertTrue(errors.get(0).contains("the document is empty"), errors.toString());
   }
+
+  @Test
+  void transcodingSettingsGlobalAndPerRoute() throws Exception {
+    GatewayConfig config = parse("""
+        listener: {port: 8080}
+        clusters: [{name: users, endpoints: [127.0.0.1:50051]}]
+        routes:
+          - match: {service: acme.users.v1.Users}
+            cluster: users
+            transcoding: {json: {enumsAsInts: true}}
+        transcoding:
+          descriptors: [/dev/null]
+          reflection: [{cluster: users, refreshInterval: 30s}]
+          json: {emitUnpopulated: true}
+          ignoreUnknownQueryParameters: true
+          forwardHeaders: [X-Request-Id]
+          cors: {allowOrigins: ["https://App.example.com"], maxAge: 1m}
+        """);
+    GatewayConfig.Transcoding transcoding = config.transcoding();
+    assertEquals(List.of(Path.of("/dev/null")), transcoding.descriptorFiles());
+    assertEquals(Duration.ofSeconds(30), transcoding.reflection().get(0).refreshInterval());
+    assertTrue(transcoding.rest().json().emitUnpopulated());
+    assertTrue(transcoding.rest().ignoreUnknownQueryParameters());
+    assertEquals(List.of("x-request-id"), transcoding.forwardHeaders());
+    assertEquals(List.of("https://app.example.com"), transcoding.cors().allowOrigins());
+    GatewayConfig.RestOptions route = config.routes().get(0).rest();
+    assertTrue(route.json().enumsAsInts(), "set on the route");
+    assertTrue(route.json().emitUnpopulated(), "inherited from the global settings");
+    assertTrue(route.ignoreUnknownQueryParameters());
+    assertNull(parse(MINIMAL).transcoding().cors());
+    assertTrue(!parse(MINIMAL).transcoding().enabled());
+  }
+
+  @Test
+  void transcodingMistakesAreNamed() {
+    List<String> errors = errors(MINIMAL + """
+        transcoding:
+          descriptors: [missing.pb]
+          reflection: [{cluster: payments}]
+          forwardHeaders: ["x request"]
+          cors: {allowOrigins: ["*", "app.example.com"], allowCredentials: true}
+        """);
+    assertEquals(List.of(
+        "gw.yaml:9:16: transcoding.descriptors[0]: '/tmp/missing.pb' is not a readable file"
+            + " (expected a descriptor set made by protoc --include_imports"
+            + " --descriptor_set_out)",
+        "gw.yaml:10:26: transcoding.reflection[0].cluster: 'payments' is not a defined cluster"
+            + " (defined: users)",
+        "gw.yaml:11:19: transcoding.forwardHeaders: 'x request' is not a header name that can"
+            + " be gRPC metadata (expected: letters, digits, '-', '_', '.')",
+        "gw.yaml:12:24: transcoding.cors.allowOrigins: 'app.example.com' is not an origin"
+            + " (expected scheme://host[:port], scheme://*.domain, or *)",
+        "gw.yaml:12:68: transcoding.cors.allowCredentials: cannot be true with allowOrigins"
+            + " '*' (browsers refuse credentials for a wildcard origin): list the origins"),
+        errors);
+  }
 }
