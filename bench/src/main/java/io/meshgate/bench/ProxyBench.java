@@ -1,9 +1,6 @@
 package io.meshgate.bench;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,13 +35,14 @@ public final class ProxyBench {
   private final int outstanding;
   private final int workers;
   private final int rounds;
-  private final List<Process> processes = new ArrayList<>();
+  private final BenchProcesses processes;
 
   record Result(long qps, long p50, long p99) {}
 
   private ProxyBench(Map<String, String> options) throws IOException {
     this.root = Path.of(options.getOrDefault("root", "..")).toAbsolutePath().normalize();
     this.work = Files.createTempDirectory("meshgate-bench");
+    this.processes = new BenchProcesses(work);
     this.javaCmd = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     this.benchJar = Path.of(ProxyBench.class.getProtectionDomain().getCodeSource().getLocation()
         .getPath()).toString();
@@ -68,23 +66,23 @@ public final class ProxyBench {
       options.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
     }
     ProxyBench bench = new ProxyBench(options);
-    Runtime.getRuntime().addShutdownHook(new Thread(bench::stopAll));
     try {
       bench.run();
     } finally {
-      bench.stopAll();
+      bench.processes.close();
     }
   }
 
   private void run() throws Exception {
-    int serverPort = freePort();
-    int gatewayPort = freePort();
-    int adminPort = freePort();
-    int nginxPort = freePort();
+    int serverPort = BenchProcesses.freePort();
+    int gatewayPort = BenchProcesses.freePort();
+    int adminPort = BenchProcesses.freePort();
+    int nginxPort = BenchProcesses.freePort();
 
-    start("backend", List.of(javaCmd, "-cp", benchJar, "io.grpc.benchmarks.qps.AsyncServer",
+    processes.start("backend", List.of(javaCmd, "-cp", benchJar,
+        "io.grpc.benchmarks.qps.AsyncServer",
         "--address=127.0.0.1:" + serverPort, "--directexecutor"));
-    awaitPort(serverPort);
+    processes.awaitPort(serverPort);
 
     Path config = work.resolve("meshgate.yaml");
     Files.writeString(config, String.format(Locale.ROOT, """
@@ -93,9 +91,9 @@ public final class ProxyBench {
         clusters: [{name: bench, endpoints: ["127.0.0.1:%d"]}]
         routes: [{match: {servicePrefix: ""}, cluster: bench}]
         """, gatewayPort, workers, adminPort, serverPort));
-    start("meshgate", List.of(root.resolve("bin/meshgate").toString(), "--config",
-        config.toString()));
-    awaitPort(gatewayPort);
+    processes.start("meshgate", List.of(root.resolve("bin/meshgate").toString(),
+        "--config", config.toString()));
+    processes.awaitPort(gatewayPort);
 
     Files.createDirectories(work.resolve("nginx/logs"));
     Files.writeString(work.resolve("nginx/nginx.conf"), String.format(Locale.ROOT, """
@@ -117,9 +115,9 @@ public final class ProxyBench {
         }
         """, workers, work.resolve("nginx"), work.resolve("nginx"), work.resolve("nginx"),
         work.resolve("nginx"), serverPort, nginxPort));
-    start("nginx", List.of("nginx", "-p", work.resolve("nginx").toString(), "-c",
+    processes.start("nginx", List.of("nginx", "-p", work.resolve("nginx").toString(), "-c",
         work.resolve("nginx/nginx.conf").toString()));
-    awaitPort(nginxPort);
+    processes.awaitPort(nginxPort);
 
     System.out.printf(Locale.ROOT, "Meshgate proxy benchmark: grpc-benchmarks AsyncClient -> "
             + "AsyncServer, %d channels x %d outstanding RPCs, %ds warmup + %ds per run, "
@@ -150,7 +148,8 @@ public final class ProxyBench {
       median.forEach((path, r) -> table.append(String.format(Locale.ROOT,
           "%-10s %-9s %10d %10d %10d%n", mode, path, r.qps(), r.p50(), r.p99())));
       ratios.append(String.format(Locale.ROOT,
-          "%-10s meshgate/direct QPS = %.2f   meshgate/nginx QPS = %.2f   nginx/direct QPS = %.2f%n",
+          "%-10s meshgate/direct QPS = %.2f   meshgate/nginx QPS = %.2f"
+              + "   nginx/direct QPS = %.2f%n",
           mode, ratio(median.get("meshgate"), median.get("direct")),
           ratio(median.get("meshgate"), median.get("nginx")),
           ratio(median.get("nginx"), median.get("direct"))));
@@ -197,49 +196,4 @@ public final class ProxyBench {
     return Long.parseLong(m.group(1));
   }
 
-  private void start(String name, List<String> command) throws IOException {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true)
-        .redirectOutput(work.resolve(name + ".log").toFile()).start();
-    processes.add(p);
-  }
-
-  private void awaitPort(int port) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (System.nanoTime() < deadline) {
-      try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), port)) {
-        return;
-      } catch (IOException notYet) {
-        for (Process p : processes) {
-          if (!p.isAlive()) {
-            throw new IllegalStateException("a benchmark process exited early; logs in " + work);
-          }
-        }
-        TimeUnit.MILLISECONDS.sleep(50); // polling a port that a child process is opening
-      }
-    }
-    throw new IllegalStateException("port " + port + " did not open; logs in " + work);
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return socket.getLocalPort();
-    }
-  }
-
-  private synchronized void stopAll() {
-    for (Process p : processes) {
-      p.destroy();
-    }
-    for (Process p : processes) {
-      try {
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-          p.destroyForcibly();
-        }
-      } catch (InterruptedException e) {
-        p.destroyForcibly();
-        Thread.currentThread().interrupt();
-      }
-    }
-    processes.clear();
-  }
 }

@@ -598,11 +598,11 @@ public final class JsonTranscoder {
       return new Body(httpBody.getData().toByteArray(), httpBody.getContentType().isEmpty()
           ? "application/octet-stream" : httpBody.getContentType());
     }
-    StringBuilder json = new StringBuilder(bytes.length * 2 + 16);
+    JsonOut json = new JsonOut(bytes.length * 2 + 16);
     if (!writer.print(type, bytes, options, json)) {
-      json.append(printer(options).print(DynamicMessage.parseFrom(type, bytes)));
+      json.utf8(printer(options).print(DynamicMessage.parseFrom(type, bytes)));
     }
-    return new Body(json.toString().getBytes(StandardCharsets.UTF_8), "application/json");
+    return new Body(json.toByteArray(), "application/json");
   }
 
   /** The bytes of a singular message field (its occurrences concatenated: merged). */

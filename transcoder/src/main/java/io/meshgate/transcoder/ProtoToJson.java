@@ -1,6 +1,5 @@
 package io.meshgate.transcoder;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.EnumValueDescriptor;
@@ -12,6 +11,7 @@ import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.JsonFormat;
 import com.google.protobuf.util.Timestamps;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.Comparator;
@@ -34,7 +34,6 @@ import java.util.function.Function;
  */
 final class ProtoToJson {
   private static final int MAX_DEPTH = 100;
-  private static final char[] HEX = "0123456789abcdef".toCharArray();
 
   /** Thrown inside a print when the bytes are not in canonical order; never escapes. */
   private static final class NotCanonical extends RuntimeException {
@@ -59,15 +58,16 @@ final class ProtoToJson {
    * @return false (and {@code out} as it was) when the bytes are not in canonical order
    * @throws InvalidProtocolBufferException when the bytes are not a message of that type
    */
-  boolean print(Descriptor type, byte[] bytes, JsonOptions options, StringBuilder out)
+  boolean print(Descriptor type, byte[] bytes, JsonOptions options, JsonOut out)
       throws InvalidProtocolBufferException {
     int start = out.length();
     try {
       CodedInputStream in = CodedInputStream.newInstance(bytes);
+      in.enableAliasing(true); // strings are copied from the input, not out of fresh arrays
       new Call(options, out).message(type, in, 0);
       return true;
     } catch (NotCanonical e) {
-      out.setLength(start);
+      out.truncate(start);
       return false;
     } catch (InvalidProtocolBufferException e) {
       throw e;
@@ -86,9 +86,9 @@ final class ProtoToJson {
 
   private final class Call {
     private final JsonOptions options;
-    private final StringBuilder out;
+    private final JsonOut out;
 
-    Call(JsonOptions options, StringBuilder out) {
+    Call(JsonOptions options, JsonOut out) {
       this.options = options;
       this.out = out;
     }
@@ -187,7 +187,7 @@ final class ProtoToJson {
           int valueStart = out.length();
           value(field, in, depth);
           if (!options.emitUnpopulated() && isDefaultText(field, valueStart)) {
-            out.setLength(mark);
+            out.truncate(mark);
             first = wasFirst;
           }
         }
@@ -210,7 +210,7 @@ final class ProtoToJson {
         return false;
       }
       for (int i = 0; i < defaultText.length(); i++) {
-        if (out.charAt(start + i) != defaultText.charAt(i)) {
+        if (out.byteAt(start + i) != defaultText.charAt(i)) {
           return false;
         }
       }
@@ -239,8 +239,8 @@ final class ProtoToJson {
       if (!first) {
         out.append(',');
       }
-      out.append('"').append(options.originalFieldNames() ? field.getName()
-          : field.getJsonName()).append("\":");
+      out.append('"').ascii(options.originalFieldNames() ? field.getName()
+          : field.getJsonName()).ascii("\":");
       return false;
     }
 
@@ -251,11 +251,11 @@ final class ProtoToJson {
       }
       first = name(field, first);
       if (field.isMapField()) {
-        out.append("{}");
+        out.ascii("{}");
       } else if (field.isRepeated()) {
-        out.append("[]");
+        out.ascii("[]");
       } else {
-        out.append(defaultText(field));
+        out.utf8(defaultText(field));
       }
       return first;
     }
@@ -291,7 +291,7 @@ final class ProtoToJson {
       if (!keys.add(key)) {
         throw NOT_CANONICAL; // a key given twice: the last wins, as a parsed map would have it
       }
-      string(key);
+      out.string(key);
       out.append(':');
       if (value == null) {
         printDefaultValue(valueField);
@@ -308,7 +308,7 @@ final class ProtoToJson {
         message(field.getMessageType(), CodedInputStream.newInstance(new byte[0]), 0);
         return;
       }
-      out.append(defaultText(field));
+      out.utf8(defaultText(field));
     }
 
     /** The bytes of one value (for a length-delimited one, with its length read off). */
@@ -357,22 +357,33 @@ final class ProtoToJson {
     /** One value of a field (an element, for a repeated field). */
     private void value(FieldDescriptor field, CodedInputStream in, int depth) throws IOException {
       switch (field.getType()) {
-        case INT32 -> out.append(in.readInt32());
-        case SINT32 -> out.append(in.readSInt32());
-        case SFIXED32 -> out.append(in.readSFixed32());
-        case UINT32 -> out.append(Integer.toUnsignedString(in.readUInt32()));
-        case FIXED32 -> out.append(Integer.toUnsignedString(in.readFixed32()));
-        case INT64 -> out.append('"').append(in.readInt64()).append('"');
-        case SINT64 -> out.append('"').append(in.readSInt64()).append('"');
-        case SFIXED64 -> out.append('"').append(in.readSFixed64()).append('"');
-        case UINT64 -> out.append('"').append(Long.toUnsignedString(in.readUInt64())).append('"');
-        case FIXED64 -> out.append('"').append(Long.toUnsignedString(in.readFixed64()))
-            .append('"');
-        case BOOL -> out.append(in.readBool());
+        case INT32 -> out.ascii(Integer.toString(in.readInt32()));
+        case SINT32 -> out.ascii(Integer.toString(in.readSInt32()));
+        case SFIXED32 -> out.ascii(Integer.toString(in.readSFixed32()));
+        case UINT32 -> out.ascii(Integer.toUnsignedString(in.readUInt32()));
+        case FIXED32 -> out.ascii(Integer.toUnsignedString(in.readFixed32()));
+        case INT64 -> quoted(Long.toString(in.readInt64()));
+        case SINT64 -> quoted(Long.toString(in.readSInt64()));
+        case SFIXED64 -> quoted(Long.toString(in.readSFixed64()));
+        case UINT64 -> quoted(Long.toUnsignedString(in.readUInt64()));
+        case FIXED64 -> quoted(Long.toUnsignedString(in.readFixed64()));
+        case BOOL -> out.ascii(in.readBool() ? "true" : "false");
         case FLOAT -> floatValue(in.readFloat());
         case DOUBLE -> doubleValue(in.readDouble());
-        case STRING -> string(in.readString());
-        case BYTES -> bytes(in.readBytes());
+        case STRING -> {
+          ByteBuffer utf8 = in.readByteBuffer();
+          if (utf8.hasArray()) {
+            out.string(utf8.array(), utf8.arrayOffset() + utf8.position(), utf8.remaining());
+          } else {
+            byte[] copy = new byte[utf8.remaining()];
+            utf8.get(copy);
+            out.string(copy, 0, copy.length);
+          }
+        }
+        case BYTES -> {
+          ByteBuffer data = in.readByteBuffer();
+          out.append('"').bytes(Base64.getEncoder().encode(data).array()).append('"');
+        }
         case ENUM -> enumValue(field, in.readEnum());
         case MESSAGE -> {
           int limit = in.pushLimit(in.readRawVarint32());
@@ -383,73 +394,41 @@ final class ProtoToJson {
       }
     }
 
+    private void quoted(String number) {
+      out.append('"').ascii(number).append('"');
+    }
+
     private void floatValue(float value) {
       if (Float.isNaN(value)) {
-        out.append("\"NaN\"");
+        out.ascii("\"NaN\"");
       } else if (Float.isInfinite(value)) {
-        out.append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        out.ascii(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
       } else {
-        out.append(value);
+        out.ascii(Float.toString(value));
       }
     }
 
     private void doubleValue(double value) {
       if (Double.isNaN(value)) {
-        out.append("\"NaN\"");
+        out.ascii("\"NaN\"");
       } else if (Double.isInfinite(value)) {
-        out.append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        out.ascii(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
       } else {
-        out.append(value);
+        out.ascii(Double.toString(value));
       }
     }
 
     private void enumValue(FieldDescriptor field, int number) {
       if (field.getEnumType().getFullName().equals("google.protobuf.NullValue")) {
-        out.append("null");
+        out.ascii("null");
         return;
       }
       EnumValueDescriptor value = field.getEnumType().findValueByNumber(number);
       if (options.enumsAsInts() || value == null) {
-        out.append(number);
+        out.ascii(Integer.toString(number));
       } else {
-        out.append('"').append(value.getName()).append('"');
+        out.append('"').utf8(value.getName()).append('"');
       }
-    }
-
-    private void bytes(ByteString value) {
-      out.append('"').append(Base64.getEncoder().encodeToString(value.toByteArray()))
-          .append('"');
-    }
-
-    /** A JSON string literal. */
-    private void string(String value) {
-      out.append('"');
-      int n = value.length();
-      int from = 0;
-      for (int i = 0; i < n; i++) {
-        char c = value.charAt(i);
-        String escape = null;
-        if (c == '"') {
-          escape = "\\\"";
-        } else if (c == '\\') {
-          escape = "\\\\";
-        } else if (c < 0x20 || c == '\u2028' || c == '\u2029') {
-          escape = switch (c) {
-            case '\n' -> "\\n";
-            case '\r' -> "\\r";
-            case '\t' -> "\\t";
-            case '\b' -> "\\b";
-            case '\f' -> "\\f";
-            default -> "\\u" + HEX[(c >> 12) & 0xF] + HEX[(c >> 8) & 0xF] + HEX[(c >> 4) & 0xF]
-                + HEX[c & 0xF];
-          };
-        }
-        if (escape != null) {
-          out.append(value, from, i).append(escape);
-          from = i + 1;
-        }
-      }
-      out.append(value, from, n).append('"');
     }
 
     // ---- Well-known types ---------------------------------------------------------------
@@ -476,7 +455,7 @@ final class ProtoToJson {
                   .setSeconds(seconds).setNanos(nanos).build())
               : Durations.toString(com.google.protobuf.Duration.newBuilder()
                   .setSeconds(seconds).setNanos(nanos).build());
-          out.append('"').append(text).append('"');
+          out.append('"').ascii(text).append('"');
         }
         case WRAPPER -> {
           FieldDescriptor valueField = type.findFieldByNumber(1);
@@ -506,7 +485,7 @@ final class ProtoToJson {
           }
           DynamicMessage message = DynamicMessage.parseFrom(type, in.readRawBytes(
               in.getBytesUntilLimit()));
-          out.append(printers.apply(options).print(message));
+          out.utf8(printers.apply(options).print(message));
         }
       }
     }

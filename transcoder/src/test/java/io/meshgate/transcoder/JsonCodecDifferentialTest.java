@@ -55,10 +55,11 @@ class JsonCodecDifferentialTest {
       DynamicMessage message = randomMessage(random, EVERYTHING, 0);
       for (JsonOptions options : OPTIONS) {
         String expected = printer(options).print(message);
-        StringBuilder actual = new StringBuilder();
-        assertTrue(WRITER.print(EVERYTHING, message.toByteArray(), options, actual),
+        JsonOut out = new JsonOut(64);
+        assertTrue(WRITER.print(EVERYTHING, message.toByteArray(), options, out),
             "canonical bytes print without a fallback");
-        if (!JsonParser.parseString(expected).equals(JsonParser.parseString(actual.toString()))) {
+        String actual = new String(out.toByteArray(), java.nio.charset.StandardCharsets.UTF_8);
+        if (!JsonParser.parseString(expected).equals(JsonParser.parseString(actual))) {
           fail("message " + i + " with " + options + "\nexpected: " + expected + "\nactual:   "
               + actual);
         }
@@ -97,9 +98,9 @@ class JsonCodecDifferentialTest {
   void nonCanonicalBytesFallBackInsteadOfPrintingWrongly() throws Exception {
     // Field 3 after field 14, and field 3 twice: legal protobuf, not in serializer order.
     byte[] bytes = {(byte) 0x72, 1, 'x', 0x18, 5, 0x18, 7};
-    StringBuilder out = new StringBuilder();
+    JsonOut out = new JsonOut(64);
     assertEquals(false, WRITER.print(EVERYTHING, bytes, JsonOptions.DEFAULT, out));
-    assertEquals("", out.toString());
+    assertEquals(0, out.length());
   }
 
   /** The first line where the text forms of two messages differ. */

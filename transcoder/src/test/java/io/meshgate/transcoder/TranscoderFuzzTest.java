@@ -209,7 +209,7 @@ class TranscoderFuzzTest {
       byte[] bytes = new byte[random.nextInt(64)];
       random.nextBytes(bytes);
       try {
-        writer.print(EVERYTHING, bytes, JsonOptions.DEFAULT, new StringBuilder());
+        writer.print(EVERYTHING, bytes, JsonOptions.DEFAULT, new JsonOut(64));
       } catch (InvalidProtocolBufferException e) {
         // The expected failure.
       } catch (RuntimeException e) {
