@@ -15,6 +15,7 @@ import com.google.protobuf.Descriptors.MethodDescriptor;
 import com.google.protobuf.Descriptors.ServiceDescriptor;
 import io.meshgate.gateway.route.Route;
 import io.meshgate.gateway.route.RouteTable;
+import io.meshgate.gateway.telemetry.Telemetry;
 import io.meshgate.gateway.upstream.UpstreamCluster;
 import io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
@@ -51,12 +52,15 @@ public final class Gateway implements AutoCloseable {
   private final ReflectionServer reflection;
   private final FrontServer front;
   private final AdminServer admin;
+  private final Telemetry telemetry;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   private volatile boolean ready;
 
-  private Gateway(GatewayConfig config, SslContext ssl) throws ConfigException {
+  private Gateway(GatewayConfig config, SslContext ssl, Telemetry telemetry)
+      throws ConfigException {
     this.config = config;
+    this.telemetry = telemetry;
     this.loops = new EventLoops(config.listener().workerThreads());
     this.offload = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(1024), r -> {
@@ -101,11 +105,11 @@ public final class Gateway implements AutoCloseable {
     if (reflection != null) {
       descriptors.addListener(snapshot -> reflection.update(snapshot, this::routes));
     }
-    ProxyService proxy = new ProxyService(routes::get, config.limits(), loops);
+    ProxyService proxy = new ProxyService(routes::get, config.limits(), loops, telemetry);
     RestService rest = new RestService(routes::get, descriptors, transcoding, config.limits(),
-        loops);
+        loops, telemetry);
     this.front = new FrontServer(config, loops, proxy, rest, ssl);
-    this.admin = new AdminServer(config.admin(), loops, () -> ready);
+    this.admin = new AdminServer(config.admin(), loops, () -> ready, telemetry.metrics());
   }
 
   /** Whether some route sends a method of {@code service} to a cluster. */
@@ -139,7 +143,20 @@ public final class Gateway implements AutoCloseable {
    */
   public static Gateway start(GatewayConfig config)
       throws ConfigException, java.io.IOException, InterruptedException {
-    Gateway gateway = new Gateway(config, sslContext(config));
+    Telemetry telemetry;
+    try {
+      telemetry = Telemetry.create(config);
+    } catch (java.io.IOException e) {
+      throw new ConfigException(List.of(new ConfigError(config.source(), 0, 0, "accessLog.path",
+          "cannot open the access log: " + e.getMessage())));
+    }
+    Gateway gateway;
+    try {
+      gateway = new Gateway(config, sslContext(config), telemetry);
+    } catch (ConfigException | RuntimeException e) {
+      telemetry.close();
+      throw e;
+    }
     try {
       if (gateway.descriptors != null) {
         gateway.descriptors.start();
@@ -265,7 +282,13 @@ public final class Gateway implements AutoCloseable {
       }
     }
     admin.close();
+    telemetry.close();
     offload.shutdownNow();
     loops.close();
+  }
+
+  /** The gateway's meters (what {@code /metrics} shows). */
+  public io.meshgate.gateway.telemetry.GatewayMetrics metrics() {
+    return telemetry.metrics();
   }
 }

@@ -23,22 +23,42 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.net.InetSocketAddress;
+import io.meshgate.gateway.telemetry.GatewayMetrics;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
- * The admin port: {@code GET /healthz} (200 while the process runs) and {@code GET /readyz}
- * (200 while the gateway takes new calls, 503 while it starts or drains).
+ * The admin port: {@code GET /healthz} (200 while the process runs), {@code GET /readyz}
+ * (200 while the gateway takes new calls, 503 while it starts or drains) and
+ * {@code GET /metrics} (Prometheus text format).
  */
 public final class AdminServer {
+  private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
   private final GatewayConfig.Admin config;
   private final EventLoops loops;
   private final BooleanSupplier ready;
+  private final GatewayMetrics metrics;
+  // Rendering every meter is CPU work that must not hold an event loop; scrapes beyond a few
+  // waiting ones are refused rather than queued.
+  private final ThreadPoolExecutor scraper = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS,
+      new ArrayBlockingQueue<>(4), r -> {
+        Thread t = new Thread(r, "meshgate-metrics");
+        t.setDaemon(true);
+        return t;
+      });
   private Channel serverChannel;
 
-  public AdminServer(GatewayConfig.Admin config, EventLoops loops, BooleanSupplier ready) {
+  public AdminServer(GatewayConfig.Admin config, EventLoops loops, BooleanSupplier ready,
+      GatewayMetrics metrics) {
     this.config = config;
     this.loops = loops;
     this.ready = ready;
+    this.metrics = metrics;
+    scraper.allowCoreThreadTimeOut(true);
   }
 
   /**
@@ -74,12 +94,18 @@ public final class AdminServer {
     if (serverChannel != null) {
       serverChannel.close().syncUninterruptibly();
     }
+    scraper.shutdownNow();
   }
 
   private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
       String path = new QueryStringDecoder(request.uri()).path();
+      boolean keepAlive = HttpUtil.isKeepAlive(request);
+      if (path.equals("/metrics")) {
+        scrape(ctx, keepAlive);
+        return;
+      }
       FullHttpResponse response = switch (path) {
         case "/healthz" -> json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}");
         case "/readyz" -> ready.getAsBoolean()
@@ -87,15 +113,38 @@ public final class AdminServer {
             : json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "{\"status\":\"not ready\"}");
         default -> json(ctx, HttpResponseStatus.NOT_FOUND,
             "{\"code\":5,\"message\":\"no admin endpoint " + path.replace("\"", "")
-                + " (try /healthz, /readyz)\"}");
+                + " (try /healthz, /readyz, /metrics)\"}");
       };
-      boolean keepAlive = HttpUtil.isKeepAlive(request);
-      HttpUtil.setKeepAlive(response, keepAlive);
-      if (keepAlive) {
-        ctx.writeAndFlush(response);
-      } else {
-        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
-      }
+      send(ctx, response, keepAlive);
+    }
+  }
+
+  private void scrape(ChannelHandlerContext ctx, boolean keepAlive) {
+    try {
+      scraper.execute(() -> {
+        String text = metrics.scrape();
+        ctx.executor().execute(() -> {
+          ByteBuf content = ByteBufUtil.writeUtf8(ctx.alloc(), text);
+          FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+              HttpResponseStatus.OK, content);
+          response.headers().set(HttpHeaderNames.CONTENT_TYPE, PROMETHEUS_TEXT)
+              .setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+          send(ctx, response, keepAlive);
+        });
+      });
+    } catch (RejectedExecutionException e) {
+      send(ctx, json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE,
+          "{\"code\":14,\"message\":\"too many scrapes at once; try again\"}"), keepAlive);
+    }
+  }
+
+  private static void send(ChannelHandlerContext ctx, FullHttpResponse response,
+      boolean keepAlive) {
+    HttpUtil.setKeepAlive(response, keepAlive);
+    if (keepAlive) {
+      ctx.writeAndFlush(response);
+    } else {
+      ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
     }
   }
 

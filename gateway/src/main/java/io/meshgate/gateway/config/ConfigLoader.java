@@ -115,13 +115,66 @@ public final class ConfigLoader {
       Map<String, GatewayConfig.Cluster> clusters = clusters(root, discovery);
       GatewayConfig.Transcoding transcoding = transcoding(root.obj("transcoding"), clusters);
       List<GatewayConfig.Route> routes = routes(root, clusters, transcoding.rest());
+      GatewayConfig.Metrics metrics = metrics(root.obj("metrics"));
+      GatewayConfig.AccessLog accessLog = accessLog(root.obj("accessLog"));
       root.finish();
       if (listener.port() != 0 && listener.port() == admin.port()) {
         reader.error(root.node("admin"), "admin.port",
             admin.port() + " is also listener.port (expected: a different port)");
       }
       return new GatewayConfig(source, listener, admin, limits, shutdown, discovery,
-          List.copyOf(clusters.values()), routes, transcoding);
+          List.copyOf(clusters.values()), routes, transcoding, metrics, accessLog);
+    }
+
+    private GatewayConfig.Metrics metrics(ConfigReader.Obj o) {
+      GatewayConfig.Metrics defaults = GatewayConfig.Metrics.defaults();
+      if (o == null) {
+        return defaults;
+      }
+      List<Duration> buckets = defaults.latencyBuckets();
+      if (o.has("latencyBuckets")) {
+        buckets = new ArrayList<>();
+        Duration previous = Duration.ZERO;
+        for (String text : o.strings("latencyBuckets")) {
+          Duration bucket = ConfigReader.parseDuration(text.trim());
+          if (bucket == null || bucket.compareTo(previous) <= 0) {
+            reader.error(o.node("latencyBuckets"), o.child("latencyBuckets"), "'" + text
+                + "' is not a duration above the previous bucket (expected: ascending durations"
+                + " such as [5ms, 50ms, 500ms, 5s])");
+            break;
+          }
+          buckets.add(bucket);
+          previous = bucket;
+        }
+        if (buckets.isEmpty() || buckets.size() > 50) {
+          reader.error(o.node("latencyBuckets"), o.child("latencyBuckets"), buckets.size()
+              + " buckets (expected: 1 to 50)");
+        }
+      }
+      int maxMethods = o.integer("maxMethods", defaults.maxMethods(), 1, 100_000);
+      o.finish();
+      return new GatewayConfig.Metrics(buckets, maxMethods);
+    }
+
+    private GatewayConfig.AccessLog accessLog(ConfigReader.Obj o) {
+      if (o == null) {
+        return null;
+      }
+      String text = o.string("path", "stdout");
+      Path path = null;
+      if (!text.equals("stdout")) {
+        path = baseDir == null ? Path.of(text) : baseDir.resolve(text);
+        Path dir = path.toAbsolutePath().getParent();
+        if (Files.isDirectory(path) || dir == null || !Files.isDirectory(dir)
+            || (Files.exists(path) ? !Files.isWritable(path) : !Files.isWritable(dir))) {
+          reader.error(o.node("path"), o.child("path"), "'" + path + "' is not a file the"
+              + " gateway can append to (expected: a writable file in an existing directory, or"
+              + " stdout)");
+        }
+      }
+      int buffer = o.integer("bufferEntries", 8192, 16, 1_000_000);
+      o.finish();
+      return new GatewayConfig.AccessLog(path, buffer);
     }
 
     private GatewayConfig.Transcoding transcoding(ConfigReader.Obj o,

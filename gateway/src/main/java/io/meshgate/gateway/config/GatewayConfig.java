@@ -21,6 +21,8 @@ import java.util.Map;
  * @param clusters upstream clusters, by name
  * @param routes routes in match order (first match wins)
  * @param transcoding REST/JSON transcoding: where descriptors come from and how JSON looks
+ * @param metrics what {@code /metrics} on the admin port shows
+ * @param accessLog where one line per call goes, or null for no access log
  */
 public record GatewayConfig(
     String source,
@@ -31,7 +33,9 @@ public record GatewayConfig(
     Discovery discovery,
     List<Cluster> clusters,
     List<Route> routes,
-    Transcoding transcoding) {
+    Transcoding transcoding,
+    Metrics metrics,
+    AccessLog accessLog) {
 
   public GatewayConfig {
     clusters = List.copyOf(clusters);
@@ -59,6 +63,39 @@ public record GatewayConfig(
 
   /** The admin port. */
   public record Admin(String host, int port) {}
+
+  /**
+   * Call metrics.
+   *
+   * @param latencyBuckets upper bounds of the latency histogram's buckets, ascending
+   * @param maxMethods distinct service/method label pairs kept; calls to further methods are
+   *     counted as {@code _other}
+   */
+  public record Metrics(List<Duration> latencyBuckets, int maxMethods) {
+    public Metrics {
+      latencyBuckets = List.copyOf(latencyBuckets);
+    }
+
+    /** The defaults: buckets from 1 ms to 60 s. */
+    public static Metrics defaults() {
+      return new Metrics(DEFAULT_BUCKETS, 2000);
+    }
+
+    public static final List<Duration> DEFAULT_BUCKETS = List.of(Duration.ofMillis(1),
+        Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
+        Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
+        Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500),
+        Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30),
+        Duration.ofSeconds(60));
+  }
+
+  /**
+   * The access log.
+   *
+   * @param path the file lines are appended to, or null for standard output
+   * @param bufferEntries lines that may wait for the writer thread; more are dropped and counted
+   */
+  public record AccessLog(Path path, int bufferEntries) {}
 
   /**
    * Limits on what one client may make the gateway do.

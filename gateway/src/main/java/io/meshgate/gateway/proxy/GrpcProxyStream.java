@@ -8,6 +8,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.meshgate.gateway.front.ConnectionGuard;
 import io.meshgate.gateway.route.Route;
+import io.meshgate.gateway.telemetry.CallRecord;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
@@ -62,6 +63,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   // All fields below: only on the stream's event loop.
   private ChannelHandlerContext ctx;
   private ClientCall<ByteBuf, ByteBuf> call;
+  private CallRecord record;
   private GrpcDeframer deframer;
   private Route route;
   private String fullMethod;
@@ -151,12 +153,13 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   // ---- Request side ------------------------------------------------------------------------
 
   private void start(Http2Headers headers, boolean endStream) {
+    record = service.telemetry().start("grpc", clientAddress(ctx.channel()));
     CharSequence method = headers.method();
     if (method == null || !AsciiString.contentEquals("POST", method)) {
       Http2Headers response = GrpcWire.trailersOnly(Status.INTERNAL.withDescription(
           "gRPC requires method POST, got " + method));
       response.status(STATUS_405);
-      finishWith(response);
+      finishWith(response, Status.Code.INTERNAL);
       return;
     }
     CharSequence path = headers.path();
@@ -171,6 +174,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     String serviceName = fullMethod.substring(0, slash - 1);
     String methodName = fullMethod.substring(slash);
     route = service.routes().match(serviceName, methodName, headers.authority());
+    record.routed(route, serviceName, methodName);
     if (route == null) {
       fail(Status.UNIMPLEMENTED.withDescription(
           "unknown service " + serviceName + ": no route matches /" + fullMethod));
@@ -192,7 +196,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       Http2Headers response = GrpcWire.trailersOnly(Status.UNIMPLEMENTED.withDescription(
           "grpc-encoding '" + encoding + "' is not supported (supported: gzip, identity)"));
       response.set(GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.ACCEPTED_ENCODINGS);
-      finishWith(response);
+      finishWith(response, Status.Code.UNIMPLEMENTED);
       return;
     }
     clientAcceptsGzip = GrpcWire.acceptsGzip(headers.get(GrpcWire.GRPC_ACCEPT_ENCODING));
@@ -252,6 +256,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       message.release();
       return;
     }
+    record.requestMessage(message.readableBytes());
     if (call.isReady()) {
       // The call's real stream copies the message into its own frame before sendMessage returns.
       try {
@@ -307,6 +312,9 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       call.cancel(reason, null);
     }
     finished = true;
+    if (record != null) {
+      record.finish(Status.Code.CANCELLED, 0);
+    }
   }
 
   // ---- Response side -----------------------------------------------------------------------
@@ -341,6 +349,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
         message.release();
         return;
       }
+      record.responseMessage(message.readableBytes() - RawMarshaller.HEADER_BYTES);
       ByteBuf frame = gzipResponses ? compress(message) : prefix(message);
       // Flushes are coalesced per event-loop turn by the connection's FlushConsolidationHandler.
       ctx.writeAndFlush(new DefaultHttp2DataFrame(frame, false));
@@ -375,11 +384,13 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
         headers = GrpcWire.trailersOnly(status);
       }
       MetadataMapper.addTo(trailers, headers);
+      SocketAddress upstream = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+      record.upstream(upstream);
       if (logger.isLoggable(Level.FINE)) {
         logger.fine(String.format("/%s -> %s (%s, %s): %s", fullMethod, route.cluster().name(),
-            route.name(), call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), status));
+            route.name(), upstream, status));
       }
-      finishWith(headers);
+      finishWith(headers, status.getCode());
     }
   }
 
@@ -416,14 +427,15 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     if (responseHeadersSent) {
       Http2Headers trailers = new DefaultHttp2Headers(false);
       GrpcWire.addStatus(trailers, status);
-      finishWith(trailers);
+      finishWith(trailers, status.getCode());
     } else {
-      finishWith(GrpcWire.trailersOnly(status));
+      finishWith(GrpcWire.trailersOnly(status), status.getCode());
     }
   }
 
-  private void finishWith(Http2Headers finalHeaders) {
+  private void finishWith(Http2Headers finalHeaders, Status.Code code) {
     finished = true;
+    record.finish(code, 0);
     if (deframer != null) {
       deframer.close();
     }

@@ -4,6 +4,7 @@ import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.ConnectionGuard;
 import io.meshgate.gateway.front.EventLoops;
 import io.meshgate.gateway.route.RouteTable;
+import io.meshgate.gateway.telemetry.Telemetry;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -23,6 +24,7 @@ import java.util.function.Supplier;
  */
 public final class ProxyService {
   private final Supplier<RouteTable> routes;
+  private final Telemetry telemetry;
   private final GatewayConfig.Limits limits;
   private final RawMarshaller marshaller;
   private final ByteBufAllocator allocator;
@@ -32,8 +34,10 @@ public final class ProxyService {
 
   private static final int MAX_CACHED_DESCRIPTORS = 10_000;
 
-  public ProxyService(Supplier<RouteTable> routes, GatewayConfig.Limits limits, EventLoops loops) {
+  public ProxyService(Supplier<RouteTable> routes, GatewayConfig.Limits limits, EventLoops loops,
+      Telemetry telemetry) {
     this.routes = routes;
+    this.telemetry = telemetry;
     this.limits = limits;
     this.loops = loops;
     this.allocator = loops.allocator();
@@ -84,6 +88,10 @@ public final class ProxyService {
    */
   public ChannelHandler newStreamHandler(ConnectionGuard guard, long openedNanos) {
     return new GrpcProxyStream(this, guard, openedNanos);
+  }
+
+  Telemetry telemetry() {
+    return telemetry;
   }
 
   RouteTable routes() {

@@ -5,11 +5,13 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.RetryInfo;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
+import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.proxy.GrpcWire;
 import io.meshgate.gateway.route.Route;
+import io.meshgate.gateway.telemetry.CallRecord;
 import io.meshgate.transcoder.HttpRoute;
 import io.meshgate.transcoder.JsonOptions;
 import io.meshgate.transcoder.JsonTranscoder;
@@ -48,10 +50,13 @@ final class RestCall {
       Metadata.Key.of("content-type", Metadata.ASCII_STRING_MARSHALLER);
   private static final String NDJSON = "application/x-ndjson";
   private static final String EVENT_STREAM = "text/event-stream";
+  /** What nginx logs for a client that went away before its answer. */
+  private static final int CLIENT_CLOSED_REQUEST = 499;
 
   private final RestService service;
   private final RestRequest request;
   private final RestResponder out;
+  private final CallRecord record;
 
   // Only on the event loop.
   private Descriptors.Snapshot snapshot;
@@ -72,6 +77,8 @@ final class RestCall {
     this.service = service;
     this.request = request;
     this.out = out;
+    this.record = service.telemetry().start("rest", request.clientAddress());
+    record.http(request.method(), request.rawPath());
   }
 
   // ---- Request -----------------------------------------------------------------------------
@@ -131,6 +138,7 @@ final class RestCall {
     String serviceName = httpRoute.method().getService().getFullName();
     route = service.routes().match(serviceName, httpRoute.method().getName(),
         request.authority());
+    record.routed(route, serviceName, httpRoute.method().getName());
     if (route == null) {
       error(HttpResponseStatus.NOT_FOUND, Status.Code.NOT_FOUND, request.method() + " "
           + request.rawPath() + " maps to " + fullName + ", but no gateway route sends "
@@ -185,6 +193,7 @@ final class RestCall {
         out.executor());
     call.start(new Listener(), metadata);
     for (byte[] message : messages) {
+      record.requestMessage(message.length);
       call.sendMessage(message);
     }
     call.halfClose();
@@ -227,6 +236,7 @@ final class RestCall {
         request.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS), headers);
     headers.setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
     finished = true;
+    record.finish(Status.Code.OK, HttpResponseStatus.NO_CONTENT.code());
     out.respond(HttpResponseStatus.NO_CONTENT, headers, Unpooled.EMPTY_BUFFER);
   }
 
@@ -248,6 +258,7 @@ final class RestCall {
   void cancel(String reason) {
     if (!finished) {
       finished = true;
+      record.finish(Status.Code.CANCELLED, CLIENT_CLOSED_REQUEST);
       if (call != null) {
         call.cancel(reason, null);
       }
@@ -282,6 +293,7 @@ final class RestCall {
       if (!streamStarted) {
         startStream(body);
       }
+      record.responseMessage(body.bytes().length);
       out.sendChunk(frame(body));
       if (out.isWritable()) {
         call.request(1);
@@ -299,6 +311,7 @@ final class RestCall {
       if (!status.isOk() && responseHeaders == null && !trailers.containsKey(CONTENT_TYPE)) {
         status = route.cluster().explainLocalFailure(status);
       }
+      record.upstream(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
       if (logger.isLoggable(Level.FINE)) {
         logger.fine(request.method() + " " + request.rawPath() + " -> "
             + httpRoute.grpcPath() + " (" + route.name() + "): " + status);
@@ -309,6 +322,7 @@ final class RestCall {
         }
         HttpHeaders trailerHeaders = new DefaultHttpHeaders();
         RestMetadata.addTo(trailers, trailerHeaders);
+        record.finish(status.getCode(), HttpResponseStatus.OK.code());
         out.endStream(trailerHeaders);
         return;
       }
@@ -320,6 +334,7 @@ final class RestCall {
         // A stream without messages: an empty body of the stream's type.
         HttpHeaders headers = responseHeaders(sse ? EVENT_STREAM : NDJSON);
         RestMetadata.addTo(trailers, headers);
+        record.finish(Status.Code.OK, HttpResponseStatus.OK.code());
         out.respond(HttpResponseStatus.OK, headers, Unpooled.EMPTY_BUFFER);
         return;
       }
@@ -340,6 +355,8 @@ final class RestCall {
       HttpHeaders headers = responseHeaders(body.contentType());
       RestMetadata.addTo(trailers, headers);
       headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.bytes().length);
+      record.responseMessage(body.bytes().length);
+      record.finish(Status.Code.OK, HttpResponseStatus.OK.code());
       out.respond(HttpResponseStatus.OK, headers, Unpooled.wrappedBuffer(body.bytes()));
     }
   }
@@ -448,6 +465,7 @@ final class RestCall {
         (snapshot == null ? service.snapshot() : snapshot).pool().typeRegistry())
         .getBytes(StandardCharsets.UTF_8);
     headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+    record.finish(code, status.code());
     out.respond(status, headers, Unpooled.wrappedBuffer(body));
   }
 }

@@ -4,6 +4,7 @@ import io.grpc.MethodDescriptor;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.EventLoops;
 import io.meshgate.gateway.route.RouteTable;
+import io.meshgate.gateway.telemetry.Telemetry;
 import io.meshgate.transcoder.DescriptorException;
 import io.meshgate.transcoder.DescriptorPool;
 import io.meshgate.transcoder.HttpRoute;
@@ -25,6 +26,7 @@ public final class RestService {
   private static final int MAX_CACHED_DESCRIPTORS = 10_000;
 
   private final Supplier<RouteTable> routes;
+  private final Telemetry telemetry;
   private final Descriptors descriptors;
   private final GatewayConfig.Transcoding config;
   private final GatewayConfig.Limits limits;
@@ -37,8 +39,10 @@ public final class RestService {
    * @param descriptors the descriptors, or null when transcoding is not configured
    */
   public RestService(Supplier<RouteTable> routes, Descriptors descriptors,
-      GatewayConfig.Transcoding config, GatewayConfig.Limits limits, EventLoops loops) {
+      GatewayConfig.Transcoding config, GatewayConfig.Limits limits, EventLoops loops,
+      Telemetry telemetry) {
     this.routes = routes;
+    this.telemetry = telemetry;
     this.descriptors = descriptors;
     this.config = config;
     this.limits = limits;
@@ -78,6 +82,10 @@ public final class RestService {
   /** Sources whose descriptors failed to load, for hints in 404 answers. */
   Map<String, String> descriptorErrors() {
     return descriptors == null ? Map.of() : descriptors.errors();
+  }
+
+  Telemetry telemetry() {
+    return telemetry;
   }
 
   RouteTable routes() {

@@ -62,6 +62,35 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void metricsAndAccessLogSections() throws Exception {
+    GatewayConfig defaults = parse(MINIMAL);
+    assertEquals(GatewayConfig.Metrics.defaults(), defaults.metrics());
+    assertNull(defaults.accessLog(), "no access log unless asked for");
+
+    GatewayConfig config = parse(MINIMAL + """
+        metrics: {latencyBuckets: [5ms, 50ms, 1.5s], maxMethods: 10}
+        accessLog: {path: access.log, bufferEntries: 100}
+        """);
+    assertEquals(List.of(Duration.ofMillis(5), Duration.ofMillis(50), Duration.ofMillis(1500)),
+        config.metrics().latencyBuckets());
+    assertEquals(10, config.metrics().maxMethods());
+    assertEquals(Path.of("/tmp/access.log"), config.accessLog().path(),
+        "relative to the config's directory");
+    assertEquals(100, config.accessLog().bufferEntries());
+    assertNull(parse(MINIMAL + "accessLog: {}\n").accessLog().path(), "stdout by default");
+
+    assertEquals(List.of(
+        "gw.yaml:8:27: metrics.latencyBuckets: '10ms' is not a duration above the previous"
+            + " bucket (expected: ascending durations such as [5ms, 50ms, 500ms, 5s])",
+        "gw.yaml:9:19: accessLog.path: '/no/such/dir/access.log' is not a file the gateway can"
+            + " append to (expected: a writable file in an existing directory, or stdout)"),
+        errors(MINIMAL + """
+            metrics: {latencyBuckets: [50ms, 10ms]}
+            accessLog: {path: /no/such/dir/access.log}
+            """));
+  }
+
+  @Test
   void undefinedClusterIsReportedWithLineColumnAndTheDefinedOnes() {
     List<String> errors = errors("""
         listener: {port: 8080}
