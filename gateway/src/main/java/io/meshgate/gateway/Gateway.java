@@ -1,6 +1,8 @@
 package io.meshgate.gateway;
 
 import io.meshgate.gateway.admin.AdminServer;
+import io.meshgate.gateway.auth.Authentication;
+import io.meshgate.gateway.ratelimit.RateLimits;
 import io.meshgate.gateway.config.ConfigError;
 import io.meshgate.gateway.config.ConfigException;
 import io.meshgate.gateway.config.GatewayConfig;
@@ -53,14 +55,18 @@ public final class Gateway implements AutoCloseable {
   private final FrontServer front;
   private final AdminServer admin;
   private final Telemetry telemetry;
+  private final Authentication auth;
+  private final RateLimits rateLimits;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   private volatile boolean ready;
 
-  private Gateway(GatewayConfig config, SslContext ssl, Telemetry telemetry)
+  private Gateway(GatewayConfig config, SslContext ssl, Telemetry telemetry, Authentication auth)
       throws ConfigException {
     this.config = config;
     this.telemetry = telemetry;
+    this.auth = auth;
+    this.rateLimits = new RateLimits(telemetry.metrics(), System::nanoTime);
     this.loops = new EventLoops(config.listener().workerThreads());
     this.offload = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(1024), r -> {
@@ -91,23 +97,25 @@ public final class Gateway implements AutoCloseable {
       UpstreamCluster self = UpstreamCluster.inProcess("gateway-reflection",
           reflection.channel());
       for (String service : ReflectionServer.SERVICES) {
-        compiled.add(new Route("gateway-reflection", self, 0, 0, null));
+        compiled.add(new Route("gateway-reflection", self, 0, 0, null, null, null));
         matches.add(new GatewayConfig.Match(service, null, null, List.of()));
       }
     } else {
       this.reflection = null;
     }
     for (GatewayConfig.Route route : config.routes()) {
-      compiled.add(Route.of(route, clusters.get(route.cluster())));
+      compiled.add(Route.of(route, clusters.get(route.cluster()),
+          auth.forRoute(route.name(), route.auth()),
+          rateLimits.forRoute(route.name(), route.rateLimits())));
       matches.add(route.match());
     }
     this.routes = new AtomicReference<>(RouteTable.of(compiled, matches));
     if (reflection != null) {
       descriptors.addListener(snapshot -> reflection.update(snapshot, this::routes));
     }
-    ProxyService proxy = new ProxyService(routes::get, config.limits(), loops, telemetry);
+    ProxyService proxy = new ProxyService(routes::get, config.limits(), loops, telemetry, auth);
     RestService rest = new RestService(routes::get, descriptors, transcoding, config.limits(),
-        loops, telemetry);
+        loops, telemetry, auth);
     this.front = new FrontServer(config, loops, proxy, rest, ssl);
     this.admin = new AdminServer(config.admin(), loops, () -> ready, telemetry.metrics());
   }
@@ -150,10 +158,20 @@ public final class Gateway implements AutoCloseable {
       throw new ConfigException(List.of(new ConfigError(config.source(), 0, 0, "accessLog.path",
           "cannot open the access log: " + e.getMessage())));
     }
+    Authentication auth;
+    try {
+      auth = Authentication.start(config.jwtProviders(), telemetry.metrics(),
+          java.time.Clock.systemUTC());
+    } catch (java.io.IOException e) {
+      telemetry.close();
+      throw new ConfigException(List.of(new ConfigError(config.source(), 0, 0, "auth.providers",
+          e.getMessage())));
+    }
     Gateway gateway;
     try {
-      gateway = new Gateway(config, sslContext(config), telemetry);
+      gateway = new Gateway(config, sslContext(config), telemetry, auth);
     } catch (ConfigException | RuntimeException e) {
+      auth.close();
       telemetry.close();
       throw e;
     }
@@ -162,6 +180,16 @@ public final class Gateway implements AutoCloseable {
         gateway.descriptors.start();
       }
       gateway.admin.start();
+      // Calls to authenticated routes need the providers' keys: give the first reads (bounded by
+      // their fetch timeouts) a chance before taking calls; routes of a provider whose keys are
+      // still missing answer 503 until they arrive.
+      java.time.Duration wait = config.jwtProviders().stream()
+          .map(GatewayConfig.JwtProvider::fetchTimeout)
+          .max(java.util.Comparator.naturalOrder()).orElse(java.time.Duration.ZERO);
+      for (String missing : gateway.auth.awaitFirstKeys(wait)) {
+        logger.warning("JWT provider keys not loaded yet; its routes answer 503 until they are: "
+            + missing);
+      }
       gateway.front.start();
     } catch (RuntimeException | java.io.IOException | InterruptedException e) {
       gateway.close();
@@ -282,6 +310,7 @@ public final class Gateway implements AutoCloseable {
       }
     }
     admin.close();
+    auth.close();
     telemetry.close();
     offload.shutdownNow();
     loops.close();

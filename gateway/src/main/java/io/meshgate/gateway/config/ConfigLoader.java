@@ -114,7 +114,8 @@ public final class ConfigLoader {
       GatewayConfig.Discovery discovery = discovery(root.obj("discovery"));
       Map<String, GatewayConfig.Cluster> clusters = clusters(root, discovery);
       GatewayConfig.Transcoding transcoding = transcoding(root.obj("transcoding"), clusters);
-      List<GatewayConfig.Route> routes = routes(root, clusters, transcoding.rest());
+      Map<String, GatewayConfig.JwtProvider> providers = auth(root.obj("auth"));
+      List<GatewayConfig.Route> routes = routes(root, clusters, transcoding.rest(), providers);
       GatewayConfig.Metrics metrics = metrics(root.obj("metrics"));
       GatewayConfig.AccessLog accessLog = accessLog(root.obj("accessLog"));
       root.finish();
@@ -123,7 +124,235 @@ public final class ConfigLoader {
             admin.port() + " is also listener.port (expected: a different port)");
       }
       return new GatewayConfig(source, listener, admin, limits, shutdown, discovery,
-          List.copyOf(clusters.values()), routes, transcoding, metrics, accessLog);
+          List.copyOf(clusters.values()), routes, transcoding, metrics, accessLog,
+          List.copyOf(providers.values()));
+    }
+
+    private Map<String, GatewayConfig.JwtProvider> auth(ConfigReader.Obj o) {
+      Map<String, GatewayConfig.JwtProvider> providers = new LinkedHashMap<>();
+      if (o == null) {
+        return providers;
+      }
+      List<Node> items = o.list("providers");
+      for (int i = 0; i < items.size(); i++) {
+        ConfigReader.Obj p = reader.item(items.get(i), o.child("providers") + "[" + i + "]");
+        GatewayConfig.JwtProvider provider = provider(p);
+        if (provider.name() != null && providers.putIfAbsent(provider.name(), provider) != null) {
+          reader.error(p.node("name"), p.child("name"), "'" + provider.name()
+              + "' is defined twice (provider names must be unique)");
+        }
+      }
+      o.finish();
+      return providers;
+    }
+
+    private GatewayConfig.JwtProvider provider(ConfigReader.Obj p) {
+      String name = p.requiredString("name");
+      String issuer = p.string("issuer", null);
+      List<String> audiences = p.strings("audiences");
+      Path jwksFile = null;
+      java.net.URI jwksUrl = null;
+      Path caFile = null;
+      Duration refresh = Duration.ofMinutes(10);
+      Duration minRefresh = Duration.ofSeconds(10);
+      Duration fetchTimeout = Duration.ofSeconds(5);
+      int sources = 0;
+      ConfigReader.Obj jwks = p.obj("jwks");
+      if (jwks != null) {
+        sources++;
+        if (jwks.has("file") == jwks.has("url")) {
+          reader.error(jwks.node, jwks.path, "needs exactly one of file or url");
+        }
+        if (jwks.has("file")) {
+          jwksFile = file(jwks, "file");
+        }
+        String url = jwks.string("url", null);
+        if (url != null) {
+          try {
+            jwksUrl = new URI(url);
+            String scheme = jwksUrl.getScheme();
+            String host = jwksUrl.getHost();
+            boolean loopback = host != null && (host.equals("localhost")
+                || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1"));
+            if (!"https".equals(scheme) && !("http".equals(scheme) && loopback)) {
+              reader.error(jwks.node("url"), jwks.child("url"), "'" + url + "' is not an https"
+                  + " URL (keys fetched over plain http could be forged; plain http is allowed"
+                  + " only on loopback)");
+            }
+          } catch (URISyntaxException e) {
+            reader.error(jwks.node("url"), jwks.child("url"), "'" + url + "' is not a URL: "
+                + e.getReason());
+          }
+        }
+        if (jwks.has("caFile")) {
+          caFile = file(jwks, "caFile");
+        }
+        refresh = jwks.duration("refreshInterval", refresh, Duration.ofSeconds(1),
+            Duration.ofDays(1));
+        minRefresh = jwks.duration("minRefreshInterval", minRefresh, Duration.ZERO,
+            Duration.ofHours(1));
+        fetchTimeout = jwks.duration("timeout", fetchTimeout, Duration.ofMillis(100),
+            Duration.ofMinutes(1));
+        jwks.finish();
+      }
+      Path publicKey = null;
+      if (p.has("publicKeyFile")) {
+        sources++;
+        publicKey = file(p, "publicKeyFile");
+      }
+      byte[] secret = null;
+      String text = p.string("secret", null);
+      if (text != null) {
+        sources++;
+        secret = text.getBytes(StandardCharsets.UTF_8);
+        if (secret.length < 32) {
+          reader.error(p.node("secret"), p.child("secret"), secret.length + " bytes is too short"
+              + " for an HMAC secret (expected: at least 32 bytes, as RFC 7518 requires for"
+              + " HS256)");
+        }
+      }
+      if (sources != 1) {
+        reader.error(p.node, p.path, "needs exactly one key source: jwks, publicKeyFile or"
+            + " secret (found " + sources + ")");
+      }
+      Duration skew = p.duration("clockSkew", Duration.ofSeconds(60), Duration.ZERO,
+          Duration.ofMinutes(10));
+      List<GatewayConfig.TokenSource> from = new ArrayList<>();
+      List<Node> places = p.list("from");
+      for (int i = 0; i < places.size(); i++) {
+        ConfigReader.Obj f = reader.item(places.get(i), p.child("from") + "[" + i + "]");
+        String header = f.string("header", null);
+        String query = f.string("query", null);
+        String cookie = f.string("cookie", null);
+        String prefix = f.string("prefix", null);
+        int kinds = (header != null ? 1 : 0) + (query != null ? 1 : 0) + (cookie != null ? 1 : 0);
+        if (kinds != 1) {
+          reader.error(f.node, f.path, "needs exactly one of header, query or cookie");
+        } else if (prefix != null && header == null) {
+          reader.error(f.node("prefix"), f.child("prefix"), "applies to headers only");
+        }
+        f.finish();
+        if (header != null) {
+          String lower = header.toLowerCase(java.util.Locale.ROOT);
+          from.add(new GatewayConfig.TokenSource("header", lower,
+              prefix != null ? prefix : lower.equals("authorization") ? "Bearer " : ""));
+        } else if (query != null) {
+          from.add(new GatewayConfig.TokenSource("query", query, ""));
+        } else if (cookie != null) {
+          from.add(new GatewayConfig.TokenSource("cookie", cookie, ""));
+        }
+      }
+      if (from.isEmpty()) {
+        from.add(GatewayConfig.TokenSource.BEARER);
+      }
+      Map<String, String> forward = new LinkedHashMap<>();
+      p.stringMap("forwardClaims").forEach((claim, header) -> {
+        String lower = header.toLowerCase(java.util.Locale.ROOT);
+        if (!lower.matches("[a-z0-9_.-]+") || lower.endsWith("-bin") || lower.startsWith("grpc-")
+            || lower.startsWith(":")) {
+          reader.error(p.node("forwardClaims"), p.child("forwardClaims") + "." + claim, "'"
+              + header + "' is not a header a claim can go to (expected: letters, digits, '-',"
+              + " '_', '.'; not grpc-* or *-bin)");
+        }
+        forward.put(claim, lower);
+      });
+      int maxToken = (int) p.bytes("maxTokenBytes", 8 * 1024, 256, 1024 * 1024);
+      p.finish();
+      return new GatewayConfig.JwtProvider(name, issuer, audiences, jwksFile, jwksUrl, caFile,
+          refresh, minRefresh, fetchTimeout, publicKey, secret, skew, from, forward, maxToken);
+    }
+
+    private List<GatewayConfig.RateLimit> rateLimits(ConfigReader.Obj route,
+        GatewayConfig.RouteAuth auth) {
+      List<GatewayConfig.RateLimit> limits = new ArrayList<>();
+      List<Node> items = route.list("rateLimits");
+      java.util.Set<String> names = new java.util.HashSet<>();
+      for (int i = 0; i < items.size(); i++) {
+        String path = route.child("rateLimits") + "[" + i + "]";
+        ConfigReader.Obj l = reader.item(items.get(i), path);
+        String name = l.string("name", "rateLimits[" + i + "]");
+        if (!names.add(name)) {
+          reader.error(l.node("name"), l.child("name"), "'" + name + "' is used twice in this"
+              + " route");
+        }
+        String keyText = l.string("key", "clientIp");
+        String key = keyText;
+        String keyName = null;
+        int colon = keyText.indexOf(':');
+        if (colon > 0) {
+          key = keyText.substring(0, colon);
+          keyName = keyText.substring(colon + 1).trim();
+        }
+        boolean named = key.equals("header") || key.equals("claim");
+        if (!(key.equals("clientIp") || key.equals("route") || named)
+            || named == (keyName == null || keyName.isEmpty())) {
+          reader.error(l.node("key"), l.child("key"), "'" + keyText + "' is not a rate-limit key"
+              + " (expected: clientIp, route, header:<name> or claim:<name>)");
+        }
+        if (key.equals("header") && keyName != null) {
+          keyName = keyName.toLowerCase(java.util.Locale.ROOT);
+        }
+        if (key.equals("claim") && auth == null) {
+          reader.error(l.node("key"), l.child("key"), "a claim key needs the route to require a"
+              + " token (auth:)");
+        }
+        int hops = l.integer("trustedHops", 0, 0, 10);
+        if (hops > 0 && !key.equals("clientIp")) {
+          reader.error(l.node("trustedHops"), l.child("trustedHops"), "applies to key clientIp"
+              + " only");
+        }
+        double perSecond = 0;
+        String rate = l.requiredString("rate");
+        if (rate != null) {
+          java.util.regex.Matcher m = java.util.regex.Pattern
+              .compile("\\s*([0-9]+(?:\\.[0-9]+)?)\\s*/\\s*(s|m|h|second|minute|hour)\\s*")
+              .matcher(rate);
+          if (m.matches() && Double.parseDouble(m.group(1)) > 0) {
+            double count = Double.parseDouble(m.group(1));
+            perSecond = switch (m.group(2).charAt(0)) {
+              case 'm' -> count / 60;
+              case 'h' -> count / 3600;
+              default -> count;
+            };
+          } else {
+            reader.error(l.node("rate"), l.child("rate"), "'" + rate + "' is not a rate"
+                + " (expected: a positive number of calls per s, m or h, e.g. 100/s or 6000/m)");
+          }
+        }
+        long burst = l.integer("burst", (int) Math.max(1, Math.ceil(perSecond)), 1,
+            Integer.MAX_VALUE);
+        int maxKeys = l.integer("maxKeys", 100_000, 1, 10_000_000);
+        l.finish();
+        if (perSecond > 0) {
+          limits.add(new GatewayConfig.RateLimit(name, key, keyName, hops, perSecond, burst,
+              maxKeys));
+        }
+      }
+      return limits;
+    }
+
+    private GatewayConfig.RouteAuth routeAuth(ConfigReader.Obj a,
+        Map<String, GatewayConfig.JwtProvider> providers) {
+      List<String> names = a.strings("providers");
+      if (names.isEmpty()) {
+        if (providers.isEmpty()) {
+          reader.error(a.node, a.path, "requires a token but auth.providers defines no JWT"
+              + " provider");
+        }
+        names = List.copyOf(providers.keySet());
+      }
+      for (String name : names) {
+        if (!providers.isEmpty() && !providers.containsKey(name)) {
+          reader.error(a.node("providers"), a.child("providers"), "'" + name
+              + "' is not a defined JWT provider (defined: "
+              + String.join(", ", providers.keySet()) + ")");
+        }
+      }
+      List<String> scopes = a.strings("requireScopes");
+      Map<String, String> claims = a.stringMap("requireClaims");
+      boolean forward = a.bool("forwardAuthorization", true);
+      a.finish();
+      return new GatewayConfig.RouteAuth(names, scopes, claims, forward);
     }
 
     private GatewayConfig.Metrics metrics(ConfigReader.Obj o) {
@@ -519,7 +748,8 @@ public final class ConfigLoader {
     }
 
     private List<GatewayConfig.Route> routes(ConfigReader.Obj root,
-        Map<String, GatewayConfig.Cluster> clusters, GatewayConfig.RestOptions rest) {
+        Map<String, GatewayConfig.Cluster> clusters, GatewayConfig.RestOptions rest,
+        Map<String, GatewayConfig.JwtProvider> providers) {
       List<GatewayConfig.Route> routes = new ArrayList<>();
       List<Node> items = root.list("routes");
       for (int i = 0; i < items.size(); i++) {
@@ -539,6 +769,9 @@ public final class ConfigLoader {
           reader.error(r.node("timeout"), r.child("timeout"), ConfigReader.format(timeout)
               + " is longer than maxTimeout " + ConfigReader.format(maxTimeout));
         }
+        ConfigReader.Obj a = r.obj("auth");
+        GatewayConfig.RouteAuth auth = a == null ? null : routeAuth(a, providers);
+        List<GatewayConfig.RateLimit> limits = rateLimits(r, auth);
         ConfigReader.Obj t = r.obj("transcoding");
         GatewayConfig.RestOptions routeRest = null;
         if (t != null) {
@@ -547,7 +780,8 @@ public final class ConfigLoader {
         }
         r.finish();
         GatewayConfig.Route route =
-            new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout, routeRest);
+            new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout, routeRest, auth,
+                limits);
         for (int j = 0; j < routes.size(); j++) {
           GatewayConfig.Route earlier = routes.get(j);
           if (match != null && earlier.match() != null && shadows(earlier.match(), match)) {

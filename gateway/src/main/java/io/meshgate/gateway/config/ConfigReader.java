@@ -172,6 +172,30 @@ final class ConfigReader {
       return result;
     }
 
+    /** A mapping of plain strings to plain strings, in document order; empty when absent. */
+    Map<String, String> stringMap(String key) {
+      Node value = node(key);
+      Map<String, String> result = new LinkedHashMap<>();
+      if (value == null) {
+        return result;
+      }
+      if (!(value instanceof MappingNode mapping)) {
+        error(value, child(key), "expected a mapping (name: value), got " + describe(value));
+        return result;
+      }
+      for (NodeTuple tuple : mapping.getValue()) {
+        if (tuple.getKeyNode() instanceof ScalarNode k
+            && tuple.getValueNode() instanceof ScalarNode v) {
+          if (result.putIfAbsent(k.getValue(), v.getValue()) != null) {
+            error(k, child(key) + "." + k.getValue(), "duplicate key");
+          }
+        } else {
+          error(tuple.getKeyNode(), child(key), "expected plain string keys and values");
+        }
+      }
+      return result;
+    }
+
     boolean bool(String key, boolean defaultValue) {
       String text = string(key, null);
       if (text == null) {

@@ -23,6 +23,7 @@ import java.util.Map;
  * @param transcoding REST/JSON transcoding: where descriptors come from and how JSON looks
  * @param metrics what {@code /metrics} on the admin port shows
  * @param accessLog where one line per call goes, or null for no access log
+ * @param jwtProviders the JWT issuers routes may require tokens from, by name
  */
 public record GatewayConfig(
     String source,
@@ -35,11 +36,13 @@ public record GatewayConfig(
     List<Route> routes,
     Transcoding transcoding,
     Metrics metrics,
-    AccessLog accessLog) {
+    AccessLog accessLog,
+    List<JwtProvider> jwtProviders) {
 
   public GatewayConfig {
     clusters = List.copyOf(clusters);
     routes = List.copyOf(routes);
+    jwtProviders = List.copyOf(jwtProviders);
   }
 
   /**
@@ -185,7 +188,92 @@ public record GatewayConfig(
    * @param rest how REST calls of this route are transcoded (null: the global settings)
    */
   public record Route(String name, Match match, String cluster, Duration timeout,
-      Duration maxTimeout, RestOptions rest) {}
+      Duration maxTimeout, RestOptions rest, RouteAuth auth, List<RateLimit> rateLimits) {
+    public Route {
+      rateLimits = List.copyOf(rateLimits);
+    }
+  }
+
+  /**
+   * A token-bucket rate limit of a route.
+   *
+   * @param name for messages and metrics
+   * @param key what gets a bucket of its own: {@code clientIp}, {@code route} (one bucket),
+   *     {@code header}, {@code claim}
+   * @param keyName the header (lower case) or claim name; null for the others
+   * @param trustedHops for {@code clientIp}: proxies in front of the gateway that append to
+   *     {@code X-Forwarded-For} (0: the TCP peer is the client)
+   * @param permitsPerSecond refill rate
+   * @param burst bucket size
+   * @param maxKeys buckets kept at most (least recently used evicted)
+   */
+  public record RateLimit(String name, String key, String keyName, int trustedHops,
+      double permitsPerSecond, long burst, int maxKeys) {}
+
+  /**
+   * Who may call a route. A route without one is public.
+   *
+   * @param providers names of the JWT providers whose tokens are accepted (any one)
+   * @param requireScopes scopes the token must grant (claim {@code scope}, space separated, or
+   *     {@code scp}, a list), all of them
+   * @param requireClaims claims the token must carry with these values (a list claim must
+   *     contain the value)
+   * @param forwardAuthorization whether the {@code authorization} header still goes upstream
+   */
+  public record RouteAuth(List<String> providers, List<String> requireScopes,
+      Map<String, String> requireClaims, boolean forwardAuthorization) {
+    public RouteAuth {
+      providers = List.copyOf(providers);
+      requireScopes = List.copyOf(requireScopes);
+      requireClaims = Map.copyOf(requireClaims);
+    }
+  }
+
+  /**
+   * A JWT issuer the gateway trusts. Exactly one key source is set: a JWKS file, a JWKS URL,
+   * a PEM public key, or an HMAC secret.
+   *
+   * @param issuer the required {@code iss}, or null for any
+   * @param audiences accepted {@code aud} values (one must match); empty for any
+   * @param jwksFile a JSON Web Key Set file, re-read every refreshInterval
+   * @param jwksUrl an HTTPS (or, on loopback, HTTP) URL of a JSON Web Key Set
+   * @param caFile PEM CA certificates that the JWKS URL's server is checked against; null for
+   *     the JVM's default trust store
+   * @param refreshInterval how often the key set is re-read
+   * @param minRefreshInterval the shortest time between two refreshes that tokens with an
+   *     unknown key id trigger
+   * @param fetchTimeout how long a JWKS fetch may take
+   * @param publicKeyFile a PEM public key (RSA, EC or Ed25519)
+   * @param secret an HMAC secret (HS256/384/512 are accepted only with one)
+   * @param clockSkew tolerance for {@code exp}, {@code nbf} and {@code iat}
+   * @param from where tokens are looked for, in order
+   * @param forwardClaims claims sent upstream as metadata: claim name to header name
+   * @param maxTokenBytes longer tokens are rejected unread
+   */
+  public record JwtProvider(String name, String issuer, List<String> audiences, Path jwksFile,
+      java.net.URI jwksUrl, Path caFile, Duration refreshInterval, Duration minRefreshInterval,
+      Duration fetchTimeout, Path publicKeyFile, byte[] secret, Duration clockSkew,
+      List<TokenSource> from, Map<String, String> forwardClaims, int maxTokenBytes) {
+    public JwtProvider {
+      audiences = List.copyOf(audiences);
+      from = List.copyOf(from);
+      forwardClaims = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(forwardClaims));
+    }
+  }
+
+  /**
+   * Where a token is found.
+   *
+   * @param kind {@code header}, {@code query} (REST only) or {@code cookie}
+   * @param name the header, parameter or cookie name (headers lower case)
+   * @param prefix what precedes the token in a header value ({@code "Bearer "}), matched
+   *     without regard to case; empty for none
+   */
+  public record TokenSource(String kind, String name, String prefix) {
+    /** {@code Authorization: Bearer <token>}. */
+    public static final TokenSource BEARER = new TokenSource("header", "authorization",
+        "Bearer ");
+  }
 
   /**
    * Per-route transcoding settings.

@@ -6,7 +6,10 @@ import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import io.meshgate.gateway.auth.AuthRequest;
+import io.meshgate.gateway.auth.AuthResult;
 import io.meshgate.gateway.front.ConnectionGuard;
+import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.route.Route;
 import io.meshgate.gateway.telemetry.CallRecord;
 import io.netty.buffer.ByteBuf;
@@ -54,6 +57,9 @@ import java.util.zip.GZIPOutputStream;
 final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   private static final Logger logger = Logger.getLogger(GrpcProxyStream.class.getName());
   private static final AsciiString STATUS_405 = AsciiString.cached("405");
+  private static final AsciiString WWW_AUTHENTICATE = AsciiString.cached("www-authenticate");
+  private static final AsciiString STATUS_DETAILS =
+      AsciiString.cached("grpc-status-details-bin");
   private static final long EARLY_BYTES = 32 * 1024;
 
   private final ProxyService service;
@@ -180,6 +186,58 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
           "unknown service " + serviceName + ": no route matches /" + fullMethod));
       return;
     }
+    AuthResult auth = null;
+    if (route.auth() != null) {
+      auth = route.auth().authenticate(new AuthRequest() {
+        @Override
+        public String header(String name) {
+          CharSequence value = headers.get(name);
+          return value == null ? null : value.toString();
+        }
+
+        @Override
+        public String rawQuery() {
+          return null;
+        }
+      });
+      if (!auth.isAllowed()) {
+        Http2Headers response = GrpcWire.trailersOnly(auth.status());
+        if (auth.challenge() != null) {
+          response.set(WWW_AUTHENTICATE, auth.challenge());
+        }
+        finishWith(response, auth.status().getCode());
+        return;
+      }
+      record.subject(auth.subject());
+    }
+    if (route.rateLimit() != null) {
+      AuthResult verified = auth;
+      String peer = clientAddress(ctx.channel());
+      RateLimitPolicy.Result limit = route.rateLimit().check(new RateLimitPolicy.Call() {
+        @Override
+        public String header(String name) {
+          CharSequence value = headers.get(name);
+          return value == null ? null : value.toString();
+        }
+
+        @Override
+        public String peerAddress() {
+          return peer;
+        }
+
+        @Override
+        public String claim(String name) {
+          return verified == null ? null : verified.claim(name);
+        }
+      });
+      if (!limit.allowed()) {
+        Http2Headers response = GrpcWire.trailersOnly(limit.status());
+        response.set(STATUS_DETAILS, java.util.Base64.getEncoder().withoutPadding()
+            .encodeToString(RateLimitPolicy.statusDetails(limit)));
+        finishWith(response, Status.Code.RESOURCE_EXHAUSTED);
+        return;
+      }
+    }
 
     long clientTimeout = GrpcWire.parseTimeoutNanos(headers.get(GrpcWire.GRPC_TIMEOUT));
     if (clientTimeout == -2) {
@@ -205,6 +263,10 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     if (metadata == null) {
       fail(Status.INTERNAL.withDescription("a binary (-bin) header is not valid base64"));
       return;
+    }
+    service.auth().stripClaimHeaders(metadata);
+    if (auth != null) {
+      auth.applyTo(metadata);
     }
 
     CallOptions options = CallOptions.DEFAULT.withExecutor(

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.proxy;
 
+import io.meshgate.gateway.auth.Authentication;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.ConnectionGuard;
 import io.meshgate.gateway.front.EventLoops;
@@ -25,6 +26,7 @@ import java.util.function.Supplier;
 public final class ProxyService {
   private final Supplier<RouteTable> routes;
   private final Telemetry telemetry;
+  private final Authentication auth;
   private final GatewayConfig.Limits limits;
   private final RawMarshaller marshaller;
   private final ByteBufAllocator allocator;
@@ -35,9 +37,10 @@ public final class ProxyService {
   private static final int MAX_CACHED_DESCRIPTORS = 10_000;
 
   public ProxyService(Supplier<RouteTable> routes, GatewayConfig.Limits limits, EventLoops loops,
-      Telemetry telemetry) {
+      Telemetry telemetry, Authentication auth) {
     this.routes = routes;
     this.telemetry = telemetry;
+    this.auth = auth;
     this.limits = limits;
     this.loops = loops;
     this.allocator = loops.allocator();
@@ -92,6 +95,10 @@ public final class ProxyService {
 
   Telemetry telemetry() {
     return telemetry;
+  }
+
+  Authentication auth() {
+    return auth;
   }
 
   RouteTable routes() {

@@ -8,8 +8,11 @@ import io.grpc.ClientCall;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.Status;
+import io.meshgate.gateway.auth.AuthRequest;
+import io.meshgate.gateway.auth.AuthResult;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.proxy.GrpcWire;
+import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.route.Route;
 import io.meshgate.gateway.telemetry.CallRecord;
 import io.meshgate.transcoder.HttpRoute;
@@ -52,6 +55,9 @@ final class RestCall {
   private static final String EVENT_STREAM = "text/event-stream";
   /** What nginx logs for a client that went away before its answer. */
   private static final int CLIENT_CLOSED_REQUEST = 499;
+  private static final String RATELIMIT_LIMIT = "ratelimit-limit";
+  private static final String RATELIMIT_REMAINING = "ratelimit-remaining";
+  private static final String RATELIMIT_RESET = "ratelimit-reset";
 
   private final RestService service;
   private final RestRequest request;
@@ -72,6 +78,7 @@ final class RestCall {
   private boolean rawStream;
   private boolean responseWanted;
   private boolean finished;
+  private HttpHeaders rateLimitHeaders;
 
   RestCall(RestService service, RestRequest request, RestResponder out) {
     this.service = service;
@@ -145,6 +152,68 @@ final class RestCall {
           + serviceName + " to a cluster", null, null);
       return;
     }
+    // Authentication comes before the body is read: an anonymous client learns nothing of the
+    // request format.
+    AuthResult auth = null;
+    if (route.auth() != null) {
+      auth = route.auth().authenticate(new AuthRequest() {
+        @Override
+        public String header(String name) {
+          return request.headers().get(name);
+        }
+
+        @Override
+        public String rawQuery() {
+          return request.rawQuery();
+        }
+      });
+      if (!auth.isAllowed()) {
+        HttpHeaders extra = new DefaultHttpHeaders();
+        if (auth.challenge() != null) {
+          extra.set(HttpHeaderNames.WWW_AUTHENTICATE, auth.challenge());
+        }
+        Status.Code code = auth.status().getCode();
+        error(HttpResponseStatus.valueOf(StatusJson.httpStatus(code.value())), code,
+            auth.status().getDescription(), null, extra);
+        return;
+      }
+      record.subject(auth.subject());
+    }
+    if (route.rateLimit() != null) {
+      AuthResult verified = auth;
+      RateLimitPolicy.Result limit = route.rateLimit().check(new RateLimitPolicy.Call() {
+        @Override
+        public String header(String name) {
+          return request.headers().get(name);
+        }
+
+        @Override
+        public String peerAddress() {
+          return request.clientAddress();
+        }
+
+        @Override
+        public String claim(String name) {
+          return verified == null ? null : verified.claim(name);
+        }
+      });
+      if (limit.limit() > 0) {
+        rateLimitHeaders = new DefaultHttpHeaders()
+            .set(RATELIMIT_LIMIT, limit.limit())
+            .set(RATELIMIT_REMAINING, limit.remaining())
+            .set(RATELIMIT_RESET, limit.resetSeconds());
+      }
+      if (!limit.allowed()) {
+        HttpHeaders extra = new DefaultHttpHeaders()
+            .set(HttpHeaderNames.RETRY_AFTER, limit.retryAfterSeconds());
+        error(HttpResponseStatus.TOO_MANY_REQUESTS, Status.Code.RESOURCE_EXHAUSTED,
+            limit.status().getDescription(), RateLimitPolicy.statusDetails(limit), extra);
+        return;
+      }
+    }
+    // A token passed as a query parameter is the gateway's, not a field of the request.
+    String query = route.auth() == null ? request.rawQuery()
+        : route.auth().withoutTokenParameters(request.rawQuery());
     GatewayConfig.RestOptions options =
         route.rest() != null ? route.rest() : service.config().rest();
     json = options.json();
@@ -155,9 +224,9 @@ final class RestCall {
     List<byte[]> messages;
     try {
       messages = httpRoute.clientStreaming()
-          ? transcoder.requests(match, request.rawQuery(), request.body(), contentType,
+          ? transcoder.requests(match, query, request.body(), contentType,
               options.ignoreUnknownQueryParameters())
-          : List.of(transcoder.request(match, request.rawQuery(), request.body(), contentType,
+          : List.of(transcoder.request(match, query, request.body(), contentType,
               options.ignoreUnknownQueryParameters()));
     } catch (TranscodingException e) {
       error(HttpResponseStatus.valueOf(e.httpStatus()), e.httpStatus() == 413
@@ -174,6 +243,10 @@ final class RestCall {
       error(HttpResponseStatus.BAD_REQUEST, Status.Code.INVALID_ARGUMENT, e.getMessage(), null,
           null);
       return;
+    }
+    service.auth().stripClaimHeaders(metadata);
+    if (auth != null) {
+      auth.applyTo(metadata);
     }
     String timeoutHeader = request.headers().get(GrpcWire.GRPC_TIMEOUT);
     long clientTimeout = GrpcWire.parseTimeoutNanos(timeoutHeader);
@@ -399,6 +472,9 @@ final class RestCall {
     HttpHeaders headers = new DefaultHttpHeaders();
     headers.set(HttpHeaderNames.CONTENT_TYPE, contentType);
     RestMetadata.addTo(responseHeaders, headers);
+    if (rateLimitHeaders != null) {
+      headers.add(rateLimitHeaders);
+    }
     if (corsOrigin != null) {
       service.cors().addResponseHeaders(corsOrigin, headers);
     }
@@ -455,6 +531,9 @@ final class RestCall {
       headers.add(extra);
     }
     headers.set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+    if (rateLimitHeaders != null) {
+      headers.add(rateLimitHeaders);
+    }
     if (code == Status.Code.UNAUTHENTICATED && !headers.contains(HttpHeaderNames.WWW_AUTHENTICATE)) {
       headers.set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
     }

@@ -1,6 +1,7 @@
 package io.meshgate.gateway.rest;
 
 import io.grpc.MethodDescriptor;
+import io.meshgate.gateway.auth.Authentication;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.EventLoops;
 import io.meshgate.gateway.route.RouteTable;
@@ -27,6 +28,7 @@ public final class RestService {
 
   private final Supplier<RouteTable> routes;
   private final Telemetry telemetry;
+  private final Authentication auth;
   private final Descriptors descriptors;
   private final GatewayConfig.Transcoding config;
   private final GatewayConfig.Limits limits;
@@ -40,9 +42,10 @@ public final class RestService {
    */
   public RestService(Supplier<RouteTable> routes, Descriptors descriptors,
       GatewayConfig.Transcoding config, GatewayConfig.Limits limits, EventLoops loops,
-      Telemetry telemetry) {
+      Telemetry telemetry, Authentication auth) {
     this.routes = routes;
     this.telemetry = telemetry;
+    this.auth = auth;
     this.descriptors = descriptors;
     this.config = config;
     this.limits = limits;
@@ -86,6 +89,10 @@ public final class RestService {
 
   Telemetry telemetry() {
     return telemetry;
+  }
+
+  Authentication auth() {
+    return auth;
   }
 
   RouteTable routes() {

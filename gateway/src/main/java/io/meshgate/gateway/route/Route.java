@@ -1,6 +1,8 @@
 package io.meshgate.gateway.route;
 
+import io.meshgate.gateway.auth.JwtAuthenticator;
 import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.upstream.UpstreamCluster;
 
 /**
@@ -11,15 +13,20 @@ import io.meshgate.gateway.upstream.UpstreamCluster;
  * @param defaultTimeoutNanos deadline applied when the client sends none; 0 for none
  * @param maxTimeoutNanos cap on the client's deadline; 0 for no cap
  * @param rest how REST calls of the route are transcoded; null for the global settings
+ * @param auth who may call it; null for a public route
+ * @param rateLimit how often it may be called; null for no limit
  */
 public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNanos,
-    long maxTimeoutNanos, GatewayConfig.RestOptions rest) {
+    long maxTimeoutNanos, GatewayConfig.RestOptions rest, JwtAuthenticator auth,
+    RateLimitPolicy rateLimit) {
 
-  /** Compiles a configured route against its resolved cluster. */
-  public static Route of(GatewayConfig.Route config, UpstreamCluster cluster) {
+  /** Compiles a configured route against its resolved cluster and policies. */
+  public static Route of(GatewayConfig.Route config, UpstreamCluster cluster,
+      JwtAuthenticator auth, RateLimitPolicy rateLimit) {
     return new Route(config.name(), cluster,
         config.timeout() == null ? 0 : config.timeout().toNanos(),
-        config.maxTimeout() == null ? 0 : config.maxTimeout().toNanos(), config.rest());
+        config.maxTimeout() == null ? 0 : config.maxTimeout().toNanos(), config.rest(), auth,
+        rateLimit);
   }
 
   /**

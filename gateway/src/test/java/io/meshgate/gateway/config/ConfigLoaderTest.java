@@ -91,6 +91,118 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void authProvidersAndRouteRequirements() throws Exception {
+    GatewayConfig config = parse("""
+        listener: {port: 8080}
+        auth:
+          providers:
+            - name: corp
+              issuer: https://id.example.com
+              audiences: [api]
+              jwks: {url: "https://id.example.com/jwks.json"}
+              forwardClaims: {sub: X-User-Id}
+            - name: partners
+              secret: "a shared secret of at least thirty-two bytes"
+              from: [{header: x-api-token}, {query: access_token}, {cookie: session}]
+        clusters:
+          - {name: users, endpoints: [127.0.0.1:50051]}
+        routes:
+          - match: {service: acme.users.v1.Users}
+            cluster: users
+            auth: {requireScopes: [users.read], requireClaims: {tier: gold}}
+          - match: {service: acme.public.v1.Info}
+            cluster: users
+        """);
+    GatewayConfig.JwtProvider corp = config.jwtProviders().get(0);
+    assertEquals(java.net.URI.create("https://id.example.com/jwks.json"), corp.jwksUrl());
+    assertEquals(Duration.ofMinutes(10), corp.refreshInterval());
+    assertEquals(Duration.ofSeconds(60), corp.clockSkew());
+    assertEquals(List.of(GatewayConfig.TokenSource.BEARER), corp.from());
+    assertEquals(java.util.Map.of("sub", "x-user-id"), corp.forwardClaims());
+    assertEquals(8192, corp.maxTokenBytes());
+    GatewayConfig.JwtProvider partners = config.jwtProviders().get(1);
+    assertEquals(List.of(new GatewayConfig.TokenSource("header", "x-api-token", ""),
+        new GatewayConfig.TokenSource("query", "access_token", ""),
+        new GatewayConfig.TokenSource("cookie", "session", "")), partners.from());
+    GatewayConfig.RouteAuth auth = config.routes().get(0).auth();
+    assertEquals(List.of("corp", "partners"), auth.providers(), "default: every provider");
+    assertEquals(List.of("users.read"), auth.requireScopes());
+    assertEquals(java.util.Map.of("tier", "gold"), auth.requireClaims());
+    assertTrue(auth.forwardAuthorization());
+    assertNull(config.routes().get(1).auth(), "no auth section: a public route");
+  }
+
+  @Test
+  void badAuthConfigsAreReportedWithTheirPlace() {
+    List<String> errors = errors("""
+        listener: {port: 8080}
+        auth:
+          providers:
+            - name: a
+              jwks: {url: "http://id.example.com/jwks.json"}
+              secret: short
+            - name: b
+            - name: a
+              publicKeyFile: /no/such.pem
+              forwardClaims: {sub: grpc-status}
+        clusters:
+          - {name: users, endpoints: [127.0.0.1:50051]}
+        routes:
+          - match: {service: acme.users.v1.Users}
+            cluster: users
+            auth: {providers: [c]}
+        """);
+    assertEquals(List.of(
+        "gw.yaml:5:19: auth.providers[0].jwks.url: 'http://id.example.com/jwks.json' is not an"
+            + " https URL (keys fetched over plain http could be forged; plain http is allowed"
+            + " only on loopback)",
+        "gw.yaml:6:15: auth.providers[0].secret: 5 bytes is too short for an HMAC secret"
+            + " (expected: at least 32 bytes, as RFC 7518 requires for HS256)",
+        "gw.yaml:4:7: auth.providers[0]: needs exactly one key source: jwks, publicKeyFile or"
+            + " secret (found 2)",
+        "gw.yaml:7:7: auth.providers[1]: needs exactly one key source: jwks, publicKeyFile or"
+            + " secret (found 0)",
+        "gw.yaml:9:22: auth.providers[2].publicKeyFile: '/no/such.pem' is not a readable file",
+        "gw.yaml:10:22: auth.providers[2].forwardClaims.sub: 'grpc-status' is not a header a"
+            + " claim can go to (expected: letters, digits, '-', '_', '.'; not grpc-* or *-bin)",
+        "gw.yaml:8:13: auth.providers[2].name: 'a' is defined twice (provider names must be"
+            + " unique)",
+        "gw.yaml:16:23: routes[0].auth.providers: 'c' is not a defined JWT provider (defined:"
+            + " a, b)"), errors);
+  }
+
+  @Test
+  void rateLimitsParseRatesAndKeys() throws Exception {
+    GatewayConfig config = parse(MINIMAL + """
+            rateLimits:
+              - {name: per-client, rate: 100/s, burst: 200, trustedHops: 1}
+              - {key: "header:X-Api-Key", rate: 6000/m}
+              - {key: route, rate: 36/h, maxKeys: 10}
+        """);
+    List<GatewayConfig.RateLimit> limits = config.routes().get(0).rateLimits();
+    assertEquals(new GatewayConfig.RateLimit("per-client", "clientIp", null, 1, 100, 200,
+        100_000), limits.get(0));
+    assertEquals(new GatewayConfig.RateLimit("rateLimits[1]", "header", "x-api-key", 0, 100,
+        100, 100_000), limits.get(1), "burst defaults to a second's worth");
+    assertEquals(0.01, limits.get(2).permitsPerSecond(), 1e-9);
+    assertEquals(1, limits.get(2).burst());
+
+    assertEquals(List.of(
+        "gw.yaml:9:16: routes[0].rateLimits[0].rate: 'fast' is not a rate (expected: a positive"
+            + " number of calls per s, m or h, e.g. 100/s or 6000/m)",
+        "gw.yaml:10:15: routes[0].rateLimits[1].key: a claim key needs the route to require a"
+            + " token (auth:)",
+        "gw.yaml:11:15: routes[0].rateLimits[2].key: 'cookie:x' is not a rate-limit key"
+            + " (expected: clientIp, route, header:<name> or claim:<name>)"),
+        errors(MINIMAL + """
+                rateLimits:
+                  - {rate: fast}
+                  - {key: "claim:sub", rate: 1/s}
+                  - {key: "cookie:x", rate: 1/s}
+            """));
+  }
+
+  @Test
   void undefinedClusterIsReportedWithLineColumnAndTheDefinedOnes() {
     List<String> errors = errors("""
         listener: {port: 8080}

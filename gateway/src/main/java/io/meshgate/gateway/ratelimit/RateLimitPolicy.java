@@ -1,0 +1,160 @@
+package io.meshgate.gateway.ratelimit;
+
+import io.grpc.Status;
+import io.meshgate.gateway.config.GatewayConfig;
+import io.micrometer.core.instrument.Counter;
+import java.util.List;
+import java.util.Locale;
+
+
+/**
+ * The rate limits of one route, checked in order at the start of each call (a stream counts
+ * once). Over a limit → RESOURCE_EXHAUSTED / 429 with the time to retry. Thread-safe and
+ * immutable.
+ */
+public final class RateLimitPolicy {
+  private final String route;
+  private final List<Rule> rules;
+
+  /** A rule and its buckets. */
+  record Rule(GatewayConfig.RateLimit config, TokenBucketRateLimiter limiter,
+      Counter rejections) {}
+
+  /**
+   * What a call learns from the limits: whether it may go on, and the figures of the tightest
+   * limit for {@code RateLimit-*} headers (limit 0 when no rule applied).
+   *
+   * @param status RESOURCE_EXHAUSTED for a refused call; null when allowed
+   * @param retryAfterSeconds for a refused call, whole seconds to wait (at least 1)
+   * @param retryAfterNanos for a refused call, the exact wait
+   */
+  public record Result(Status status, long limit, long remaining, long resetSeconds,
+      long retryAfterSeconds, long retryAfterNanos) {
+    public boolean allowed() {
+      return status == null;
+    }
+  }
+
+  /** What a rule may key on. */
+  public interface Call {
+    /** A request header (lower-case name), or null. */
+    String header(String name);
+
+    /** The TCP peer's address, or null. */
+    String peerAddress();
+
+    /** A claim of the call's verified token as text, or null (no token, no claim). */
+    String claim(String name);
+  }
+
+  RateLimitPolicy(String route, List<Rule> rules) {
+    this.route = route;
+    this.rules = List.copyOf(rules);
+  }
+
+  /** Takes a token from every applicable rule's bucket, stopping at the first refusal. */
+  public Result check(Call call) {
+    TokenBucketRateLimiter.Decision tightest = null;
+    for (Rule rule : rules) {
+      String key = key(rule.config(), call);
+      if (key == null) {
+        continue; // the call has no value for this key: the rule does not apply
+      }
+      TokenBucketRateLimiter.Decision decision = rule.limiter().tryAcquire(key);
+      if (!decision.allowed()) {
+        rule.rejections().increment();
+        long retrySeconds = Math.max(1, (decision.retryAfterNanos() + 999_999_999L)
+            / 1_000_000_000L);
+        GatewayConfig.RateLimit c = rule.config();
+        return new Result(Status.RESOURCE_EXHAUSTED.withDescription(String.format(Locale.ROOT,
+            "rate limit '%s' of route '%s' exceeded (%s, burst %d, per %s); retry in %.1f s",
+            c.name(), route, rate(c.permitsPerSecond()), c.burst(), keyLabel(c),
+            decision.retryAfterNanos() / 1e9)), decision.limit(), 0,
+            seconds(decision.resetNanos()), retrySeconds, decision.retryAfterNanos());
+      }
+      if (tightest == null || decision.remaining() < tightest.remaining()) {
+        tightest = decision;
+      }
+    }
+    if (tightest == null) {
+      return new Result(null, 0, 0, 0, 0, 0);
+    }
+    return new Result(null, tightest.limit(), tightest.remaining(),
+        seconds(tightest.resetNanos()), 0, 0);
+  }
+
+  private static long seconds(long nanos) {
+    return (nanos + 999_999_999L) / 1_000_000_000L;
+  }
+
+  private static String key(GatewayConfig.RateLimit rule, Call call) {
+    return switch (rule.key()) {
+      case "route" -> "";
+      case "header" -> call.header(rule.keyName());
+      case "claim" -> call.claim(rule.keyName());
+      default -> clientIp(call, rule.trustedHops());
+    };
+  }
+
+  /**
+   * The client's address: with {@code hops} trusted proxies in front, the entry that many from
+   * the right of {@code X-Forwarded-For} (what the first trusted proxy saw); the TCP peer when
+   * there are no trusted proxies or the header is shorter.
+   */
+  static String clientIp(Call call, int hops) {
+    if (hops > 0) {
+      String forwarded = call.header("x-forwarded-for");
+      if (forwarded != null) {
+        String[] entries = forwarded.split(",");
+        if (entries.length >= hops) {
+          String entry = entries[entries.length - hops].trim();
+          if (!entry.isEmpty()) {
+            return entry;
+          }
+        }
+      }
+    }
+    String peer = call.peerAddress();
+    return peer == null ? "" : peer;
+  }
+
+  private static String keyLabel(GatewayConfig.RateLimit rule) {
+    return switch (rule.key()) {
+      case "route" -> "route";
+      case "header" -> "header " + rule.keyName();
+      case "claim" -> "claim " + rule.keyName();
+      default -> "client address";
+    };
+  }
+
+  private static String rate(double perSecond) {
+    if (perSecond >= 1) {
+      return trim(perSecond) + "/s";
+    }
+    if (perSecond * 60 >= 1) {
+      return trim(perSecond * 60) + "/m";
+    }
+    return trim(perSecond * 3600) + "/h";
+  }
+
+  private static String trim(double value) {
+    return value == Math.rint(value) ? Long.toString((long) value)
+        : String.format(Locale.ROOT, "%.2f", value);
+  }
+
+  /**
+   * The {@code google.rpc.Status} of a refused call, with a {@code RetryInfo} detail that gRPC
+   * clients and the REST error body both carry.
+   */
+  public static byte[] statusDetails(Result refused) {
+    long nanos = Math.max(refused.retryAfterNanos(), 1);
+    return com.google.rpc.Status.newBuilder()
+        .setCode(Status.Code.RESOURCE_EXHAUSTED.value())
+        .setMessage(refused.status().getDescription())
+        .addDetails(com.google.protobuf.Any.pack(com.google.rpc.RetryInfo.newBuilder()
+            .setRetryDelay(com.google.protobuf.Duration.newBuilder()
+                .setSeconds(nanos / 1_000_000_000L).setNanos((int) (nanos % 1_000_000_000L)))
+            .build()))
+        .build().toByteArray();
+  }
+}
