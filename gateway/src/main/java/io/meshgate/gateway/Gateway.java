@@ -3,6 +3,7 @@ package io.meshgate.gateway;
 import io.meshgate.gateway.admin.AdminServer;
 import io.meshgate.gateway.auth.Authentication;
 import io.meshgate.gateway.ratelimit.RateLimits;
+import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.config.ConfigError;
 import io.meshgate.gateway.config.ConfigException;
 import io.meshgate.gateway.config.GatewayConfig;
@@ -78,7 +79,8 @@ public final class Gateway implements AutoCloseable {
     this.clusters = new LinkedHashMap<>();
     for (GatewayConfig.Cluster cluster : config.clusters()) {
       clusters.put(cluster.name(), UpstreamCluster.create(cluster, loops,
-          config.limits().maxMessageBytes(), config.limits().maxHeaderListBytes(), offload));
+          config.limits().maxMessageBytes(), config.limits().maxHeaderListBytes(), offload,
+          telemetry.metrics()));
     }
     GatewayConfig.Transcoding transcoding = config.transcoding();
     try {
@@ -97,7 +99,7 @@ public final class Gateway implements AutoCloseable {
       UpstreamCluster self = UpstreamCluster.inProcess("gateway-reflection",
           reflection.channel());
       for (String service : ReflectionServer.SERVICES) {
-        compiled.add(new Route("gateway-reflection", self, 0, 0, null, null, null));
+        compiled.add(new Route("gateway-reflection", self, 0, 0, null, null, null, null));
         matches.add(new GatewayConfig.Match(service, null, null, List.of()));
       }
     } else {
@@ -106,7 +108,9 @@ public final class Gateway implements AutoCloseable {
     for (GatewayConfig.Route route : config.routes()) {
       compiled.add(Route.of(route, clusters.get(route.cluster()),
           auth.forRoute(route.name(), route.auth()),
-          rateLimits.forRoute(route.name(), route.rateLimits())));
+          rateLimits.forRoute(route.name(), route.rateLimits()),
+          route.retry() == null ? null : new RetryPolicy(route.name(), route.retry(),
+              System::nanoTime, telemetry.metrics())));
       matches.add(route.match());
     }
     this.routes = new AtomicReference<>(RouteTable.of(compiled, matches));

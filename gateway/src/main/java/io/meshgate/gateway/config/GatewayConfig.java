@@ -164,7 +164,7 @@ public record GatewayConfig(
    * @param connectTimeout TCP connect timeout to one endpoint
    */
   public record Cluster(String name, String target, String lbPolicy, Map<String, ?> lbConfig,
-      String healthCheckService, Duration connectTimeout) {
+      String healthCheckService, Duration connectTimeout, CircuitBreaker circuitBreaker) {
 
     /** The service config the cluster's channels start with. */
     public Map<String, ?> serviceConfig() {
@@ -188,9 +188,55 @@ public record GatewayConfig(
    * @param rest how REST calls of this route are transcoded (null: the global settings)
    */
   public record Route(String name, Match match, String cluster, Duration timeout,
-      Duration maxTimeout, RestOptions rest, RouteAuth auth, List<RateLimit> rateLimits) {
+      Duration maxTimeout, RestOptions rest, RouteAuth auth, List<RateLimit> rateLimits,
+      Retry retry) {
     public Route {
       rateLimits = List.copyOf(rateLimits);
+    }
+  }
+
+  /**
+   * A cluster's circuit breaker (resilience4j): it opens when, over the sliding window, the
+   * share of failed or slow calls reaches its threshold; while open, calls fail at once with
+   * UNAVAILABLE; after {@code openDuration} a few probe calls decide whether it closes again.
+   *
+   * @param failureRateThreshold percent of failed calls that opens it
+   * @param slowCallRateThreshold percent of slow calls that opens it (100: only when all are)
+   * @param slowCallDuration calls longer than this are slow
+   * @param timeWindow whether the window is {@code windowSize} seconds (true) or calls (false)
+   * @param windowSize calls or seconds in the sliding window
+   * @param minimumCalls calls the window needs before rates count
+   * @param openDuration how long it stays open before probing
+   * @param halfOpenCalls probe calls let through while half-open
+   * @param failureCodes gRPC status codes that count as failures
+   */
+  public record CircuitBreaker(float failureRateThreshold, float slowCallRateThreshold,
+      Duration slowCallDuration, boolean timeWindow, int windowSize, int minimumCalls,
+      Duration openDuration, int halfOpenCalls, java.util.Set<io.grpc.Status.Code> failureCodes) {
+    public CircuitBreaker {
+      failureCodes = java.util.Set.copyOf(failureCodes);
+    }
+  }
+
+  /**
+   * Retries of a route's calls that fail before any response reached the client.
+   *
+   * @param codes statuses that are retried
+   * @param maxAttempts attempts in all, the first included
+   * @param initialBackoff the first retry waits a random time up to this
+   * @param maxBackoff cap on the wait
+   * @param backoffMultiplier growth of the wait per retry
+   * @param perTryTimeout deadline of each attempt (the call's deadline covers all); null for
+   *     none. An attempt that runs out of it is retried.
+   * @param bufferBytes request bytes kept for replay; a call that sends more is not retried
+   * @param budgetRatio retries allowed per call, over a 10 s window
+   * @param budgetMinPerSecond retries allowed per second regardless of traffic
+   */
+  public record Retry(java.util.Set<io.grpc.Status.Code> codes, int maxAttempts,
+      Duration initialBackoff, Duration maxBackoff, double backoffMultiplier,
+      Duration perTryTimeout, int bufferBytes, double budgetRatio, int budgetMinPerSecond) {
+    public Retry {
+      codes = java.util.Set.copyOf(codes);
     }
   }
 

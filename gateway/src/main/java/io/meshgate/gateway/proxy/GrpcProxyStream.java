@@ -10,6 +10,7 @@ import io.meshgate.gateway.auth.AuthRequest;
 import io.meshgate.gateway.auth.AuthResult;
 import io.meshgate.gateway.front.ConnectionGuard;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
+import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Route;
 import io.meshgate.gateway.telemetry.CallRecord;
 import io.netty.buffer.ByteBuf;
@@ -58,6 +59,18 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   private static final Logger logger = Logger.getLogger(GrpcProxyStream.class.getName());
   private static final AsciiString STATUS_405 = AsciiString.cached("405");
   private static final AsciiString WWW_AUTHENTICATE = AsciiString.cached("www-authenticate");
+  /** Request messages kept for a retry as byte copies (the pooled buffer is released). */
+  private static final RetryPolicy.Replay<ByteBuf> REPLAY = new RetryPolicy.Replay<>() {
+    @Override
+    public byte[] save(ByteBuf message) {
+      return io.netty.buffer.ByteBufUtil.getBytes(message);
+    }
+
+    @Override
+    public ByteBuf restore(byte[] saved) {
+      return Unpooled.wrappedBuffer(saved);
+    }
+  };
   private static final AsciiString STATUS_DETAILS =
       AsciiString.cached("grpc-status-details-bin");
   private static final long EARLY_BYTES = 32 * 1024;
@@ -287,7 +300,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     MethodDescriptor<ByteBuf, ByteBuf> descriptor = service.methodDescriptor(fullMethod);
     deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
         gzipRequests);
-    call = route.cluster().newCall(descriptor, options, ctx.executor());
+    call = route.newCall(descriptor, options, ctx.executor(), REPLAY);
     call.start(new UpstreamListener(), metadata);
     if (ctx.channel().isWritable()) {
       call.request(1);

@@ -13,6 +13,7 @@ import io.meshgate.gateway.auth.AuthResult;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.proxy.GrpcWire;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
+import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Route;
 import io.meshgate.gateway.telemetry.CallRecord;
 import io.meshgate.transcoder.HttpRoute;
@@ -55,6 +56,18 @@ final class RestCall {
   private static final String EVENT_STREAM = "text/event-stream";
   /** What nginx logs for a client that went away before its answer. */
   private static final int CLIENT_CLOSED_REQUEST = 499;
+  /** Request messages are byte arrays nobody changes: kept as they are for a retry. */
+  private static final RetryPolicy.Replay<byte[]> REPLAY = new RetryPolicy.Replay<>() {
+    @Override
+    public byte[] save(byte[] message) {
+      return message;
+    }
+
+    @Override
+    public byte[] restore(byte[] saved) {
+      return saved;
+    }
+  };
   private static final String RATELIMIT_LIMIT = "ratelimit-limit";
   private static final String RATELIMIT_REMAINING = "ratelimit-remaining";
   private static final String RATELIMIT_RESET = "ratelimit-reset";
@@ -262,8 +275,8 @@ final class RestCall {
     if (timeout > 0) {
       callOptions = callOptions.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
     }
-    call = route.cluster().newCall(service.methodDescriptor(httpRoute), callOptions,
-        out.executor());
+    call = route.newCall(service.methodDescriptor(httpRoute), callOptions, out.executor(),
+        REPLAY);
     call.start(new Listener(), metadata);
     for (byte[] message : messages) {
       record.requestMessage(message.length);

@@ -3,6 +3,12 @@ package io.meshgate.gateway.route;
 import io.meshgate.gateway.auth.JwtAuthenticator;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
+import io.meshgate.gateway.resilience.RetryPolicy;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.MethodDescriptor;
+import io.netty.util.concurrent.EventExecutor;
+import java.util.concurrent.TimeUnit;
 import io.meshgate.gateway.upstream.UpstreamCluster;
 
 /**
@@ -15,18 +21,34 @@ import io.meshgate.gateway.upstream.UpstreamCluster;
  * @param rest how REST calls of the route are transcoded; null for the global settings
  * @param auth who may call it; null for a public route
  * @param rateLimit how often it may be called; null for no limit
+ * @param retry how failed calls are retried; null for no retries
  */
 public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNanos,
     long maxTimeoutNanos, GatewayConfig.RestOptions rest, JwtAuthenticator auth,
-    RateLimitPolicy rateLimit) {
+    RateLimitPolicy rateLimit, RetryPolicy retry) {
 
   /** Compiles a configured route against its resolved cluster and policies. */
   public static Route of(GatewayConfig.Route config, UpstreamCluster cluster,
-      JwtAuthenticator auth, RateLimitPolicy rateLimit) {
+      JwtAuthenticator auth, RateLimitPolicy rateLimit, RetryPolicy retry) {
     return new Route(config.name(), cluster,
         config.timeout() == null ? 0 : config.timeout().toNanos(),
         config.maxTimeout() == null ? 0 : config.maxTimeout().toNanos(), config.rest(), auth,
-        rateLimit);
+        rateLimit, retry);
+  }
+
+  /**
+   * Starts a call to the route's cluster, retried by the route's policy.
+   *
+   * @param loop the client stream's event loop: attempts start and retries wait there
+   * @param replay how request messages are kept for another attempt
+   */
+  public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method,
+      CallOptions options, EventExecutor loop, RetryPolicy.Replay<ReqT> replay) {
+    if (retry == null) {
+      return cluster.newCall(method, options, loop);
+    }
+    return retry.wrap(attempt -> cluster.newCall(method, attempt, loop), options, replay,
+        (task, delayNanos) -> loop.schedule(task, delayNanos, TimeUnit.NANOSECONDS));
   }
 
   /**

@@ -10,6 +10,8 @@ import io.grpc.MethodDescriptor;
 import io.grpc.netty.NettyChannelBuilder;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.EventLoops;
+import io.meshgate.gateway.resilience.ClusterCircuitBreaker;
+import io.meshgate.gateway.telemetry.GatewayMetrics;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOption;
@@ -31,12 +33,14 @@ public final class UpstreamCluster {
   private final GatewayConfig.Cluster config;
   private final Map<EventExecutor, ManagedChannel> channels;
   private final ManagedChannel first;
+  private final ClusterCircuitBreaker breaker;
 
   private UpstreamCluster(GatewayConfig.Cluster config, Map<EventExecutor, ManagedChannel> channels,
-      ManagedChannel first) {
+      ManagedChannel first, ClusterCircuitBreaker breaker) {
     this.config = config;
     this.channels = channels;
     this.first = first;
+    this.breaker = breaker;
   }
 
   /**
@@ -45,9 +49,11 @@ public final class UpstreamCluster {
    * @param maxMessageBytes largest response message accepted from the cluster
    * @param maxHeaderListBytes largest response header list accepted from the cluster
    * @param offloadExecutor runs blocking work of name resolution (DNS)
+   * @param metrics where the circuit breaker reports its state
    */
   public static UpstreamCluster create(GatewayConfig.Cluster config, EventLoops loops,
-      int maxMessageBytes, int maxHeaderListBytes, Executor offloadExecutor) {
+      int maxMessageBytes, int maxHeaderListBytes, Executor offloadExecutor,
+      GatewayMetrics metrics) {
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     ManagedChannel first = null;
     for (EventLoop loop : loops.workerLoops()) {
@@ -58,7 +64,10 @@ public final class UpstreamCluster {
         first = channel;
       }
     }
-    return new UpstreamCluster(config, channels, first);
+    ClusterCircuitBreaker breaker = config.circuitBreaker() == null ? null
+        : new ClusterCircuitBreaker(config.name(), config.circuitBreaker(),
+            java.time.Clock.systemUTC(), System::nanoTime, metrics);
+    return new UpstreamCluster(config, channels, first, breaker);
   }
 
   private static ManagedChannel newChannel(GatewayConfig.Cluster config, EventLoop loop,
@@ -101,7 +110,16 @@ public final class UpstreamCluster {
    */
   public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
       MethodDescriptor<ReqT, RespT> method, CallOptions options, EventExecutor loop) {
-    return channels.getOrDefault(loop, first).newCall(method, options);
+    ClientCall<ReqT, RespT> call = channels.getOrDefault(loop, first).newCall(method, options);
+    if (breaker == null) {
+      return call;
+    }
+    return breaker.wrap(call, options.getExecutor() != null ? options.getExecutor() : loop);
+  }
+
+  /** The cluster's circuit breaker, or null without one. */
+  public ClusterCircuitBreaker circuitBreaker() {
+    return breaker;
   }
 
   /** A channel of the cluster, for the gateway's own calls (such as server reflection). */
@@ -114,7 +132,7 @@ public final class UpstreamCluster {
    * terms: UNAVAILABLE names the cluster and its target. Other statuses are returned as they are.
    */
   public Status explainLocalFailure(Status status) {
-    if (status.getCode() == Status.Code.UNAVAILABLE) {
+    if (status.getCode() == Status.Code.UNAVAILABLE && !ClusterCircuitBreaker.isOpenCircuit(status)) {
       return Status.UNAVAILABLE.withCause(status.getCause()).withDescription(
           "no endpoint of cluster '" + name() + "' (" + target() + ") is reachable: "
               + status.getDescription());
@@ -131,7 +149,7 @@ public final class UpstreamCluster {
     ManagedChannel copying = new CopyingChannel(channel);
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     return new UpstreamCluster(new GatewayConfig.Cluster(name, "in-process:" + name, "pick_first",
-        Map.of(), null, java.time.Duration.ofSeconds(1)), channels, copying);
+        Map.of(), null, java.time.Duration.ofSeconds(1), null), channels, copying, null);
   }
 
   /** Copies pooled request buffers before they reach an in-process channel. */

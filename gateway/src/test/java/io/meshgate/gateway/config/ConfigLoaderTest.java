@@ -203,6 +203,45 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void retriesAndCircuitBreakersHaveDocumentedDefaults() throws Exception {
+    GatewayConfig config = parse("""
+        listener: {port: 8080}
+        clusters:
+          - name: users
+            endpoints: [127.0.0.1:50051]
+            circuitBreaker: {}
+        routes:
+          - match: {service: acme.users.v1.Users}
+            cluster: users
+            retry: {}
+        """);
+    GatewayConfig.CircuitBreaker breaker = config.clusters().get(0).circuitBreaker();
+    assertEquals(new GatewayConfig.CircuitBreaker(50, 100, Duration.ofSeconds(60), false, 100,
+        20, Duration.ofSeconds(30), 5, java.util.Set.of(io.grpc.Status.Code.UNAVAILABLE,
+            io.grpc.Status.Code.DEADLINE_EXCEEDED, io.grpc.Status.Code.INTERNAL,
+            io.grpc.Status.Code.UNKNOWN)), breaker);
+    assertEquals(new GatewayConfig.Retry(java.util.Set.of(io.grpc.Status.Code.UNAVAILABLE), 3,
+        Duration.ofMillis(25), Duration.ofMillis(250), 2, null, 64 * 1024, 0.2, 10),
+        config.routes().get(0).retry());
+
+    assertEquals(List.of(
+        "gw.yaml:5:36: clusters[0].circuitBreaker.failureCodes: 'TEAPOT' is not a gRPC status"
+            + " code (expected names such as UNAVAILABLE, INTERNAL)",
+        "gw.yaml:9:45: routes[0].retry.maxBackoff: 1ms is shorter than initialBackoff 1s"),
+        errors("""
+            listener: {port: 8080}
+            clusters:
+              - name: users
+                endpoints: [127.0.0.1:50051]
+                circuitBreaker: {failureCodes: [TEAPOT]}
+            routes:
+              - match: {service: acme.users.v1.Users}
+                cluster: users
+                retry: {initialBackoff: 1s, maxBackoff: 1ms}
+            """));
+  }
+
+  @Test
   void undefinedClusterIsReportedWithLineColumnAndTheDefinedOnes() {
     List<String> errors = errors("""
         listener: {port: 8080}
