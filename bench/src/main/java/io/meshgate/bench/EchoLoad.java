@@ -28,7 +28,7 @@ import org.HdrHistogram.Recorder;
  *
  * <pre>
  * EchoLoad --address=127.0.0.1:8080 --size=100 [--channels=4] [--outstanding=10]
- *     [--warmup=10] [--duration=20]
+ *     [--warmup=10] [--duration=20] [--header=name:value ...]
  * </pre>
  */
 public final class EchoLoad {
@@ -48,10 +48,11 @@ public final class EchoLoad {
   private final AtomicLong completed = new AtomicLong();
   private final AtomicLong failed = new AtomicLong();
 
-  private EchoLoad(String address, int channelCount, int size) {
+  private EchoLoad(String address, int channelCount, int size, io.grpc.Metadata headers) {
     for (int i = 0; i < channelCount; i++) {
       channels.add(NettyChannelBuilder.forTarget(address).usePlaintext().directExecutor()
-          .maxInboundMessageSize(64 * 1024 * 1024).build());
+          .maxInboundMessageSize(64 * 1024 * 1024)
+          .intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers)).build());
     }
     this.request = echoRequest(size);
   }
@@ -79,6 +80,7 @@ public final class EchoLoad {
     int size = 100;
     int warmup = 10;
     int duration = 20;
+    io.grpc.Metadata headers = new io.grpc.Metadata();
     for (String arg : args) {
       String value = arg.substring(arg.indexOf('=') + 1);
       switch (arg.substring(0, arg.indexOf('='))) {
@@ -88,10 +90,13 @@ public final class EchoLoad {
         case "--size" -> size = Integer.parseInt(value);
         case "--warmup" -> warmup = Integer.parseInt(value);
         case "--duration" -> duration = Integer.parseInt(value);
+        case "--header" -> headers.put(io.grpc.Metadata.Key.of(
+            value.substring(0, value.indexOf(':')), io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+            value.substring(value.indexOf(':') + 1));
         default -> throw new IllegalArgumentException("unknown option " + arg);
       }
     }
-    EchoLoad load = new EchoLoad(address, channelCount, size);
+    EchoLoad load = new EchoLoad(address, channelCount, size, headers);
     load.run(outstanding, warmup, duration);
   }
 

@@ -1,8 +1,6 @@
 package io.meshgate.bench;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +27,6 @@ public final class RestBench {
   private final Path root;
   private final Path work;
   private final String javaCmd;
-  private final String benchJar;
   private final int duration;
   private final int warmup;
   private final int workers;
@@ -37,18 +34,14 @@ public final class RestBench {
   private final List<Integer> sizes;
   private final BenchProcesses processes;
   private Process gateway;
-  private final long ticksPerSecond;
+  private final EchoRuns echo;
 
-  /** One measured run. */
-  record Result(long qps, long p50, long p99, double gatewayMicrosPerRequest) {}
 
   private RestBench(Map<String, String> options) throws Exception {
     this.root = Path.of(options.getOrDefault("root", "..")).toAbsolutePath().normalize();
     this.work = Files.createTempDirectory("meshgate-rest-bench");
     this.processes = new BenchProcesses(work);
     this.javaCmd = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    this.benchJar = Path.of(RestBench.class.getProtectionDomain().getCodeSource().getLocation()
-        .getPath()).toString();
     this.duration = Integer.parseInt(options.getOrDefault("duration", "20"));
     this.warmup = Integer.parseInt(options.getOrDefault("warmup", "10"));
     this.workers = Integer.parseInt(options.getOrDefault("workers",
@@ -56,7 +49,7 @@ public final class RestBench {
     this.rounds = Integer.parseInt(options.getOrDefault("rounds", "1"));
     this.sizes = Arrays.stream(options.getOrDefault("sizes", "100,10240").split(","))
         .map(String::strip).map(Integer::parseInt).toList();
-    this.ticksPerSecond = Long.parseLong(run(List.of("getconf", "CLK_TCK")).strip());
+    this.echo = new EchoRuns(warmup, duration);
   }
 
   public static void main(String[] args) throws Exception {
@@ -131,20 +124,20 @@ public final class RestBench {
     }
     for (int size : sizes) {
       Path body = work.resolve("body-" + size + ".json");
-      Map<String, List<Result>> results = new LinkedHashMap<>();
+      Map<String, List<EchoRuns.Result>> results = new LinkedHashMap<>();
       for (int round = 0; round < rounds; round++) {
         // Interleaved, so that drift (JIT, noise) hits every client alike.
         record(results, size, round, "gRPC (proxy)", grpc(gatewayPort, size));
         record(results, size, round, "REST HTTP/1.1 (wrk)", wrk(url, body));
         record(results, size, round, "REST HTTP/2 (h2load)", h2load(url, body));
       }
-      Map<String, Result> median = new LinkedHashMap<>();
-      results.forEach((client, list) -> median.put(client, median(list)));
+      Map<String, EchoRuns.Result> median = new LinkedHashMap<>();
+      results.forEach((client, list) -> median.put(client, EchoRuns.median(list)));
       String label = size >= 1024 ? (size / 1024) + " KiB" : size + " B";
       median.forEach((client, r) -> table.append(String.format(Locale.ROOT,
           "%-8s %-22s %10d %9d %9d %13.1f us%n", label, client, r.qps(), r.p50(), r.p99(),
           r.gatewayMicrosPerRequest())));
-      Result grpc = median.get("gRPC (proxy)");
+      EchoRuns.Result grpc = median.get("gRPC (proxy)");
       ratios.append(String.format(Locale.ROOT,
           "%-8s REST/gRPC QPS: HTTP/1.1 %.2f, HTTP/2 %.2f   gateway CPU per request, REST/gRPC:"
               + " HTTP/1.1 %.2f, HTTP/2 %.2f%n", label,
@@ -161,51 +154,22 @@ public final class RestBench {
     System.out.print(ratios);
   }
 
-  private static void record(Map<String, List<Result>> results, int size, int round,
-      String client, Result result) {
+  private static void record(Map<String, List<EchoRuns.Result>> results, int size, int round,
+      String client, EchoRuns.Result result) {
     results.computeIfAbsent(client, k -> new ArrayList<>()).add(result);
     System.out.printf(Locale.ROOT, "  %d B %s round %d: %d QPS, p50 %d us, p99 %d us,"
             + " gateway %.1f us CPU/request%n", size, client, round + 1, result.qps(),
         result.p50(), result.p99(), result.gatewayMicrosPerRequest());
   }
 
-  private static Result median(List<Result> results) {
-    List<Result> sorted = new ArrayList<>(results);
-    sorted.sort((a, b) -> Long.compare(a.qps(), b.qps()));
-    return sorted.get(sorted.size() / 2);
-  }
 
   // ---- Clients -----------------------------------------------------------------------------
 
-  private Result grpc(int port, int size) throws Exception {
-    Process p = new ProcessBuilder(javaCmd, "-cp", benchJar, "io.meshgate.bench.EchoLoad",
-        "--address=127.0.0.1:" + port, "--size=" + size, "--channels=4", "--outstanding=10",
-        "--warmup=" + warmup, "--duration=" + duration).redirectErrorStream(true).start();
-    StringBuilder output = new StringBuilder();
-    long cpuStart = -1;
-    long cpuEnd = -1;
-    try (BufferedReader reader = new BufferedReader(new InputStreamReader(p.getInputStream(),
-        StandardCharsets.UTF_8))) {
-      String line;
-      while ((line = reader.readLine()) != null) {
-        output.append(line).append('\n');
-        if (line.equals("MEASURE-START")) {
-          cpuStart = gatewayCpuTicks();
-        } else if (line.equals("MEASURE-END")) {
-          cpuEnd = gatewayCpuTicks();
-        }
-      }
-    }
-    if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0 || cpuEnd < 0
-        || !output.toString().contains("failed: 0")) {
-      throw new IllegalStateException("EchoLoad failed:\n" + output);
-    }
-    long qps = find(Pattern.compile("QPS: (\\d+)"), output);
-    return new Result(qps, find(Pattern.compile("p50 us: (\\d+)"), output),
-        find(Pattern.compile("p99 us: (\\d+)"), output), cpuMicros(cpuEnd - cpuStart, qps));
+  private EchoRuns.Result grpc(int port, int size) throws Exception {
+    return echo.run(port, size, gateway, List.of());
   }
 
-  private Result wrk(String url, Path body) throws Exception {
+  private EchoRuns.Result wrk(String url, Path body) throws Exception {
     List<String> command = List.of("wrk", "-t2", "-c40", "--latency", "-s",
         work.resolve("post.lua").toString());
     runWithBody(concat(command, List.of("-d" + warmup + "s", url)), body);
@@ -217,7 +181,7 @@ public final class RestBench {
     }
     long qps = Math.round(Double.parseDouble(findText(
         Pattern.compile("Requests/sec:\\s+([0-9.]+)"), output)));
-    return new Result(qps, wrkMicros(findText(Pattern.compile("\\s50%\\s+(\\S+)"), output)),
+    return new EchoRuns.Result(qps, wrkMicros(findText(Pattern.compile("\\s50%\\s+(\\S+)"), output)),
         wrkMicros(findText(Pattern.compile("\\s99%\\s+(\\S+)"), output)),
         cpuMicros(after - before, qps));
   }
@@ -235,7 +199,7 @@ public final class RestBench {
     });
   }
 
-  private Result h2load(String url, Path body) throws Exception {
+  private EchoRuns.Result h2load(String url, Path body) throws Exception {
     List<String> command = List.of("h2load", "-t2", "-c4", "-m10", "-d", body.toString(),
         "-H", "content-type: application/json");
     run(concat(command, List.of("-D", Integer.toString(warmup), url)));
@@ -259,7 +223,7 @@ public final class RestBench {
         .filter(fields -> fields.length >= 3)
         .mapToLong(fields -> Long.parseLong(fields[2].strip())).sorted().toArray();
     Files.delete(log);
-    return new Result(qps, percentile(latencies, 50), percentile(latencies, 99),
+    return new EchoRuns.Result(qps, percentile(latencies, 50), percentile(latencies, 99),
         cpuMicros(after - before, qps));
   }
 
@@ -269,15 +233,11 @@ public final class RestBench {
   }
 
   private double cpuMicros(long ticks, long qps) {
-    double seconds = (double) ticks / ticksPerSecond;
-    return seconds * 1_000_000 / Math.max(1, qps * (long) duration);
+    return echo.cpuMicros(ticks, qps);
   }
 
-  /** The gateway process's user + system CPU time, in clock ticks. */
   private long gatewayCpuTicks() throws IOException {
-    String stat = Files.readString(Path.of("/proc/" + gateway.pid() + "/stat"));
-    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-    return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    return EchoRuns.cpuTicks(gateway);
   }
 
   // ---- Processes ---------------------------------------------------------------------------
@@ -307,15 +267,7 @@ public final class RestBench {
     return output;
   }
 
-  private static long find(Pattern pattern, CharSequence output) {
-    return Long.parseLong(findText(pattern, output));
-  }
-
   private static String findText(Pattern pattern, CharSequence output) {
-    Matcher m = pattern.matcher(output);
-    if (!m.find()) {
-      throw new IllegalStateException("no " + pattern + " in:\n" + output);
-    }
-    return m.group(1);
+    return EchoRuns.findText(pattern, output);
   }
 }

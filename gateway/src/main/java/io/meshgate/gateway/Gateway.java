@@ -80,7 +80,7 @@ public final class Gateway implements AutoCloseable {
     for (GatewayConfig.Cluster cluster : config.clusters()) {
       clusters.put(cluster.name(), UpstreamCluster.create(cluster, loops,
           config.limits().maxMessageBytes(), config.limits().maxHeaderListBytes(), offload,
-          telemetry.metrics()));
+          telemetry.metrics(), telemetry.tracing()));
     }
     GatewayConfig.Transcoding transcoding = config.transcoding();
     try {

@@ -118,6 +118,7 @@ public final class ConfigLoader {
       List<GatewayConfig.Route> routes = routes(root, clusters, transcoding.rest(), providers);
       GatewayConfig.Metrics metrics = metrics(root.obj("metrics"));
       GatewayConfig.AccessLog accessLog = accessLog(root.obj("accessLog"));
+      GatewayConfig.Tracing tracing = tracing(root.obj("tracing"));
       root.finish();
       if (listener.port() != 0 && listener.port() == admin.port()) {
         reader.error(root.node("admin"), "admin.port",
@@ -125,7 +126,39 @@ public final class ConfigLoader {
       }
       return new GatewayConfig(source, listener, admin, limits, shutdown, discovery,
           List.copyOf(clusters.values()), routes, transcoding, metrics, accessLog,
-          List.copyOf(providers.values()));
+          List.copyOf(providers.values()), tracing);
+    }
+
+    private GatewayConfig.Tracing tracing(ConfigReader.Obj t) {
+      if (t == null) {
+        return null;
+      }
+      String service = t.string("serviceName", "meshgate");
+      String exporter = t.string("exporter", "otlp");
+      if (!exporter.equals("otlp") && !exporter.equals("none")) {
+        reader.error(t.node("exporter"), t.child("exporter"), "'" + exporter + "' is not an"
+            + " exporter (expected: otlp, or none to make spans without sending them)");
+      }
+      String url = exporter.equals("none") ? t.string("endpoint", null)
+          : t.requiredString("endpoint");
+      java.net.URI endpoint = null;
+      if (url != null && exporter.equals("otlp")) {
+        try {
+          endpoint = new URI(url);
+          if (!"http".equals(endpoint.getScheme()) && !"https".equals(endpoint.getScheme())) {
+            throw new URISyntaxException(url, "not http or https");
+          }
+        } catch (URISyntaxException e) {
+          reader.error(t.node("endpoint"), t.child("endpoint"), "'" + url + "' is not an"
+              + " OTLP/HTTP URL (expected e.g. http://otel-collector:4318/v1/traces)");
+        }
+      }
+      double ratio = t.decimal("sampleRatio", 1.0, 0, 1);
+      Duration interval = t.duration("exportInterval", Duration.ofSeconds(5),
+          Duration.ofMillis(10), Duration.ofMinutes(10));
+      int queue = t.integer("maxQueuedSpans", 2048, 16, 1_000_000);
+      t.finish();
+      return new GatewayConfig.Tracing(service, endpoint, ratio, interval, queue);
     }
 
     private Map<String, GatewayConfig.JwtProvider> auth(ConfigReader.Obj o) {

@@ -24,6 +24,7 @@ import java.util.Map;
  * @param metrics what {@code /metrics} on the admin port shows
  * @param accessLog where one line per call goes, or null for no access log
  * @param jwtProviders the JWT issuers routes may require tokens from, by name
+ * @param tracing where spans go, or null for no tracing
  */
 public record GatewayConfig(
     String source,
@@ -37,7 +38,8 @@ public record GatewayConfig(
     Transcoding transcoding,
     Metrics metrics,
     AccessLog accessLog,
-    List<JwtProvider> jwtProviders) {
+    List<JwtProvider> jwtProviders,
+    Tracing tracing) {
 
   public GatewayConfig {
     clusters = List.copyOf(clusters);
@@ -91,6 +93,20 @@ public record GatewayConfig(
         Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30),
         Duration.ofSeconds(60));
   }
+
+  /**
+   * OpenTelemetry tracing: a server span per call, a client span per upstream attempt, exported
+   * over OTLP/HTTP.
+   *
+   * @param serviceName the {@code service.name} of the gateway's spans
+   * @param endpoint the OTLP/HTTP traces endpoint ({@code http://collector:4318/v1/traces}), or
+   *     null to make spans and export them nowhere (to measure what tracing costs)
+   * @param sampleRatio share of new traces recorded (a caller's sampled flag is followed)
+   * @param exportInterval how often batches of spans are sent
+   * @param maxQueuedSpans spans waiting for export at most; more are dropped
+   */
+  public record Tracing(String serviceName, java.net.URI endpoint, double sampleRatio,
+      Duration exportInterval, int maxQueuedSpans) {}
 
   /**
    * The access log.

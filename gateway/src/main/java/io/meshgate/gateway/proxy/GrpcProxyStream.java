@@ -13,6 +13,7 @@ import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Route;
 import io.meshgate.gateway.telemetry.CallRecord;
+import io.meshgate.gateway.telemetry.Tracing;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
@@ -172,7 +173,10 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   // ---- Request side ------------------------------------------------------------------------
 
   private void start(Http2Headers headers, boolean endStream) {
-    record = service.telemetry().start("grpc", clientAddress(ctx.channel()));
+    record = service.telemetry().start("grpc", clientAddress(ctx.channel()), name -> {
+      CharSequence value = headers.get(name);
+      return value == null ? null : value.toString();
+    });
     CharSequence method = headers.method();
     if (method == null || !AsciiString.contentEquals("POST", method)) {
       Http2Headers response = GrpcWire.trailersOnly(Status.INTERNAL.withDescription(
@@ -284,6 +288,9 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
 
     CallOptions options = CallOptions.DEFAULT.withExecutor(
         service.callbackExecutor(ctx.executor()));
+    if (record.traceContext() != null) {
+      options = options.withOption(Tracing.PARENT, record.traceContext());
+    }
     long timeout = route.effectiveTimeoutNanos(clientTimeout);
     if (timeout > 0) {
       options = options.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);

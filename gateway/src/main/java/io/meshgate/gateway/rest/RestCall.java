@@ -16,6 +16,7 @@ import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Route;
 import io.meshgate.gateway.telemetry.CallRecord;
+import io.meshgate.gateway.telemetry.Tracing;
 import io.meshgate.transcoder.HttpRoute;
 import io.meshgate.transcoder.JsonOptions;
 import io.meshgate.transcoder.JsonTranscoder;
@@ -97,7 +98,8 @@ final class RestCall {
     this.service = service;
     this.request = request;
     this.out = out;
-    this.record = service.telemetry().start("rest", request.clientAddress());
+    this.record = service.telemetry().start("rest", request.clientAddress(),
+        name -> request.headers().get(name));
     record.http(request.method(), request.rawPath());
   }
 
@@ -271,6 +273,9 @@ final class RestCall {
     }
     CallOptions callOptions = CallOptions.DEFAULT
         .withExecutor(service.callbackExecutor(out.executor()));
+    if (record.traceContext() != null) {
+      callOptions = callOptions.withOption(Tracing.PARENT, record.traceContext());
+    }
     long timeout = route.effectiveTimeoutNanos(clientTimeout);
     if (timeout > 0) {
       callOptions = callOptions.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);

@@ -32,6 +32,7 @@ public final class CallRecord {
   private String traceId;
   private String subject;
   private boolean finished;
+  private io.opentelemetry.api.trace.Span span;
 
   CallRecord(Telemetry telemetry, String protocol, String client) {
     this.telemetry = telemetry;
@@ -43,6 +44,23 @@ public final class CallRecord {
   public void http(String httpMethod, String path) {
     this.httpMethod = httpMethod;
     this.path = path;
+    if (span != null) {
+      span.setAttribute(Tracing.HTTP_METHOD, httpMethod);
+      span.setAttribute(Tracing.URL_PATH, path);
+    }
+  }
+
+  void span(io.opentelemetry.api.trace.Span span) {
+    this.span = span;
+    this.traceId = span.getSpanContext().getTraceId();
+  }
+
+  /**
+   * The trace context upstream attempts are children of (for {@link Tracing#PARENT}), or null
+   * without tracing.
+   */
+  public io.opentelemetry.context.Context traceContext() {
+    return span == null ? null : io.opentelemetry.context.Context.root().with(span);
   }
 
   /**
@@ -55,10 +73,19 @@ public final class CallRecord {
     }
     this.service = service;
     this.method = method;
+    if (span != null) {
+      span.updateName(service + "/" + method);
+      span.setAttribute(Tracing.RPC_SERVICE, service);
+      span.setAttribute(Tracing.RPC_METHOD, method);
+    }
     if (route == null) {
       return;
     }
     this.route = route.name();
+    if (span != null) {
+      span.setAttribute(Tracing.ROUTE, route.name());
+      span.setAttribute(Tracing.CLUSTER, route.cluster().name());
+    }
     meters = telemetry.metrics().call(protocol, route.name(), route.cluster().name(), service,
         method);
     meters.started();
@@ -115,6 +142,9 @@ public final class CallRecord {
       m.started();
     }
     m.finished(code, nanos, requestMessages, responseMessages, requestBytes, responseBytes);
+    if (span != null) {
+      Tracing.endServerSpan(span, code, httpStatus);
+    }
     AccessLog log = telemetry.accessLog();
     if (log != null) {
       log.log(new AccessLog.Entry(startMillis, nanos, protocol,

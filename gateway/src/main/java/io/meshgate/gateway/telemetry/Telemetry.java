@@ -10,10 +10,12 @@ import java.io.IOException;
 public final class Telemetry implements AutoCloseable {
   private final GatewayMetrics metrics;
   private final AccessLog accessLog;
+  private final Tracing tracing;
 
-  private Telemetry(GatewayMetrics metrics, AccessLog accessLog) {
+  private Telemetry(GatewayMetrics metrics, AccessLog accessLog, Tracing tracing) {
     this.metrics = metrics;
     this.accessLog = accessLog;
+    this.tracing = tracing;
   }
 
   /**
@@ -27,7 +29,12 @@ public final class Telemetry implements AutoCloseable {
     AccessLog accessLog = log == null ? null : AccessLog.open(log.path(), log.bufferEntries(),
         metrics.counter("meshgate.access.log.dropped",
             "Access log entries dropped because the writer fell behind"));
-    return new Telemetry(metrics, accessLog);
+    return new Telemetry(metrics, accessLog, Tracing.create(config.tracing()));
+  }
+
+  /** The tracing of calls ({@link Tracing#OFF} when not configured). */
+  public Tracing tracing() {
+    return tracing;
   }
 
   /** The meters; {@code /metrics} shows them. */
@@ -36,13 +43,25 @@ public final class Telemetry implements AutoCloseable {
   }
 
   /**
-   * Starts recording a call.
+   * Starts recording a call (and, with tracing, its server span).
    *
    * @param protocol {@code grpc} or {@code rest}
    * @param client the client's IP address, or null
+   * @param headers the request's headers by lower-case name (for trace context)
    */
-  public CallRecord start(String protocol, String client) {
-    return new CallRecord(this, protocol, client);
+  public CallRecord start(String protocol, String client,
+      java.util.function.Function<String, String> headers) {
+    CallRecord record = new CallRecord(this, protocol, client);
+    if (tracing.enabled()) {
+      record.span(tracing.startServerSpan(protocol, headers, client));
+    } else {
+      String traceparent = headers.apply("traceparent");
+      // 00-<32 hex trace id>-<16 hex span id>-<flags>: the access log shows the caller's trace.
+      if (traceparent != null && traceparent.length() >= 55 && traceparent.charAt(2) == '-') {
+        record.traceId(traceparent.substring(3, 35));
+      }
+    }
+    return record;
   }
 
   AccessLog accessLog() {
@@ -54,5 +73,6 @@ public final class Telemetry implements AutoCloseable {
     if (accessLog != null) {
       accessLog.close();
     }
+    tracing.close();
   }
 }

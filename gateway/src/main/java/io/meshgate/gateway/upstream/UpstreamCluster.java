@@ -12,6 +12,7 @@ import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.EventLoops;
 import io.meshgate.gateway.resilience.ClusterCircuitBreaker;
 import io.meshgate.gateway.telemetry.GatewayMetrics;
+import io.meshgate.gateway.telemetry.Tracing;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOption;
@@ -34,13 +35,15 @@ public final class UpstreamCluster {
   private final Map<EventExecutor, ManagedChannel> channels;
   private final ManagedChannel first;
   private final ClusterCircuitBreaker breaker;
+  private final Tracing tracing;
 
   private UpstreamCluster(GatewayConfig.Cluster config, Map<EventExecutor, ManagedChannel> channels,
-      ManagedChannel first, ClusterCircuitBreaker breaker) {
+      ManagedChannel first, ClusterCircuitBreaker breaker, Tracing tracing) {
     this.config = config;
     this.channels = channels;
     this.first = first;
     this.breaker = breaker;
+    this.tracing = tracing;
   }
 
   /**
@@ -50,10 +53,11 @@ public final class UpstreamCluster {
    * @param maxHeaderListBytes largest response header list accepted from the cluster
    * @param offloadExecutor runs blocking work of name resolution (DNS)
    * @param metrics where the circuit breaker reports its state
+   * @param tracing makes a client span of every attempt (when on)
    */
   public static UpstreamCluster create(GatewayConfig.Cluster config, EventLoops loops,
       int maxMessageBytes, int maxHeaderListBytes, Executor offloadExecutor,
-      GatewayMetrics metrics) {
+      GatewayMetrics metrics, Tracing tracing) {
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     ManagedChannel first = null;
     for (EventLoop loop : loops.workerLoops()) {
@@ -67,7 +71,7 @@ public final class UpstreamCluster {
     ClusterCircuitBreaker breaker = config.circuitBreaker() == null ? null
         : new ClusterCircuitBreaker(config.name(), config.circuitBreaker(),
             java.time.Clock.systemUTC(), System::nanoTime, metrics);
-    return new UpstreamCluster(config, channels, first, breaker);
+    return new UpstreamCluster(config, channels, first, breaker, tracing);
   }
 
   private static ManagedChannel newChannel(GatewayConfig.Cluster config, EventLoop loop,
@@ -111,10 +115,10 @@ public final class UpstreamCluster {
   public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
       MethodDescriptor<ReqT, RespT> method, CallOptions options, EventExecutor loop) {
     ClientCall<ReqT, RespT> call = channels.getOrDefault(loop, first).newCall(method, options);
-    if (breaker == null) {
-      return call;
+    if (breaker != null) {
+      call = breaker.wrap(call, options.getExecutor() != null ? options.getExecutor() : loop);
     }
-    return breaker.wrap(call, options.getExecutor() != null ? options.getExecutor() : loop);
+    return tracing.clientCall(call, method, options, config.name());
   }
 
   /** The cluster's circuit breaker, or null without one. */
@@ -149,7 +153,8 @@ public final class UpstreamCluster {
     ManagedChannel copying = new CopyingChannel(channel);
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     return new UpstreamCluster(new GatewayConfig.Cluster(name, "in-process:" + name, "pick_first",
-        Map.of(), null, java.time.Duration.ofSeconds(1), null), channels, copying, null);
+        Map.of(), null, java.time.Duration.ofSeconds(1), null), channels, copying, null,
+        Tracing.OFF);
   }
 
   /** Copies pooled request buffers before they reach an in-process channel. */

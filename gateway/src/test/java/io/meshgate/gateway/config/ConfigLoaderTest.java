@@ -267,7 +267,7 @@ class ConfigLoaderTest {
           - {endpoints: [127.0.0.1:1], lbPolicy: fastest}
         routes:
           - {match: {service: x.Y, servicePrefix: x.}, cluster: a, timeout: 5 minutes}
-        tracing: {}
+        tracingg: {}
         """);
     String all = String.join("\n", errors);
     assertTrue(all.contains("gw.yaml:1:18: listener.port: 70000 is out of range"), all);
@@ -282,7 +282,7 @@ class ConfigLoaderTest {
         all);
     assertTrue(all.contains("routes[0].match: needs exactly one of 'service'"), all);
     assertTrue(all.contains("routes[0].timeout: '5 minutes' is not a duration"), all);
-    assertTrue(all.contains("gw.yaml:9:1: tracing: unknown key (expected one of: listener,"),
+    assertTrue(all.contains("gw.yaml:9:1: tracingg: unknown key (expected one of: listener,"),
         all);
     assertEquals(11, errors.size(), all);
   }
