@@ -117,11 +117,42 @@ public final class Gateway implements AutoCloseable {
     if (reflection != null) {
       descriptors.addListener(snapshot -> reflection.update(snapshot, this::routes));
     }
+    registerGauges(telemetry.metrics());
     ProxyService proxy = new ProxyService(routes::get, config.limits(), loops, telemetry, auth);
     RestService rest = new RestService(routes::get, descriptors, transcoding, config.limits(),
         loops, telemetry, auth);
     this.front = new FrontServer(config, loops, proxy, rest, ssl);
     this.admin = new AdminServer(config.admin(), loops, () -> ready, telemetry.metrics());
+  }
+
+  /** Meters that read the state of clusters, discovery and descriptors when scraped. */
+  private void registerGauges(io.meshgate.gateway.telemetry.GatewayMetrics metrics) {
+    for (UpstreamCluster cluster : clusters.values()) {
+      if (cluster.endpointCount() >= 0 || cluster.target().startsWith("etcd:")) {
+        metrics.gauge("meshgate.upstream.endpoints", "Endpoints the cluster's target resolves"
+            + " to (static and etcd targets)", cluster, UpstreamCluster::endpointCount,
+            "cluster", cluster.name());
+      }
+      for (io.grpc.ConnectivityState state : io.grpc.ConnectivityState.values()) {
+        metrics.gauge("meshgate.upstream.channels", "The cluster's channels (one per event"
+            + " loop) by connectivity state: READY means some endpoint is connected", cluster,
+            c -> c.channelsIn(state), "cluster", cluster.name(), "state", state.name());
+      }
+    }
+    metrics.functionCounter("meshgate.discovery.list.failures", "etcd listings that failed",
+        io.meshgate.resolver.DiscoveryMetrics::listFailures);
+    metrics.functionCounter("meshgate.discovery.watch.failures", "etcd watches that broke",
+        io.meshgate.resolver.DiscoveryMetrics::watchFailures);
+    metrics.functionCounter("meshgate.discovery.relists", "etcd listings redone after a"
+        + " broken watch", io.meshgate.resolver.DiscoveryMetrics::relists);
+    metrics.gauge("meshgate.discovery.unreachable.resolvers", "etcd resolvers serving their last"
+        + " known endpoints because etcd cannot be reached", this,
+        g -> io.meshgate.resolver.DiscoveryMetrics.unreachableResolvers());
+    if (descriptors != null) {
+      descriptors.onOutcome((source, ok) -> metrics.counter("meshgate.config.reloads",
+          "Configuration changes (descriptor sets, reflection) applied or rejected", "source",
+          "descriptors", "result", ok ? "applied" : "rejected").increment());
+    }
   }
 
   /** Whether some route sends a method of {@code service} to a cluster. */

@@ -12,6 +12,8 @@ public final class DiscoveryMetrics {
   private static final AtomicLong RELISTS = new AtomicLong();
   private static final AtomicLong UNREACHABLE = new AtomicLong();
   private static final AtomicLong SKIPPED_VALUES = new AtomicLong();
+  private static final java.util.Map<Object, java.util.Map.Entry<String, Integer>> PUBLISHED =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private DiscoveryMetrics() {}
 
@@ -38,6 +40,28 @@ public final class DiscoveryMetrics {
   /** Registry values that were not endpoints and were skipped. */
   public static long skippedValues() {
     return SKIPPED_VALUES.get();
+  }
+
+  /**
+   * The endpoints each live etcd resolver last gave its channel, by target URI as written
+   * ({@code etcd:///orders?tag=canary}); with several resolvers of one target (one per channel),
+   * the largest count. A target appears once its first result is out and goes with its last
+   * resolver.
+   */
+  public static java.util.Map<String, Integer> endpointsByTarget() {
+    java.util.Map<String, Integer> counts = new java.util.HashMap<>();
+    for (java.util.Map.Entry<String, Integer> e : PUBLISHED.values()) {
+      counts.merge(e.getKey(), e.getValue(), Math::max);
+    }
+    return counts;
+  }
+
+  static void published(Object resolver, String target, int endpoints) {
+    PUBLISHED.put(resolver, java.util.Map.entry(target, endpoints));
+  }
+
+  static void removed(Object resolver) {
+    PUBLISHED.remove(resolver);
   }
 
   static void listFailed() {

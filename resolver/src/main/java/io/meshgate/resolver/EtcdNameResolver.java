@@ -51,6 +51,7 @@ final class EtcdNameResolver extends NameResolver {
       Attributes.Key.create("io.meshgate.resolver.etcd-key");
 
   private final EtcdTarget target;
+  private final String targetText;
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService timer;
   private final LongConsumer beforeWatch;
@@ -73,8 +74,9 @@ final class EtcdNameResolver extends NameResolver {
   /** One registered instance, parsed off the synchronization context. */
   private record Instance(InetSocketAddress address, InstanceMetadata metadata) {}
 
-  EtcdNameResolver(EtcdTarget target, Args args, LongConsumer beforeWatch) {
+  EtcdNameResolver(EtcdTarget target, String targetText, Args args, LongConsumer beforeWatch) {
     this.target = target;
+    this.targetText = targetText;
     this.syncContext = args.getSynchronizationContext();
     this.timer = args.getScheduledExecutorService();
     this.beforeWatch = beforeWatch;
@@ -251,6 +253,7 @@ final class EtcdNameResolver extends NameResolver {
       return;
     }
     published = groups;
+    DiscoveryMetrics.published(this, targetText, groups.size());
     listener.onResult2(ResolutionResult.newBuilder()
         .setAddressesOrError(StatusOr.fromValue(groups))
         .build());
@@ -325,6 +328,7 @@ final class EtcdNameResolver extends NameResolver {
       unreachable = false;
       DiscoveryMetrics.unreachable(false);
     }
+    DiscoveryMetrics.removed(this);
     etcd.close();
   }
 }

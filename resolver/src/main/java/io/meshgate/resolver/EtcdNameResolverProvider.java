@@ -67,7 +67,8 @@ public final class EtcdNameResolverProvider extends NameResolverProvider {
     List<String> defaults = System.getProperty(EtcdClients.ENDPOINTS_PROPERTY) == null
         && System.getenv(EtcdClients.ENDPOINTS_ENV) == null && defaultEndpoints != null
         ? defaultEndpoints : EtcdClients.defaultEndpoints();
-    return new EtcdNameResolver(EtcdTarget.parse(targetUri, defaults), args, beforeWatch);
+    return new EtcdNameResolver(EtcdTarget.parse(targetUri, defaults), targetUri.toString(),
+        args, beforeWatch);
   }
 
   /**

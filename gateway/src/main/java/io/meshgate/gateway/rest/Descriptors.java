@@ -65,6 +65,7 @@ public final class Descriptors implements AutoCloseable {
   private final ScheduledExecutorService scheduler;
   private final AtomicReference<Snapshot> current = new AtomicReference<>();
   private final List<Consumer<Snapshot>> listeners = new CopyOnWriteArrayList<>();
+  private volatile java.util.function.BiConsumer<String, Boolean> outcome = (source, ok) -> { };
 
   // Guarded by this.
   private final Map<Path, FileState> files = new LinkedHashMap<>();
@@ -145,6 +146,11 @@ public final class Descriptors implements AutoCloseable {
   /** The current snapshot. */
   public Snapshot snapshot() {
     return current.get();
+  }
+
+  /** Told whether each change from a source was applied or rejected, for metrics. */
+  public void onOutcome(java.util.function.BiConsumer<String, Boolean> outcome) {
+    this.outcome = outcome;
   }
 
   /** Calls {@code listener} with the current snapshot now and with every new one. */
@@ -286,6 +292,7 @@ public final class Descriptors implements AutoCloseable {
     }
     errors.remove(source);
     current.set(next);
+    outcome.accept(source, true);
     logger.info("descriptors from " + source + " applied: " + next.pool().services().size()
         + " services, " + next.table().routes().size() + " REST routes");
     for (Consumer<Snapshot> listener : listeners) {
@@ -299,6 +306,7 @@ public final class Descriptors implements AutoCloseable {
 
   private synchronized void reject(String source, String error) {
     String previous = errors.put(source, error);
+    outcome.accept(source, false);
     if (!Objects.equals(previous, error)) {
       logger.warning("rejected descriptors from " + source + "; still serving the previous"
           + " ones: " + error);

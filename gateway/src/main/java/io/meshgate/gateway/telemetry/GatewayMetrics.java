@@ -107,6 +107,14 @@ public final class GatewayMetrics {
         .tags(tags).register(registry));
   }
 
+  /** Registers a counter whose value {@code count} reads when scraped. */
+  public void functionCounter(String name, String description,
+      java.util.function.LongSupplier count, String... tags) {
+    io.micrometer.core.instrument.FunctionCounter.builder(name, count,
+            c -> (double) c.getAsLong())
+        .description(description).tags(tags).register(registry);
+  }
+
   /** Registers a gauge that reads {@code state} when scraped. */
   public <T> void gauge(String name, String description, T state, ToDoubleFunction<T> value,
       String... tags) {

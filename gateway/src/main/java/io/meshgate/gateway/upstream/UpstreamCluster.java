@@ -221,6 +221,33 @@ public final class UpstreamCluster {
    * The cluster's connectivity state, without asking it to connect: READY if any of its
    * channels is, otherwise the first channel's.
    */
+  /** How many of the cluster's channels (one per event loop) are in {@code state}. */
+  public int channelsIn(ConnectivityState state) {
+    int n = 0;
+    for (ManagedChannel channel : channels.values()) {
+      if (channel.getState(false) == state) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The endpoints the cluster's target resolves to: counted in a static target, the etcd
+   * resolver's latest result for an etcd target; -1 when unknown (other schemes).
+   */
+  public int endpointCount() {
+    String target = config.target();
+    if (target.startsWith("static:")) {
+      String list = target.substring(target.lastIndexOf('/') + 1);
+      return list.isBlank() ? 0 : list.split(",").length;
+    }
+    if (target.startsWith("etcd:")) {
+      return io.meshgate.resolver.DiscoveryMetrics.endpointsByTarget().getOrDefault(target, 0);
+    }
+    return -1;
+  }
+
   public ConnectivityState state() {
     for (ManagedChannel channel : channels.values()) {
       if (channel.getState(false) == ConnectivityState.READY) {

@@ -304,6 +304,30 @@ class JwtVerifierTest {
   }
 
   @Test
+  void theTimerRefreshDropsAKeyTheProviderRetired() throws Exception {
+    clock.now = NOW;
+    Path file = dir.resolve("timed.json");
+    Key kept = Jwts.rsa("kept", JWSAlgorithm.RS256);
+    Key retired = Jwts.ec("retired", JWSAlgorithm.ES256, Curve.P_256);
+    Files.writeString(file, Jwts.jwks(kept, retired));
+    GatewayConfig.JwtProvider config = new GatewayConfig.JwtProvider("timed", ISSUER,
+        List.of(AUDIENCE), file, null, null, Duration.ofMillis(50), Duration.ofHours(1),
+        Duration.ofSeconds(5), null, null, Duration.ofSeconds(60),
+        List.of(GatewayConfig.TokenSource.BEARER), Map.of(), 8192);
+    JwtVerifier verifier = start(config);
+    verifier.verify(Jwts.sign(retired, claims()));
+
+    Files.writeString(file, Jwts.jwks(kept));
+    AtomicInteger n = new AtomicInteger();
+    // Fresh tokens each time (a verified token is cached): once the timer re-read the set, the
+    // retired key's tokens fail; the minimum interval keeps unknown kids from forcing reads.
+    Await.until("the timer re-reads the key set", Duration.ofSeconds(10),
+        () -> reason(verifier, Jwts.sign(retired, claimsBuilder()
+            .subject("s" + n.incrementAndGet()).build())) == Reason.UNKNOWN_KID);
+    verifier.verify(Jwts.sign(kept, claims()));
+  }
+
+  @Test
   void publicKeyFilesOfEveryKindAreRead() throws Exception {
     clock.now = NOW;
     for (Key key : List.of(rs256, es256, ed25519)) {

@@ -20,6 +20,7 @@ import io.grpc.reflection.v1.ServiceResponse;
 import io.grpc.stub.StreamObserver;
 import io.meshgate.gateway.testing.HttpClients;
 import io.meshgate.gateway.testing.HttpClients.Protocol;
+import io.meshgate.gateway.testing.Metrics;
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.DocumentStoreService;
@@ -150,6 +151,11 @@ class DescriptorSourcesIntegrationTest {
       Await.until("the original rules serve again", WAIT,
           () -> status(gateway, "POST", "/v1/echo") == 200);
       Await.until("no error is left", WAIT, () -> watched.errors().isEmpty());
+      Metrics metrics = Metrics.scrape(gateway.gateway().adminPort());
+      assertTrue(metrics.sum("meshgate_config_reloads_total", "source", "descriptors", "result",
+          "applied") >= 2, "two changes applied");
+      assertTrue(metrics.sum("meshgate_config_reloads_total", "source", "descriptors", "result",
+          "rejected") >= 2, "two changes rejected");
     }
   }
 

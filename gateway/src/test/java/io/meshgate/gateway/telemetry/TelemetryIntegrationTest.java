@@ -119,6 +119,18 @@ class TelemetryIntegrationTest {
   }
 
   @Test
+  void upstreamClustersReportTheirEndpointsAndConnections() throws Exception {
+    UserDirectoryGrpc.newBlockingStub(channel)
+        .getUser(GetUserRequest.newBuilder().setUserId("u-1").build());
+    Metrics metrics = scrape();
+    assertEquals(1, metrics.sum("meshgate_upstream_endpoints", "cluster", "users"));
+    assertTrue(metrics.sum("meshgate_upstream_channels", "cluster", "users", "state", "READY")
+        >= 1, "the channel that carried the call is connected");
+    assertEquals(2, metrics.sum("meshgate_upstream_channels", "cluster", "users"),
+        "one channel per event loop (2 workers)");
+  }
+
+  @Test
   void latencyHistogramPutsACallInTheRightBucket() throws Exception {
     String[] echo = {"protocol", "grpc", "route", "echo", "method", "Echo", "code", "OK"};
     Metrics before = scrape();
