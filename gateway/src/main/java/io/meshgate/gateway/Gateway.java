@@ -46,17 +46,23 @@ import java.util.logging.Logger;
 public final class Gateway implements AutoCloseable {
   private static final Logger logger = Logger.getLogger(Gateway.class.getName());
 
-  private final GatewayConfig config;
+  // Replaced by apply(); read by the admin port and tests.
+  private volatile GatewayConfig config;
   private final EventLoops loops;
   private final ThreadPoolExecutor offload;
-  private final Map<String, UpstreamCluster> clusters;
+  // Replaced (never changed in place) by apply(), under its lock; read anywhere.
+  private volatile Map<String, UpstreamCluster> clusters;
   private final AtomicReference<RouteTable> routes;
   private final Descriptors descriptors;
   private final ReflectionServer reflection;
+  private final List<UpstreamCluster> retiring = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private static final java.time.Duration RETIRE_GRACE = java.time.Duration.ofSeconds(2);
+  private final UpstreamCluster reflectionCluster;
   private final FrontServer front;
   private final AdminServer admin;
   private final Telemetry telemetry;
-  private final Authentication auth;
+  // Replaced by apply() when the providers change; calls read it once.
+  private final AtomicReference<Authentication> auth = new AtomicReference<>();
   private final RateLimits rateLimits;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
@@ -66,7 +72,7 @@ public final class Gateway implements AutoCloseable {
       throws ConfigException {
     this.config = config;
     this.telemetry = telemetry;
-    this.auth = auth;
+    this.auth.set(auth);
     this.rateLimits = new RateLimits(telemetry.metrics(), System::nanoTime);
     this.loops = new EventLoops(config.listener().workerThreads());
     this.offload = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
@@ -76,34 +82,58 @@ public final class Gateway implements AutoCloseable {
           return t;
         });
     offload.allowCoreThreadTimeOut(true);
-    this.clusters = new LinkedHashMap<>();
+    Map<String, UpstreamCluster> initial = new LinkedHashMap<>();
     for (GatewayConfig.Cluster cluster : config.clusters()) {
-      clusters.put(cluster.name(), UpstreamCluster.create(cluster, loops,
-          config.limits().maxMessageBytes(), config.limits().maxHeaderListBytes(), offload,
-          telemetry.metrics(), telemetry.tracing()));
+      initial.put(cluster.name(), newCluster(cluster));
     }
+    this.clusters = initial;
     GatewayConfig.Transcoding transcoding = config.transcoding();
     try {
       this.descriptors = transcoding.enabled()
-          ? Descriptors.load(transcoding, name -> clusters.get(name).channel()) : null;
+          ? Descriptors.load(transcoding, name -> this.clusters.get(name).channel()) : null;
     } catch (DescriptorException e) {
       closeClusters();
       throw new ConfigException(List.of(new ConfigError(config.source(), 0, 0,
           "transcoding.descriptors", e.getMessage())));
     }
-    List<Route> compiled = new ArrayList<>();
-    List<GatewayConfig.Match> matches = new ArrayList<>();
     if (descriptors != null && transcoding.serveReflection()) {
       // The gateway answers reflection for what it routes: ahead of the configured routes.
       this.reflection = new ReflectionServer(offload);
-      UpstreamCluster self = UpstreamCluster.inProcess("gateway-reflection",
+      this.reflectionCluster = UpstreamCluster.inProcess("gateway-reflection",
           reflection.channel());
-      for (String service : ReflectionServer.SERVICES) {
-        compiled.add(new Route("gateway-reflection", self, 0, 0, null, null, null, null));
-        matches.add(new GatewayConfig.Match(service, null, null, List.of()));
-      }
     } else {
       this.reflection = null;
+      this.reflectionCluster = null;
+    }
+    this.routes = new AtomicReference<>(compile(config, initial, auth));
+    if (reflection != null) {
+      descriptors.addListener(snapshot -> reflection.update(snapshot, this::routes));
+    }
+    registerGauges(telemetry.metrics());
+    ProxyService proxy = new ProxyService(routes::get, config.limits(), loops, telemetry,
+        this.auth::get);
+    RestService rest = new RestService(routes::get, descriptors, transcoding, config.limits(),
+        loops, telemetry, this.auth::get);
+    this.front = new FrontServer(config, loops, proxy, rest, ssl);
+    this.admin = new AdminServer(config.admin(), loops, () -> ready, telemetry.metrics());
+  }
+
+  private UpstreamCluster newCluster(GatewayConfig.Cluster cluster) {
+    return UpstreamCluster.create(cluster, loops, config.limits().maxMessageBytes(),
+        config.limits().maxHeaderListBytes(), offload, telemetry.metrics(), telemetry.tracing());
+  }
+
+  /** The route table of {@code config} over {@code clusters}, with the route policies. */
+  private RouteTable compile(GatewayConfig config, Map<String, UpstreamCluster> clusters,
+      Authentication auth) {
+    List<Route> compiled = new ArrayList<>();
+    List<GatewayConfig.Match> matches = new ArrayList<>();
+    if (reflectionCluster != null) {
+      for (String service : ReflectionServer.SERVICES) {
+        compiled.add(new Route("gateway-reflection", reflectionCluster, 0, 0, null, null, null,
+            null));
+        matches.add(new GatewayConfig.Match(service, null, null, List.of()));
+      }
     }
     for (GatewayConfig.Route route : config.routes()) {
       compiled.add(Route.of(route, clusters.get(route.cluster()),
@@ -113,32 +143,144 @@ public final class Gateway implements AutoCloseable {
               System::nanoTime, telemetry.metrics())));
       matches.add(route.match());
     }
-    this.routes = new AtomicReference<>(RouteTable.of(compiled, matches));
-    if (reflection != null) {
-      descriptors.addListener(snapshot -> reflection.update(snapshot, this::routes));
+    return RouteTable.of(compiled, matches);
+  }
+
+  /**
+   * Applies a new configuration without a restart: clusters whose settings did not change keep
+   * their channels (no reconnect), changed and removed ones are replaced and shut down
+   * gracefully (calls in flight finish), the route table with its policies is rebuilt and
+   * swapped atomically (calls in flight finish on the table they started with), rate-limit
+   * buckets of unchanged rules are kept. Sections that need a restart (listener, admin,
+   * limits, shutdown, discovery, transcoding, metrics, access log, tracing) keep their running
+   * settings and are listed in the result.
+   *
+   * @return the sections whose changes wait for a restart (empty when all of it applied)
+   * @throws ConfigException when the new JWT providers' key material cannot be used; nothing
+   *     changed then
+   */
+  public synchronized List<String> apply(GatewayConfig next) throws ConfigException {
+    GatewayConfig running = config;
+    List<String> restart = new ArrayList<>();
+    if (!next.listener().equals(running.listener())) {
+      restart.add("listener");
     }
-    registerGauges(telemetry.metrics());
-    ProxyService proxy = new ProxyService(routes::get, config.limits(), loops, telemetry, auth);
-    RestService rest = new RestService(routes::get, descriptors, transcoding, config.limits(),
-        loops, telemetry, auth);
-    this.front = new FrontServer(config, loops, proxy, rest, ssl);
-    this.admin = new AdminServer(config.admin(), loops, () -> ready, telemetry.metrics());
+    if (!next.admin().equals(running.admin())) {
+      restart.add("admin");
+    }
+    if (!next.limits().equals(running.limits())) {
+      restart.add("limits");
+    }
+    if (!next.shutdown().equals(running.shutdown())) {
+      restart.add("shutdown");
+    }
+    if (!next.discovery().equals(running.discovery())) {
+      restart.add("discovery");
+    }
+    if (!next.transcoding().equals(running.transcoding())) {
+      restart.add("transcoding");
+    }
+    if (!next.metrics().equals(running.metrics())) {
+      restart.add("metrics");
+    }
+    if (!java.util.Objects.equals(next.accessLog(), running.accessLog())) {
+      restart.add("accessLog");
+    }
+    if (!java.util.Objects.equals(next.tracing(), running.tracing())) {
+      restart.add("tracing");
+    }
+    Authentication runningAuth = auth.get();
+    Authentication nextAuth = runningAuth;
+    if (!next.jwtProviders().equals(running.jwtProviders())) {
+      try {
+        nextAuth = Authentication.start(next.jwtProviders(), telemetry.metrics(),
+            java.time.Clock.systemUTC());
+        nextAuth.awaitFirstKeys(java.time.Duration.ofSeconds(5));
+      } catch (java.io.IOException e) {
+        throw new ConfigException(List.of(new ConfigError(next.source(), 0, 0,
+            "auth.providers", e.getMessage())));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        nextAuth.close();
+        throw new ConfigException(List.of(new ConfigError(next.source(), 0, 0, "",
+            "interrupted while loading JWT keys")));
+      }
+    }
+    Map<String, UpstreamCluster> current = clusters;
+    Map<String, UpstreamCluster> updated = new LinkedHashMap<>();
+    List<UpstreamCluster> retired = new ArrayList<>();
+    for (GatewayConfig.Cluster cluster : next.clusters()) {
+      UpstreamCluster old = current.get(cluster.name());
+      if (old != null && old.config().equals(cluster)) {
+        updated.put(cluster.name(), old);
+      } else {
+        if (old != null) {
+          old.releaseMeters(); // the new cluster of the same name registers its own
+        }
+        updated.put(cluster.name(), newCluster(cluster));
+      }
+    }
+    for (UpstreamCluster old : current.values()) {
+      if (updated.get(old.name()) != old) {
+        retired.add(old);
+        old.releaseMeters();
+      }
+    }
+    RouteTable table = compile(next, updated, nextAuth);
+    // The swap: from here on new calls see the new table; calls in flight keep the old one.
+    clusters = updated;
+    routes.set(table);
+    auth.set(nextAuth);
+    config = next;
+    Map<String, List<GatewayConfig.RateLimit>> limits = new LinkedHashMap<>();
+    next.routes().forEach(r -> limits.put(r.name(), r.rateLimits()));
+    rateLimits.retainOnly(limits);
+    registerClusterGauges(telemetry.metrics(), updated.values().stream()
+        .filter(c -> !current.containsValue(c)).toList());
+    if (nextAuth != runningAuth) {
+      runningAuth.close();
+    }
+    // Graceful: a call that matched the old table a moment ago may still be about to start on
+    // a retired cluster, so its channels are shut down (existing calls continue, then they
+    // close) only after a grace period.
+    retiring.addAll(retired);
+    CompletableFuture.delayedExecutor(RETIRE_GRACE.toMillis(), TimeUnit.MILLISECONDS)
+        .execute(() -> retired.forEach(c -> {
+          c.shutdown();
+          retiring.remove(c);
+        }));
+    logger.info("configuration from " + next.source() + " applied: " + next.routes().size()
+        + " routes, " + updated.size() + " clusters (" + retired.size() + " replaced or"
+        + " removed)" + (restart.isEmpty() ? "" : "; needs a restart to change: "
+        + String.join(", ", restart)));
+    return restart;
+  }
+
+  /** The running cluster of that name, or null. */
+  public UpstreamCluster cluster(String name) {
+    return clusters.get(name);
+  }
+
+  private static void registerClusterGauges(
+      io.meshgate.gateway.telemetry.GatewayMetrics metrics, Iterable<UpstreamCluster> list) {
+    for (UpstreamCluster cluster : list) {
+      if (cluster.endpointCount() >= 0 || cluster.target().startsWith("etcd:")) {
+        cluster.trackMeter(metrics.gauge("meshgate.upstream.endpoints", "Endpoints the"
+            + " cluster's target resolves to (static and etcd targets)", cluster,
+            UpstreamCluster::endpointCount, "cluster", cluster.name()));
+      }
+      for (io.grpc.ConnectivityState state : io.grpc.ConnectivityState.values()) {
+        cluster.trackMeter(metrics.gauge("meshgate.upstream.channels", "The cluster's channels"
+            + " (one per event loop) by connectivity state: READY means some endpoint is"
+            + " connected", cluster, c -> c.channelsIn(state), "cluster", cluster.name(),
+            "state", state.name()));
+      }
+    }
   }
 
   /** Meters that read the state of clusters, discovery and descriptors when scraped. */
   private void registerGauges(io.meshgate.gateway.telemetry.GatewayMetrics metrics) {
-    for (UpstreamCluster cluster : clusters.values()) {
-      if (cluster.endpointCount() >= 0 || cluster.target().startsWith("etcd:")) {
-        metrics.gauge("meshgate.upstream.endpoints", "Endpoints the cluster's target resolves"
-            + " to (static and etcd targets)", cluster, UpstreamCluster::endpointCount,
-            "cluster", cluster.name());
-      }
-      for (io.grpc.ConnectivityState state : io.grpc.ConnectivityState.values()) {
-        metrics.gauge("meshgate.upstream.channels", "The cluster's channels (one per event"
-            + " loop) by connectivity state: READY means some endpoint is connected", cluster,
-            c -> c.channelsIn(state), "cluster", cluster.name(), "state", state.name());
-      }
-    }
+    registerClusterGauges(metrics, clusters.values());
     metrics.functionCounter("meshgate.discovery.list.failures", "etcd listings that failed",
         io.meshgate.resolver.DiscoveryMetrics::listFailures);
     metrics.functionCounter("meshgate.discovery.watch.failures", "etcd watches that broke",
@@ -150,7 +292,7 @@ public final class Gateway implements AutoCloseable {
         g -> io.meshgate.resolver.DiscoveryMetrics.unreachableResolvers());
     if (descriptors != null) {
       descriptors.onOutcome((source, ok) -> metrics.counter("meshgate.config.reloads",
-          "Configuration changes (descriptor sets, reflection) applied or rejected", "source",
+          "Configuration changes applied or rejected, by source (file, descriptors)", "source",
           "descriptors", "result", ok ? "applied" : "rejected").increment());
     }
   }
@@ -221,7 +363,7 @@ public final class Gateway implements AutoCloseable {
       java.time.Duration wait = config.jwtProviders().stream()
           .map(GatewayConfig.JwtProvider::fetchTimeout)
           .max(java.util.Comparator.naturalOrder()).orElse(java.time.Duration.ZERO);
-      for (String missing : gateway.auth.awaitFirstKeys(wait)) {
+      for (String missing : gateway.auth.get().awaitFirstKeys(wait)) {
         logger.warning("JWT provider keys not loaded yet; its routes answer 503 until they are: "
             + missing);
       }
@@ -337,6 +479,7 @@ public final class Gateway implements AutoCloseable {
       reflection.close();
     }
     clusters.values().forEach(UpstreamCluster::shutdown);
+    retiring.forEach(UpstreamCluster::shutdown);
     for (UpstreamCluster cluster : clusters.values()) {
       try {
         cluster.awaitTermination(5, TimeUnit.SECONDS);
@@ -345,7 +488,7 @@ public final class Gateway implements AutoCloseable {
       }
     }
     admin.close();
-    auth.close();
+    auth.get().close();
     telemetry.close();
     offload.shutdownNow();
     loops.close();

@@ -1,6 +1,7 @@
 package io.meshgate.gateway;
 
 import io.meshgate.gateway.config.ConfigException;
+import io.meshgate.gateway.config.ConfigFileWatcher;
 import io.meshgate.gateway.rest.Descriptors;
 import io.meshgate.transcoder.DescriptorException;
 import io.meshgate.gateway.config.ConfigLoader;
@@ -141,8 +142,16 @@ public final class Main {
             : "TLS with ALPN h2/http1.1",
         loaded.admin().host(), gateway.adminPort(), loaded.clusters().size(),
         loaded.routes().size(), config));
+    // Saved changes to the file are applied live (routes, clusters, policies); see README.
+    ConfigFileWatcher watcher = ConfigFileWatcher.start(Path.of(config), RELOAD_POLL,
+        gateway::apply, (applied, message) -> gateway.metrics().counter("meshgate.config.reloads",
+            "Configuration changes applied or rejected, by source (file, descriptors)", "source",
+            "file", "result", applied ? "applied" : "rejected").increment());
     CountDownLatch stopped = new CountDownLatch(1);
-    Runnable drain = () -> gateway.shutdown().whenComplete((v, t) -> stopped.countDown());
+    Runnable drain = () -> {
+      watcher.close();
+      gateway.shutdown().whenComplete((v, t) -> stopped.countDown());
+    };
     Signals.onTermination(drain);
     try {
       stopped.await();
@@ -152,6 +161,9 @@ public final class Main {
     }
     return 0;
   }
+
+  /** How often the config file is looked at: a saved change applies within about this. */
+  private static final java.time.Duration RELOAD_POLL = java.time.Duration.ofMillis(250);
 
   private static int usage(PrintStream err, String problem) {
     err.println("meshgate: " + problem);

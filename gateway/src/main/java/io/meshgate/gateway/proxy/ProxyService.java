@@ -26,7 +26,7 @@ import java.util.function.Supplier;
 public final class ProxyService {
   private final Supplier<RouteTable> routes;
   private final Telemetry telemetry;
-  private final Authentication auth;
+  private final Supplier<Authentication> auth;
   private final GatewayConfig.Limits limits;
   private final RawMarshaller marshaller;
   private final ByteBufAllocator allocator;
@@ -37,7 +37,7 @@ public final class ProxyService {
   private static final int MAX_CACHED_DESCRIPTORS = 10_000;
 
   public ProxyService(Supplier<RouteTable> routes, GatewayConfig.Limits limits, EventLoops loops,
-      Telemetry telemetry, Authentication auth) {
+      Telemetry telemetry, Supplier<Authentication> auth) {
     this.routes = routes;
     this.telemetry = telemetry;
     this.auth = auth;
@@ -98,7 +98,7 @@ public final class ProxyService {
   }
 
   Authentication auth() {
-    return auth;
+    return auth.get();
   }
 
   RouteTable routes() {

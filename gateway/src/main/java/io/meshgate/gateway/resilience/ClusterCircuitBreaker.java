@@ -32,6 +32,8 @@ public final class ClusterCircuitBreaker {
   private final LongSupplier nanoTime;
   private final Counter rejections;
   private volatile Instant openedAt = Instant.MIN;
+  private final java.util.List<io.micrometer.core.instrument.Meter> gauges =
+      new java.util.ArrayList<>();
 
   /** Marks statuses the breaker made, so that nobody explains them as an unreachable cluster. */
   public static final class OpenCircuitException extends RuntimeException {
@@ -77,9 +79,9 @@ public final class ClusterCircuitBreaker {
     });
     for (CircuitBreaker.State state : new CircuitBreaker.State[] {CircuitBreaker.State.CLOSED,
         CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN}) {
-      metrics.gauge("meshgate.circuit.breaker.state",
+      gauges.add(metrics.gauge("meshgate.circuit.breaker.state",
           "1 for the state the cluster's circuit breaker is in, 0 for the others", breaker,
-          b -> b.getState() == state ? 1 : 0, "cluster", cluster, "state", label(state));
+          b -> b.getState() == state ? 1 : 0, "cluster", cluster, "state", label(state)));
     }
     this.rejections = metrics.counter("meshgate.circuit.breaker.rejections",
         "Calls failed at once because the cluster's circuit breaker was open", "cluster",
@@ -88,6 +90,11 @@ public final class ClusterCircuitBreaker {
 
   private static String label(CircuitBreaker.State state) {
     return state.name().toLowerCase(Locale.ROOT);
+  }
+
+  /** The gauges that read this breaker (removed when its cluster is replaced). */
+  public java.util.List<io.micrometer.core.instrument.Meter> gauges() {
+    return java.util.List.copyOf(gauges);
   }
 
   /** The breaker's state: closed, open, half_open (or another resilience4j state, lower case). */

@@ -28,7 +28,7 @@ public final class RestService {
 
   private final Supplier<RouteTable> routes;
   private final Telemetry telemetry;
-  private final Authentication auth;
+  private final Supplier<Authentication> auth;
   private final Descriptors descriptors;
   private final GatewayConfig.Transcoding config;
   private final GatewayConfig.Limits limits;
@@ -42,7 +42,7 @@ public final class RestService {
    */
   public RestService(Supplier<RouteTable> routes, Descriptors descriptors,
       GatewayConfig.Transcoding config, GatewayConfig.Limits limits, EventLoops loops,
-      Telemetry telemetry, Authentication auth) {
+      Telemetry telemetry, Supplier<Authentication> auth) {
     this.routes = routes;
     this.telemetry = telemetry;
     this.auth = auth;
@@ -92,7 +92,7 @@ public final class RestService {
   }
 
   Authentication auth() {
-    return auth;
+    return auth.get();
   }
 
   RouteTable routes() {

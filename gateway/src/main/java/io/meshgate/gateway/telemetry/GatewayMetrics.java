@@ -115,11 +115,16 @@ public final class GatewayMetrics {
         .description(description).tags(tags).register(registry);
   }
 
-  /** Registers a gauge that reads {@code state} when scraped. */
-  public <T> void gauge(String name, String description, T state, ToDoubleFunction<T> value,
-      String... tags) {
-    Gauge.builder(name, state, value).description(description).tags(tags).strongReference(true)
-        .register(registry);
+  /** Registers a gauge that reads {@code state} when scraped; returns it (for removal). */
+  public <T> io.micrometer.core.instrument.Meter gauge(String name, String description, T state,
+      ToDoubleFunction<T> value, String... tags) {
+    return Gauge.builder(name, state, value).description(description).tags(tags)
+        .strongReference(true).register(registry);
+  }
+
+  /** Removes a meter whose subject is gone (a replaced cluster's gauges). */
+  public void remove(io.micrometer.core.instrument.Meter meter) {
+    registry.remove(meter);
   }
 
   private record Key(String protocol, String route, String cluster, String service,

@@ -36,14 +36,35 @@ public final class UpstreamCluster {
   private final ManagedChannel first;
   private final ClusterCircuitBreaker breaker;
   private final Tracing tracing;
+  private final GatewayMetrics metrics;
+  private final java.util.List<io.micrometer.core.instrument.Meter> meters =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private UpstreamCluster(GatewayConfig.Cluster config, Map<EventExecutor, ManagedChannel> channels,
-      ManagedChannel first, ClusterCircuitBreaker breaker, Tracing tracing) {
+      ManagedChannel first, ClusterCircuitBreaker breaker, Tracing tracing,
+      GatewayMetrics metrics) {
     this.config = config;
     this.channels = channels;
     this.first = first;
     this.breaker = breaker;
     this.tracing = tracing;
+    this.metrics = metrics;
+    if (breaker != null) {
+      meters.addAll(breaker.gauges());
+    }
+  }
+
+  /** Remembers a meter that reads this cluster, to remove with {@link #releaseMeters}. */
+  public void trackMeter(io.micrometer.core.instrument.Meter meter) {
+    meters.add(meter);
+  }
+
+  /** Removes the meters that read this cluster (it is being replaced or removed). */
+  public void releaseMeters() {
+    if (metrics != null) {
+      meters.forEach(metrics::remove);
+    }
+    meters.clear();
   }
 
   /**
@@ -71,7 +92,7 @@ public final class UpstreamCluster {
     ClusterCircuitBreaker breaker = config.circuitBreaker() == null ? null
         : new ClusterCircuitBreaker(config.name(), config.circuitBreaker(),
             java.time.Clock.systemUTC(), System::nanoTime, metrics);
-    return new UpstreamCluster(config, channels, first, breaker, tracing);
+    return new UpstreamCluster(config, channels, first, breaker, tracing, metrics);
   }
 
   private static ManagedChannel newChannel(GatewayConfig.Cluster config, EventLoop loop,
@@ -154,7 +175,7 @@ public final class UpstreamCluster {
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     return new UpstreamCluster(new GatewayConfig.Cluster(name, "in-process:" + name, "pick_first",
         Map.of(), null, java.time.Duration.ofSeconds(1), null), channels, copying, null,
-        Tracing.OFF);
+        Tracing.OFF, null);
   }
 
   /** Copies pooled request buffers before they reach an in-process channel. */
