@@ -131,12 +131,12 @@ public final class Gateway implements AutoCloseable {
     if (reflectionCluster != null) {
       for (String service : ReflectionServer.SERVICES) {
         compiled.add(new Route("gateway-reflection", reflectionCluster, 0, 0, null, null, null,
-            null));
+            null, null));
         matches.add(new GatewayConfig.Match(service, null, null, List.of()));
       }
     }
     for (GatewayConfig.Route route : config.routes()) {
-      compiled.add(Route.of(route, clusters.get(route.cluster()),
+      compiled.add(Route.of(route, clusters,
           auth.forRoute(route.name(), route.auth()),
           rateLimits.forRoute(route.name(), route.rateLimits()),
           route.retry() == null ? null : new RetryPolicy(route.name(), route.retry(),

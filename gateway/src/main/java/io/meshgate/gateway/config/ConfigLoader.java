@@ -684,6 +684,61 @@ public final class ConfigLoader {
       return clusters;
     }
 
+    private List<GatewayConfig.WeightedCluster> split(ConfigReader.Obj route,
+        Map<String, GatewayConfig.Cluster> clusters) {
+      List<GatewayConfig.WeightedCluster> split = new ArrayList<>();
+      List<Node> items = route.list("split");
+      for (int i = 0; i < items.size(); i++) {
+        ConfigReader.Obj w = reader.item(items.get(i), route.child("split") + "[" + i + "]");
+        String cluster = w.requiredString("cluster");
+        if (cluster != null && !clusters.containsKey(cluster)) {
+          reader.error(w.node("cluster"), w.child("cluster"), "'" + cluster
+              + "' is not a defined cluster (defined: " + String.join(", ", clusters.keySet())
+              + ")");
+        }
+        int weight = w.integer("weight", 1, 0, 1_000_000);
+        w.finish();
+        if (cluster != null) {
+          split.add(new GatewayConfig.WeightedCluster(cluster, weight));
+        }
+      }
+      if (!items.isEmpty() && split.stream().mapToInt(GatewayConfig.WeightedCluster::weight)
+          .sum() == 0) {
+        reader.error(route.node("split"), route.child("split"), "weights add up to 0 (expected:"
+            + " at least one cluster with a positive weight)");
+      }
+      return split;
+    }
+
+    private List<GatewayConfig.CanaryRule> canary(ConfigReader.Obj route,
+        Map<String, GatewayConfig.Cluster> clusters, GatewayConfig.RouteAuth auth) {
+      List<GatewayConfig.CanaryRule> rules = new ArrayList<>();
+      List<Node> items = route.list("canary");
+      for (int i = 0; i < items.size(); i++) {
+        ConfigReader.Obj c = reader.item(items.get(i), route.child("canary") + "[" + i + "]");
+        String header = c.string("header", null);
+        String claim = c.string("claim", null);
+        String value = c.requiredString("value");
+        String cluster = c.requiredString("cluster");
+        if ((header == null) == (claim == null)) {
+          reader.error(c.node, c.path, "needs exactly one of header or claim");
+        } else if (claim != null && auth == null) {
+          reader.error(c.node("claim"), c.child("claim"), "a claim rule needs the route to"
+              + " require a token (auth:)");
+        }
+        if (cluster != null && !clusters.containsKey(cluster)) {
+          reader.error(c.node("cluster"), c.child("cluster"), "'" + cluster
+              + "' is not a defined cluster (defined: " + String.join(", ", clusters.keySet())
+              + ")");
+        }
+        c.finish();
+        rules.add(new GatewayConfig.CanaryRule(
+            header == null ? null : header.toLowerCase(java.util.Locale.ROOT), claim, value,
+            cluster));
+      }
+      return rules;
+    }
+
     private GatewayConfig.Retry retry(ConfigReader.Obj r) {
       java.util.Set<io.grpc.Status.Code> codes = statusCodes(r, "codes", List.of("UNAVAILABLE"));
       int attempts = r.integer("maxAttempts", 3, 2, 10);
@@ -857,7 +912,13 @@ public final class ConfigLoader {
         ConfigReader.Obj r = reader.item(items.get(i), path);
         String name = r.string("name", path);
         GatewayConfig.Match match = match(r.requiredObj("match"));
-        String cluster = r.requiredString("cluster");
+        List<GatewayConfig.WeightedCluster> split = split(r, clusters);
+        String cluster = split.isEmpty() || r.has("cluster") ? r.requiredString("cluster")
+            : split.get(0).cluster();
+        if (!split.isEmpty() && r.has("cluster")) {
+          reader.error(r.node("split"), r.child("split"), "a route has a cluster or a split, not"
+              + " both");
+        }
         if (cluster != null && !clusters.containsKey(cluster)) {
           reader.error(r.node("cluster"), r.child("cluster"), "'" + cluster
               + "' is not a defined cluster (defined: "
@@ -872,6 +933,7 @@ public final class ConfigLoader {
         ConfigReader.Obj a = r.obj("auth");
         GatewayConfig.RouteAuth auth = a == null ? null : routeAuth(a, providers);
         List<GatewayConfig.RateLimit> limits = rateLimits(r, auth);
+        List<GatewayConfig.CanaryRule> canary = canary(r, clusters, auth);
         ConfigReader.Obj rt = r.obj("retry");
         GatewayConfig.Retry retry = rt == null ? null : retry(rt);
         ConfigReader.Obj t = r.obj("transcoding");
@@ -883,7 +945,7 @@ public final class ConfigLoader {
         r.finish();
         GatewayConfig.Route route =
             new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout, routeRest, auth,
-                limits, retry);
+                limits, retry, split, canary);
         for (int j = 0; j < routes.size(); j++) {
           GatewayConfig.Route earlier = routes.get(j);
           if (match != null && earlier.match() != null && shadows(earlier.match(), match)) {

@@ -205,11 +205,25 @@ public record GatewayConfig(
    */
   public record Route(String name, Match match, String cluster, Duration timeout,
       Duration maxTimeout, RestOptions rest, RouteAuth auth, List<RateLimit> rateLimits,
-      Retry retry) {
+      Retry retry, List<WeightedCluster> split, List<CanaryRule> canary) {
     public Route {
       rateLimits = List.copyOf(rateLimits);
+      split = List.copyOf(split);
+      canary = List.copyOf(canary);
     }
   }
+
+  /** A share of a route's calls: {@code weight} out of the sum of the split's weights. */
+  public record WeightedCluster(String cluster, int weight) {}
+
+  /**
+   * Calls whose request header (or verified JWT claim) has {@code value} go to {@code cluster},
+   * before any weighted split.
+   *
+   * @param header a request header / metadata name (lower case), or null
+   * @param claim a JWT claim name, or null
+   */
+  public record CanaryRule(String header, String claim, String value, String cluster) {}
 
   /**
    * A cluster's circuit breaker (resilience4j): it opens when, over the sliding window, the

@@ -12,6 +12,7 @@ import io.meshgate.gateway.front.ConnectionGuard;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Route;
+import io.meshgate.gateway.upstream.UpstreamCluster;
 import io.meshgate.gateway.telemetry.CallRecord;
 import io.meshgate.gateway.telemetry.Tracing;
 import io.netty.buffer.ByteBuf;
@@ -86,6 +87,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   private CallRecord record;
   private GrpcDeframer deframer;
   private Route route;
+  private UpstreamCluster cluster;
   private String fullMethod;
   private boolean started;
   private boolean responseHeadersSent;
@@ -228,7 +230,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       record.subject(auth.subject());
     }
     if (route.rateLimit() != null) {
-      AuthResult verified = auth;
+      AuthResult authResult = auth;
       String peer = clientAddress(ctx.channel());
       RateLimitPolicy.Result limit = route.rateLimit().check(new RateLimitPolicy.Call() {
         @Override
@@ -244,7 +246,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
 
         @Override
         public String claim(String name) {
-          return verified == null ? null : verified.claim(name);
+          return authResult == null ? null : authResult.claim(name);
         }
       });
       if (!limit.allowed()) {
@@ -307,7 +309,13 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     MethodDescriptor<ByteBuf, ByteBuf> descriptor = service.methodDescriptor(fullMethod);
     deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
         gzipRequests);
-    call = route.newCall(descriptor, options, ctx.executor(), REPLAY);
+    AuthResult verified = auth;
+    cluster = route.pick(name -> {
+      CharSequence value = headers.get(name);
+      return value == null ? null : value.toString();
+    }, name -> verified == null ? null : verified.claim(name));
+    record.cluster(cluster.name());
+    call = route.newCall(cluster, descriptor, options, ctx.executor(), REPLAY);
     call.start(new UpstreamListener(), metadata);
     if (ctx.channel().isWritable()) {
       call.request(1);
@@ -456,7 +464,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       // A status the backend sent comes with its headers or, trailers-only, with a content-type
       // among the trailers; grpc-java's own failures (no connection, no endpoint) come bare.
       if (!responseHeadersSent && !trailers.containsKey(CONTENT_TYPE_KEY)) {
-        status = route.cluster().explainLocalFailure(status);
+        status = cluster.explainLocalFailure(status);
       }
       Http2Headers headers;
       if (responseHeadersSent) {
@@ -469,7 +477,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       SocketAddress upstream = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
       record.upstream(upstream);
       if (logger.isLoggable(Level.FINE)) {
-        logger.fine(String.format("/%s -> %s (%s, %s): %s", fullMethod, route.cluster().name(),
+        logger.fine(String.format("/%s -> %s (%s, %s): %s", fullMethod, cluster.name(),
             route.name(), upstream, status));
       }
       finishWith(headers, status.getCode());

@@ -15,6 +15,7 @@ import io.meshgate.gateway.proxy.GrpcWire;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Route;
+import io.meshgate.gateway.upstream.UpstreamCluster;
 import io.meshgate.gateway.telemetry.CallRecord;
 import io.meshgate.gateway.telemetry.Tracing;
 import io.meshgate.transcoder.HttpRoute;
@@ -82,6 +83,7 @@ final class RestCall {
   private Descriptors.Snapshot snapshot;
   private HttpRoute httpRoute;
   private Route route;
+  private UpstreamCluster cluster;
   private JsonOptions json;
   private String corsOrigin;
   private ClientCall<byte[], byte[]> call;
@@ -195,7 +197,7 @@ final class RestCall {
       record.subject(auth.subject());
     }
     if (route.rateLimit() != null) {
-      AuthResult verified = auth;
+      AuthResult authResult = auth;
       RateLimitPolicy.Result limit = route.rateLimit().check(new RateLimitPolicy.Call() {
         @Override
         public String header(String name) {
@@ -209,7 +211,7 @@ final class RestCall {
 
         @Override
         public String claim(String name) {
-          return verified == null ? null : verified.claim(name);
+          return authResult == null ? null : authResult.claim(name);
         }
       });
       if (limit.limit() > 0) {
@@ -280,8 +282,12 @@ final class RestCall {
     if (timeout > 0) {
       callOptions = callOptions.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
     }
-    call = route.newCall(service.methodDescriptor(httpRoute), callOptions, out.executor(),
-        REPLAY);
+    AuthResult verified = auth;
+    cluster = route.pick(name -> request.headers().get(name),
+        name -> verified == null ? null : verified.claim(name));
+    record.cluster(cluster.name());
+    call = route.newCall(cluster, service.methodDescriptor(httpRoute), callOptions,
+        out.executor(), REPLAY);
     call.start(new Listener(), metadata);
     for (byte[] message : messages) {
       record.requestMessage(message.length);
@@ -400,7 +406,7 @@ final class RestCall {
       }
       finished = true;
       if (!status.isOk() && responseHeaders == null && !trailers.containsKey(CONTENT_TYPE)) {
-        status = route.cluster().explainLocalFailure(status);
+        status = cluster.explainLocalFailure(status);
       }
       record.upstream(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
       if (logger.isLoggable(Level.FINE)) {

@@ -8,7 +8,9 @@ import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.MethodDescriptor;
 import io.netty.util.concurrent.EventExecutor;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import io.meshgate.gateway.upstream.UpstreamCluster;
 
 /**
@@ -22,18 +24,33 @@ import io.meshgate.gateway.upstream.UpstreamCluster;
  * @param auth who may call it; null for a public route
  * @param rateLimit how often it may be called; null for no limit
  * @param retry how failed calls are retried; null for no retries
+ * @param choice which cluster each call goes to (canary rules, weighted split); null: always
+ *     {@code cluster}
  */
 public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNanos,
     long maxTimeoutNanos, GatewayConfig.RestOptions rest, JwtAuthenticator auth,
-    RateLimitPolicy rateLimit, RetryPolicy retry) {
+    RateLimitPolicy rateLimit, RetryPolicy retry, ClusterChoice choice) {
 
-  /** Compiles a configured route against its resolved cluster and policies. */
-  public static Route of(GatewayConfig.Route config, UpstreamCluster cluster,
+  /** Compiles a configured route against the running clusters and its policies. */
+  public static Route of(GatewayConfig.Route config, Map<String, UpstreamCluster> clusters,
       JwtAuthenticator auth, RateLimitPolicy rateLimit, RetryPolicy retry) {
-    return new Route(config.name(), cluster,
+    ClusterChoice choice = config.split().isEmpty() && config.canary().isEmpty() ? null
+        : ClusterChoice.of(config, clusters);
+    return new Route(config.name(), clusters.get(config.cluster()),
         config.timeout() == null ? 0 : config.timeout().toNanos(),
         config.maxTimeout() == null ? 0 : config.maxTimeout().toNanos(), config.rest(), auth,
-        rateLimit, retry);
+        rateLimit, retry, choice);
+  }
+
+  /**
+   * The cluster of one call.
+   *
+   * @param headers a request header by lower-case name, or null
+   * @param claims a verified JWT claim as text, or null
+   */
+  public UpstreamCluster pick(Function<String, String> headers,
+      Function<String, String> claims) {
+    return choice == null ? cluster : choice.pick(headers, claims);
   }
 
   /**
@@ -42,8 +59,9 @@ public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNan
    * @param loop the client stream's event loop: attempts start and retries wait there
    * @param replay how request messages are kept for another attempt
    */
-  public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method,
-      CallOptions options, EventExecutor loop, RetryPolicy.Replay<ReqT> replay) {
+  public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(UpstreamCluster cluster,
+      MethodDescriptor<ReqT, RespT> method, CallOptions options, EventExecutor loop,
+      RetryPolicy.Replay<ReqT> replay) {
     if (retry == null) {
       return cluster.newCall(method, options, loop);
     }

@@ -20,6 +20,7 @@ public final class CallRecord {
   // Only on the call's event loop.
   private GatewayMetrics.CallMeters meters;
   private String route;
+  private String cluster;
   private String service;
   private String method;
   private String httpMethod;
@@ -82,12 +83,25 @@ public final class CallRecord {
       return;
     }
     this.route = route.name();
+    this.cluster = route.cluster().name();
     if (span != null) {
       span.setAttribute(Tracing.ROUTE, route.name());
-      span.setAttribute(Tracing.CLUSTER, route.cluster().name());
     }
-    meters = telemetry.metrics().call(protocol, route.name(), route.cluster().name(), service,
-        method);
+  }
+
+  /**
+   * The cluster the call goes to (a split or canary route picks per call): from now on it
+   * counts as in flight there.
+   */
+  public void cluster(String name) {
+    if (meters != null || finished || route == null) {
+      return;
+    }
+    cluster = name;
+    if (span != null) {
+      span.setAttribute(Tracing.CLUSTER, name);
+    }
+    meters = telemetry.metrics().call(protocol, route, name, service, method);
     meters.started();
   }
 
@@ -138,7 +152,9 @@ public final class CallRecord {
     long nanos = System.nanoTime() - startNanos;
     GatewayMetrics.CallMeters m = meters;
     if (m == null) {
-      m = telemetry.metrics().call(protocol, null, null, null, null);
+      // Refused before it went anywhere (no route, bad input, auth, rate limit...).
+      m = route == null ? telemetry.metrics().call(protocol, null, null, null, null)
+          : telemetry.metrics().call(protocol, route, cluster, service, method);
       m.started();
     }
     m.finished(code, nanos, requestMessages, responseMessages, requestBytes, responseBytes);

@@ -242,6 +242,41 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void splitAndCanaryRoutesAreChecked() throws Exception {
+    String clusters = """
+        listener: {port: 8080}
+        clusters:
+          - {name: a, endpoints: [127.0.0.1:1]}
+          - {name: b, endpoints: [127.0.0.1:2]}
+        routes:
+          - match: {service: acme.A}
+        """;
+    GatewayConfig config = parse(clusters + """
+            split: [{cluster: a, weight: 95}, {cluster: b, weight: 5}]
+            canary: [{header: X-Canary, value: "true", cluster: b}]
+        """);
+    GatewayConfig.Route route = config.routes().get(0);
+    assertEquals("a", route.cluster(), "the split's first cluster stands for the route");
+    assertEquals(List.of(new GatewayConfig.WeightedCluster("a", 95),
+        new GatewayConfig.WeightedCluster("b", 5)), route.split());
+    assertEquals(List.of(new GatewayConfig.CanaryRule("x-canary", null, "true", "b")),
+        route.canary());
+
+    List<String> errors = errors(clusters + """
+            cluster: a
+            split: [{cluster: c, weight: 0}]
+            canary: [{claim: tier, value: beta, cluster: b}]
+        """);
+    assertEquals(List.of(
+        "gw.yaml:8:23: routes[0].split[0].cluster: 'c' is not a defined cluster (defined: a, b)",
+        "gw.yaml:8:12: routes[0].split: weights add up to 0 (expected: at least one cluster with"
+            + " a positive weight)",
+        "gw.yaml:8:12: routes[0].split: a route has a cluster or a split, not both",
+        "gw.yaml:9:22: routes[0].canary[0].claim: a claim rule needs the route to require a"
+            + " token (auth:)"), errors);
+  }
+
+  @Test
   void undefinedClusterIsReportedWithLineColumnAndTheDefinedOnes() {
     List<String> errors = errors("""
         listener: {port: 8080}
