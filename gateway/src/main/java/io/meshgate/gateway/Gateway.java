@@ -6,6 +6,7 @@ import io.meshgate.gateway.ratelimit.RateLimits;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.config.ConfigError;
 import io.meshgate.gateway.config.ConfigException;
+import io.meshgate.gateway.config.ConfigLoader;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.front.EventLoops;
 import io.meshgate.gateway.front.FrontServer;
@@ -67,6 +68,9 @@ public final class Gateway implements AutoCloseable {
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   private volatile boolean ready;
+  private final java.util.concurrent.atomic.AtomicLong version =
+      new java.util.concurrent.atomic.AtomicLong(1);
+  private volatile java.time.Instant appliedAt = java.time.Instant.now();
 
   private Gateway(GatewayConfig config, SslContext ssl, Telemetry telemetry, Authentication auth)
       throws ConfigException {
@@ -115,7 +119,8 @@ public final class Gateway implements AutoCloseable {
     RestService rest = new RestService(routes::get, descriptors, transcoding, config.limits(),
         loops, telemetry, this.auth::get);
     this.front = new FrontServer(config, loops, proxy, rest, ssl);
-    this.admin = new AdminServer(config.admin(), loops, () -> ready, telemetry.metrics());
+    this.admin = new AdminServer(config.admin(), loops, () -> ready, telemetry.metrics(),
+        new Api());
   }
 
   private UpstreamCluster newCluster(GatewayConfig.Cluster cluster) {
@@ -232,6 +237,8 @@ public final class Gateway implements AutoCloseable {
     routes.set(table);
     auth.set(nextAuth);
     config = next;
+    version.incrementAndGet();
+    appliedAt = java.time.Instant.now();
     Map<String, List<GatewayConfig.RateLimit>> limits = new LinkedHashMap<>();
     next.routes().forEach(r -> limits.put(r.name(), r.rateLimits()));
     rateLimits.retainOnly(limits);
@@ -254,6 +261,119 @@ public final class Gateway implements AutoCloseable {
         + " removed)" + (restart.isEmpty() ? "" : "; needs a restart to change: "
         + String.join(", ", restart)));
     return restart;
+  }
+
+  /** The version of the running configuration: 1 at start, one more per applied change. */
+  public long configVersion() {
+    return version.get();
+  }
+
+  /** The admin API's view of this gateway. */
+  private final class Api implements io.meshgate.gateway.admin.AdminApi {
+    @Override
+    public String config() {
+      GatewayConfig running = config;
+      com.google.gson.JsonObject o = new com.google.gson.JsonObject();
+      o.addProperty("version", version.get());
+      o.addProperty("source", running.source());
+      o.addProperty("appliedAt", appliedAt.toString());
+      com.google.gson.JsonArray routeNames = new com.google.gson.JsonArray();
+      running.routes().forEach(r -> routeNames.add(r.name()));
+      o.add("routes", routeNames);
+      com.google.gson.JsonArray clusterNames = new com.google.gson.JsonArray();
+      running.clusters().forEach(c -> clusterNames.add(c.name()));
+      o.add("clusters", clusterNames);
+      return o.toString();
+    }
+
+    @Override
+    public String clusters() {
+      com.google.gson.JsonArray list = new com.google.gson.JsonArray();
+      for (UpstreamCluster cluster : clusters.values()) {
+        com.google.gson.JsonObject c = new com.google.gson.JsonObject();
+        c.addProperty("name", cluster.name());
+        c.addProperty("target", cluster.target());
+        c.addProperty("lbPolicy", cluster.config().lbPolicy());
+        int endpoints = cluster.endpointCount();
+        if (endpoints >= 0) {
+          c.addProperty("endpoints", endpoints);
+        }
+        com.google.gson.JsonObject states = new com.google.gson.JsonObject();
+        for (io.grpc.ConnectivityState state : io.grpc.ConnectivityState.values()) {
+          int n = cluster.channelsIn(state);
+          if (n > 0) {
+            states.addProperty(state.name(), n);
+          }
+        }
+        c.add("channels", states);
+        if (cluster.circuitBreaker() != null) {
+          c.addProperty("circuitBreaker", cluster.circuitBreaker().state());
+        }
+        list.add(c);
+      }
+      return list.toString();
+    }
+
+    @Override
+    public String routes() {
+      com.google.gson.JsonArray list = new com.google.gson.JsonArray();
+      for (GatewayConfig.Route route : config.routes()) {
+        com.google.gson.JsonObject r = new com.google.gson.JsonObject();
+        r.addProperty("name", route.name());
+        com.google.gson.JsonObject match = new com.google.gson.JsonObject();
+        if (route.match().service() != null) {
+          match.addProperty("service", route.match().service());
+        }
+        if (route.match().servicePrefix() != null) {
+          match.addProperty("servicePrefix", route.match().servicePrefix());
+        }
+        if (route.match().method() != null) {
+          match.addProperty("method", route.match().method());
+        }
+        r.add("match", match);
+        if (route.split().isEmpty()) {
+          r.addProperty("cluster", route.cluster());
+        } else {
+          com.google.gson.JsonArray split = new com.google.gson.JsonArray();
+          for (GatewayConfig.WeightedCluster w : route.split()) {
+            com.google.gson.JsonObject e = new com.google.gson.JsonObject();
+            e.addProperty("cluster", w.cluster());
+            e.addProperty("weight", w.weight());
+            split.add(e);
+          }
+          r.add("split", split);
+        }
+        com.google.gson.JsonArray policies = new com.google.gson.JsonArray();
+        if (route.auth() != null) {
+          policies.add("auth");
+        }
+        if (!route.rateLimits().isEmpty()) {
+          policies.add("rateLimits");
+        }
+        if (route.retry() != null) {
+          policies.add("retry");
+        }
+        if (!route.canary().isEmpty()) {
+          policies.add("canary");
+        }
+        r.add("policies", policies);
+        list.add(r);
+      }
+      return list.toString();
+    }
+
+    @Override
+    public List<String> validate(String yaml) {
+      try {
+        // Relative paths in the document mean what they would in the running file.
+        java.nio.file.Path base = java.nio.file.Path.of(config.source()).toAbsolutePath()
+            .getParent();
+        ConfigLoader.parse("(request body)", yaml, base);
+        return List.of();
+      } catch (ConfigException e) {
+        return e.errors().stream().map(ConfigError::toString).toList();
+      }
+    }
   }
 
   /** The running cluster of that name, or null. */

@@ -24,6 +24,8 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.net.InetSocketAddress;
 import io.meshgate.gateway.telemetry.GatewayMetrics;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -50,14 +52,16 @@ public final class AdminServer {
         t.setDaemon(true);
         return t;
       });
+  private final AdminApi api;
   private Channel serverChannel;
 
   public AdminServer(GatewayConfig.Admin config, EventLoops loops, BooleanSupplier ready,
-      GatewayMetrics metrics) {
+      GatewayMetrics metrics, AdminApi api) {
     this.config = config;
     this.loops = loops;
     this.ready = ready;
     this.metrics = metrics;
+    this.api = api;
     scraper.allowCoreThreadTimeOut(true);
   }
 
@@ -106,6 +110,10 @@ public final class AdminServer {
         scrape(ctx, keepAlive);
         return;
       }
+      if (path.startsWith("/api/")) {
+        api(ctx, request, path, keepAlive);
+        return;
+      }
       FullHttpResponse response = switch (path) {
         case "/healthz" -> json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}");
         case "/readyz" -> ready.getAsBoolean()
@@ -113,7 +121,7 @@ public final class AdminServer {
             : json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "{\"status\":\"not ready\"}");
         default -> json(ctx, HttpResponseStatus.NOT_FOUND,
             "{\"code\":5,\"message\":\"no admin endpoint " + path.replace("\"", "")
-                + " (try /healthz, /readyz, /metrics)\"}");
+                + " (try /healthz, /readyz, /metrics, /api/config)\"}");
       };
       send(ctx, response, keepAlive);
     }
@@ -135,6 +143,65 @@ public final class AdminServer {
     } catch (RejectedExecutionException e) {
       send(ctx, json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE,
           "{\"code\":14,\"message\":\"too many scrapes at once; try again\"}"), keepAlive);
+    }
+  }
+
+  /** The admin API: bearer token required; answered off the event loop. */
+  private void api(ChannelHandlerContext ctx, FullHttpRequest request, String path,
+      boolean keepAlive) {
+    if (config.token() == null) {
+      send(ctx, json(ctx, HttpResponseStatus.NOT_FOUND, "{\"code\":5,\"message\":\"the admin"
+          + " API is off (set admin.token or admin.tokenFile)\"}"), keepAlive);
+      return;
+    }
+    String authorization = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+    byte[] expected = ("Bearer " + config.token()).getBytes(StandardCharsets.UTF_8);
+    byte[] given = authorization == null ? new byte[0]
+        : authorization.getBytes(StandardCharsets.UTF_8);
+    if (!MessageDigest.isEqual(expected, given)) {
+      FullHttpResponse response = json(ctx, HttpResponseStatus.UNAUTHORIZED, "{\"code\":16,"
+          + "\"message\":\"" + (authorization == null ? "the admin API needs Authorization:"
+              + " Bearer <admin.token>" : "wrong admin token") + "\"}");
+      response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"meshgate-admin\"");
+      send(ctx, response, keepAlive);
+      return;
+    }
+    String method = request.method().name();
+    String body = request.content().toString(StandardCharsets.UTF_8);
+    try {
+      scraper.execute(() -> {
+        HttpResponseStatus status = HttpResponseStatus.OK;
+        String text;
+        switch (method + " " + path) {
+          case "GET /api/config" -> text = api.config();
+          case "GET /api/clusters" -> text = api.clusters();
+          case "GET /api/routes" -> text = api.routes();
+          case "POST /api/validate" -> {
+            java.util.List<String> errors = api.validate(body);
+            com.google.gson.JsonObject result = new com.google.gson.JsonObject();
+            result.addProperty("valid", errors.isEmpty());
+            com.google.gson.JsonArray list = new com.google.gson.JsonArray();
+            errors.forEach(list::add);
+            result.add("errors", list);
+            text = result.toString();
+            status = errors.isEmpty() ? HttpResponseStatus.OK
+                : HttpResponseStatus.UNPROCESSABLE_ENTITY;
+          }
+          default -> {
+            status = HttpResponseStatus.NOT_FOUND;
+            com.google.gson.JsonObject error = new com.google.gson.JsonObject();
+            error.addProperty("code", 5);
+            error.addProperty("message", "no admin API endpoint " + method + " " + path
+                + " (try GET /api/config, /api/clusters, /api/routes, POST /api/validate)");
+            text = error.toString();
+          }
+        }
+        HttpResponseStatus answer = status;
+        ctx.executor().execute(() -> send(ctx, json(ctx, answer, text), keepAlive));
+      });
+    } catch (RejectedExecutionException e) {
+      send(ctx, json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE,
+          "{\"code\":14,\"message\":\"the admin API is busy; try again\"}"), keepAlive);
     }
   }
 

@@ -579,8 +579,29 @@ public final class ConfigLoader {
       if (o == null) {
         return new GatewayConfig.Admin("127.0.0.1", 9901);
       }
-      GatewayConfig.Admin admin =
-          new GatewayConfig.Admin(o.string("host", "127.0.0.1"), o.integer("port", 9901, 0, 65535));
+      String token = o.string("token", null);
+      String tokenFile = o.string("tokenFile", null);
+      if (token != null && tokenFile != null) {
+        reader.error(o.node("tokenFile"), o.child("tokenFile"), "give token or tokenFile, not"
+            + " both");
+      }
+      if (tokenFile != null) {
+        Path path = baseDir == null ? Path.of(tokenFile) : baseDir.resolve(tokenFile);
+        try {
+          token = Files.readString(path, StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+          reader.error(o.node("tokenFile"), o.child("tokenFile"), "'" + path
+              + "' is not a readable file");
+        }
+      }
+      if (token != null && token.length() < 16) {
+        reader.error(o.node(tokenFile != null ? "tokenFile" : "token"),
+            o.child(tokenFile != null ? "tokenFile" : "token"), "the admin token is "
+                + token.length() + " characters (expected: at least 16, e.g. openssl rand"
+                + " -hex 16)");
+      }
+      GatewayConfig.Admin admin = new GatewayConfig.Admin(o.string("host", "127.0.0.1"),
+          o.integer("port", 9901, 0, 65535), token);
       o.finish();
       return admin;
     }

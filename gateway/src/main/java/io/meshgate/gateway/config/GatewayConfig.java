@@ -66,8 +66,23 @@ public record GatewayConfig(
    */
   public record Tls(Path certFile, Path keyFile, boolean allowPlaintext) {}
 
-  /** The admin port. */
-  public record Admin(String host, int port) {}
+  /**
+   * The admin port.
+   *
+   * @param token the bearer token the admin API ({@code /api/...}) requires; null turns the API
+   *     off ({@code /healthz}, {@code /readyz}, {@code /metrics} need none)
+   */
+  public record Admin(String host, int port, String token) {
+    public Admin(String host, int port) {
+      this(host, port, null);
+    }
+
+    @Override
+    public String toString() {
+      return "Admin[host=" + host + ", port=" + port + ", token=" + (token == null ? "none"
+          : "(set)") + "]";
+    }
+  }
 
   /**
    * Call metrics.
