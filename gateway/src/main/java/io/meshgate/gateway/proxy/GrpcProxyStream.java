@@ -175,7 +175,9 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   // ---- Request side ------------------------------------------------------------------------
 
   private void start(Http2Headers headers, boolean endStream) {
-    record = service.telemetry().start("grpc", clientAddress(ctx.channel()), name -> {
+    // Formatted once: the record, the rate limiter and x-forwarded-for all use it.
+    String client = clientAddress(ctx.channel());
+    record = service.telemetry().start("grpc", client, name -> {
       CharSequence value = headers.get(name);
       return value == null ? null : value.toString();
     });
@@ -231,7 +233,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     }
     if (route.rateLimit() != null) {
       AuthResult authResult = auth;
-      String peer = clientAddress(ctx.channel());
+      String peer = client;
       RateLimitPolicy.Result limit = route.rateLimit().check(new RateLimitPolicy.Call() {
         @Override
         public String header(String name) {
@@ -278,7 +280,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     }
     clientAcceptsGzip = GrpcWire.acceptsGzip(headers.get(GrpcWire.GRPC_ACCEPT_ENCODING));
 
-    Metadata metadata = MetadataMapper.toMetadata(headers, clientAddress(ctx.channel()));
+    Metadata metadata = MetadataMapper.toMetadata(headers, client);
     if (metadata == null) {
       fail(Status.INTERNAL.withDescription("a binary (-bin) header is not valid base64"));
       return;
