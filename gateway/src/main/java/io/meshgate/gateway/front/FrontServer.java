@@ -230,6 +230,12 @@ public final class FrontServer {
         // Rapid reset is handled per stream lifetime by ConnectionGuard; Netty's plain count of
         // RST frames per window would also cut off clients that legitimately cancel a lot.
         .decoderEnforceMaxRstFramesPerWindow(0, 0)
+        // The gateway resets streams itself when it has answered a call early while the client
+        // was still sending (RFC 9113 section 8.1: NO_ERROR): unknown routes, 401, 429... A
+        // client refused often would be cut off by Netty's count of RST frames sent (200 per
+        // 30 s). Work such resets could leave running (MadeYouReset) is cancelled with the
+        // stream: a closed stream cancels its upstream call.
+        .encoderEnforceMaxRstFramesPerWindow(0, 0)
         .build();
   }
 
