@@ -49,11 +49,14 @@ class RateLimitIntegrationTest {
   private static SampleFleet fleet;
   private static TestGateway gateway;
   private static ManagedChannel channel;
+  private static String config;
 
   @BeforeAll
   static void start() throws Exception {
     fleet = SampleFleet.start();
-    gateway = TestGateway.start("""
+    config = """
+        listener: {host: 127.0.0.1, port: 0, workerThreads: 2}
+        admin: {host: 127.0.0.1, port: 0}
         transcoding: {descriptors: [%s]}
         clusters:
           - {name: echo, endpoints: [127.0.0.1:%d]}
@@ -69,7 +72,8 @@ class RateLimitIntegrationTest {
             rateLimits:
               - {name: per-api-key, key: "header:x-api-key", rate: 1/h, burst: 2}
         """.formatted(SampleFleet.descriptorSet(dir),
-        fleet.server(SampleServer.Kind.ECHO).port()));
+        fleet.server(SampleServer.Kind.ECHO).port());
+    gateway = TestGateway.start(config);
     channel = gateway.channel();
   }
 
@@ -152,6 +156,35 @@ class RateLimitIntegrationTest {
     return HTTP.send(HttpRequest.newBuilder(URI.create("http://" + gateway.address()
         + "/v1/echo:expand?message=hi&responseCount=2")).header("x-forwarded-for", client)
         .build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void aReloadKeepsTheBucketsOfUnchangedRulesAndResetsChangedOnes() throws Exception {
+    EchoRequest request = EchoRequest.newBuilder().setMessage("r").build();
+    String tenant = "tenant-reload-" + CLIENTS.incrementAndGet();
+    stub(Map.of("x-api-key", tenant)).echo(request);
+    stub(Map.of("x-api-key", tenant)).echo(request);
+    assertThrows(StatusRuntimeException.class,
+        () -> stub(Map.of("x-api-key", tenant)).echo(request), "the bucket is empty");
+
+    // A change elsewhere (the expand route's burst): the echo rule is untouched.
+    gateway.gateway().apply(io.meshgate.gateway.config.ConfigLoader.parse("test.yaml",
+        config.replace("burst: 3}", "burst: 4}"), TestGateway.resources()));
+    StatusRuntimeException still = assertThrows(StatusRuntimeException.class,
+        () -> stub(Map.of("x-api-key", tenant)).echo(request));
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, still.getStatus().getCode(),
+        "an unchanged rule keeps its buckets across a reload");
+
+    // The echo rule itself changes (a burst of 5): it starts with full buckets.
+    gateway.gateway().apply(io.meshgate.gateway.config.ConfigLoader.parse("test.yaml",
+        config.replace("burst: 2}", "burst: 5}"), TestGateway.resources()));
+    for (int i = 0; i < 5; i++) {
+      stub(Map.of("x-api-key", tenant)).echo(request);
+    }
+    assertThrows(StatusRuntimeException.class,
+        () -> stub(Map.of("x-api-key", tenant)).echo(request));
+    gateway.gateway().apply(io.meshgate.gateway.config.ConfigLoader.parse("test.yaml", config,
+        TestGateway.resources()));
   }
 
   @Test
