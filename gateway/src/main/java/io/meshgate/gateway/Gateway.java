@@ -71,6 +71,7 @@ public final class Gateway implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicLong version =
       new java.util.concurrent.atomic.AtomicLong(1);
   private volatile java.time.Instant appliedAt = java.time.Instant.now();
+  private volatile io.meshgate.gateway.config.ConfigStore store;
 
   private Gateway(GatewayConfig config, SslContext ssl, Telemetry telemetry, Authentication auth)
       throws ConfigException {
@@ -263,6 +264,11 @@ public final class Gateway implements AutoCloseable {
     return restart;
   }
 
+  /** Makes admin API changes go to {@code store} (the file given with --config). */
+  public void useStore(io.meshgate.gateway.config.ConfigStore store) {
+    this.store = store;
+  }
+
   /** The version of the running configuration: 1 at start, one more per applied change. */
   public long configVersion() {
     return version.get();
@@ -360,6 +366,58 @@ public final class Gateway implements AutoCloseable {
         list.add(r);
       }
       return list.toString();
+    }
+
+    @Override
+    public Change put(String section, String name, String body) {
+      return change(section, name, body);
+    }
+
+    @Override
+    public Change delete(String section, String name) {
+      return change(section, name, null);
+    }
+
+    private Change change(String section, String name, String body) {
+      io.meshgate.gateway.config.ConfigStore target = store;
+      if (target == null) {
+        return new Change(409, error(9, "this gateway has no configuration store to change"
+            + " (it was not started with --config FILE)"));
+      }
+      io.meshgate.gateway.config.ConfigStore.Section which = section.equals("routes")
+          ? io.meshgate.gateway.config.ConfigStore.Section.ROUTES
+          : io.meshgate.gateway.config.ConfigStore.Section.CLUSTERS;
+      long before = version.get();
+      try {
+        if (body == null) {
+          if (!target.delete(which, name)) {
+            return new Change(404, error(5, "no " + section + " entry named '" + name + "'"));
+          }
+        } else {
+          target.put(which, name, body);
+        }
+      } catch (ConfigException e) {
+        com.google.gson.JsonObject o = new com.google.gson.JsonObject();
+        o.addProperty("applied", false);
+        com.google.gson.JsonArray errors = new com.google.gson.JsonArray();
+        e.errors().forEach(err -> errors.add(err.toString()));
+        o.add("errors", errors);
+        return new Change(422, o.toString());
+      } catch (java.io.IOException e) {
+        return new Change(500, error(13, "cannot write the configuration file: "
+            + e.getMessage()));
+      }
+      com.google.gson.JsonObject o = new com.google.gson.JsonObject();
+      o.addProperty("applied", version.get() > before);
+      o.addProperty("version", version.get());
+      return new Change(200, o.toString());
+    }
+
+    private String error(int code, String message) {
+      com.google.gson.JsonObject o = new com.google.gson.JsonObject();
+      o.addProperty("code", code);
+      o.addProperty("message", message);
+      return o.toString();
     }
 
     @Override

@@ -147,6 +147,7 @@ public final class Main {
         gateway::apply, (applied, message) -> gateway.metrics().counter("meshgate.config.reloads",
             "Configuration changes applied or rejected, by source (file, descriptors)", "source",
             "file", "result", applied ? "applied" : "rejected").increment());
+    gateway.useStore(new io.meshgate.gateway.config.ConfigStore(Path.of(config), watcher));
     CountDownLatch stopped = new CountDownLatch(1);
     Runnable drain = () -> {
       watcher.close();

@@ -22,4 +22,16 @@ public interface AdminApi {
    * @return every error, each with its place in the document; empty when it is valid
    */
   List<String> validate(String yaml);
+
+  /** The outcome of a change: applied (with the new version), refused, or not possible. */
+  record Change(int httpStatus, String json) {}
+
+  /**
+   * Adds or replaces a route or cluster by name ({@code section}: routes or clusters), in the
+   * configuration store, which applies it.
+   */
+  Change put(String section, String name, String body);
+
+  /** Deletes a route or cluster by name from the configuration store, which applies it. */
+  Change delete(String section, String name);
 }

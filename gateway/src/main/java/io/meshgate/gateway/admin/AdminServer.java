@@ -172,7 +172,18 @@ public final class AdminServer {
       scraper.execute(() -> {
         HttpResponseStatus status = HttpResponseStatus.OK;
         String text;
-        switch (method + " " + path) {
+        String[] parts = path.split("/");
+        boolean entry = parts.length == 4 && (parts[2].equals("routes")
+            || parts[2].equals("clusters")) && !parts[3].isEmpty();
+        switch (entry && (method.equals("PUT") || method.equals("DELETE")) ? method + " entry"
+            : method + " " + path) {
+          case "PUT entry", "DELETE entry" -> {
+            String name = java.net.URLDecoder.decode(parts[3], StandardCharsets.UTF_8);
+            AdminApi.Change change = method.equals("PUT") ? api.put(parts[2], name, body)
+                : api.delete(parts[2], name);
+            status = HttpResponseStatus.valueOf(change.httpStatus());
+            text = change.json();
+          }
           case "GET /api/config" -> text = api.config();
           case "GET /api/clusters" -> text = api.clusters();
           case "GET /api/routes" -> text = api.routes();
@@ -192,7 +203,8 @@ public final class AdminServer {
             com.google.gson.JsonObject error = new com.google.gson.JsonObject();
             error.addProperty("code", 5);
             error.addProperty("message", "no admin API endpoint " + method + " " + path
-                + " (try GET /api/config, /api/clusters, /api/routes, POST /api/validate)");
+                + " (try GET /api/config, /api/clusters, /api/routes, POST /api/validate,"
+                + " PUT or DELETE /api/routes/NAME, /api/clusters/NAME)");
             text = error.toString();
           }
         }

@@ -74,8 +74,8 @@ public final class ConfigFileWatcher implements AutoCloseable {
     }
   }
 
-  /** Looks at the file once; applies it if its contents changed. */
-  void check() {
+  /** Looks at the file now (after a write of its own, say); applies it if it changed. */
+  public synchronized void check() {
     byte[] digest = digest(file);
     if (digest == null || Arrays.equals(digest, lastDigest)) {
       // A missing file is mid-rename or deleted: keep serving, look again next time.
