@@ -23,8 +23,13 @@ public final class Main {
              meshgate validate FILE
              meshgate --help | --version
 
-      Runs the Meshgate gateway: one port that proxies native gRPC (h2c, TLS with ALPN) to the
-      upstream clusters named by the routes in FILE, plus an admin port with /healthz and /readyz.
+      Runs the Meshgate gateway: one port that proxies native gRPC and transcodes REST/JSON
+      (h2c, TLS with ALPN, HTTP/1.1) to the upstream clusters named by the routes in FILE, with
+      the policies FILE gives them, plus an admin port with /healthz, /readyz, /metrics and,
+      with admin.token set, the admin API under /api/. Saved changes to FILE apply without a
+      restart, except to listener, admin, limits, shutdown, discovery, transcoding, metrics,
+      accessLog and tracing (the log names those); a broken FILE is refused and the running
+      configuration kept.
 
       options:
         --config FILE       the YAML configuration to run (see README.md, "Configuration")
