@@ -72,6 +72,7 @@ public final class Gateway implements AutoCloseable {
       new java.util.concurrent.atomic.AtomicLong(1);
   private volatile java.time.Instant appliedAt = java.time.Instant.now();
   private volatile io.meshgate.gateway.config.ConfigStore store;
+  private volatile java.util.function.LongSupplier revision = () -> 0;
 
   private Gateway(GatewayConfig config, SslContext ssl, Telemetry telemetry, Authentication auth)
       throws ConfigException {
@@ -264,6 +265,17 @@ public final class Gateway implements AutoCloseable {
     return restart;
   }
 
+  /**
+   * Reports the revision of the stored configuration this gateway serves (etcd's mod revision
+   * of the document), on the admin API and as {@code meshgate_config_revision}.
+   */
+  public void useRevision(java.util.function.LongSupplier revision) {
+    this.revision = revision;
+    telemetry.metrics().gauge("meshgate.config.revision", "Revision of the stored"
+        + " configuration this gateway serves (etcd mod revision)", this,
+        g -> g.revision.getAsLong());
+  }
+
   /** Makes admin API changes go to {@code store} (the file given with --config). */
   public void useStore(io.meshgate.gateway.config.ConfigStore store) {
     this.store = store;
@@ -282,6 +294,9 @@ public final class Gateway implements AutoCloseable {
       com.google.gson.JsonObject o = new com.google.gson.JsonObject();
       o.addProperty("version", version.get());
       o.addProperty("source", running.source());
+      if (revision.getAsLong() > 0) {
+        o.addProperty("revision", revision.getAsLong());
+      }
       o.addProperty("appliedAt", appliedAt.toString());
       com.google.gson.JsonArray routeNames = new com.google.gson.JsonArray();
       running.routes().forEach(r -> routeNames.add(r.name()));
@@ -404,7 +419,10 @@ public final class Gateway implements AutoCloseable {
         o.add("errors", errors);
         return new Change(422, o.toString());
       } catch (java.io.IOException e) {
-        return new Change(500, error(13, "cannot write the configuration file: "
+        return new Change(500, error(13, "cannot use the configuration store: "
+            + e.getMessage()));
+      } catch (RuntimeException e) {
+        return new Change(500, error(13, "the stored configuration cannot be changed: "
             + e.getMessage()));
       }
       com.google.gson.JsonObject o = new com.google.gson.JsonObject();

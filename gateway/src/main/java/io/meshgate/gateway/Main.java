@@ -2,6 +2,7 @@ package io.meshgate.gateway;
 
 import io.meshgate.gateway.config.ConfigException;
 import io.meshgate.gateway.config.ConfigFileWatcher;
+import io.meshgate.gateway.config.EtcdConfigSource;
 import io.meshgate.gateway.rest.Descriptors;
 import io.meshgate.transcoder.DescriptorException;
 import io.meshgate.gateway.config.ConfigLoader;
@@ -20,6 +21,7 @@ import java.util.logging.SimpleFormatter;
 public final class Main {
   static final String USAGE = """
       usage: meshgate --config FILE [--log-level LEVEL]
+             meshgate --config-etcd ENDPOINTS [--config-prefix PREFIX] [--log-level LEVEL]
              meshgate validate FILE
              meshgate --help | --version
 
@@ -33,6 +35,12 @@ public final class Main {
 
       options:
         --config FILE       the YAML configuration to run (see README.md, "Configuration")
+        --config-etcd ENDPOINTS
+                            run the configuration kept in etcd (host:port,host:port) at
+                            PREFIX + "gateway.yaml", watched: every gateway pointed at it serves
+                            the same revision
+        --config-prefix PREFIX
+                            where in etcd (default /meshgate/config/)
         --log-level LEVEL   SEVERE, WARNING, INFO (default) or FINE (one line per call)
         --help              print this help and exit
         --version           print the version and exit
@@ -56,6 +64,8 @@ public final class Main {
   /** Runs the command line; returns the exit status. Blocks while a gateway runs. */
   static int run(String[] args, PrintStream out, PrintStream err) {
     String config = null;
+    String configEtcd = null;
+    String configPrefix = "/meshgate/config/";
     String validate = null;
     Level level = Level.INFO;
     for (int i = 0; i < args.length; i++) {
@@ -74,6 +84,18 @@ public final class Main {
             return usage(err, "--config needs a file");
           }
           config = args[++i];
+        }
+        case "--config-etcd" -> {
+          if (i + 1 == args.length) {
+            return usage(err, "--config-etcd needs etcd endpoints (host:port,host:port)");
+          }
+          configEtcd = args[++i];
+        }
+        case "--config-prefix" -> {
+          if (i + 1 == args.length) {
+            return usage(err, "--config-prefix needs a key prefix");
+          }
+          configPrefix = args[++i];
         }
         case "--log-level" -> {
           if (i + 1 == args.length) {
@@ -115,10 +137,16 @@ public final class Main {
         return 1;
       }
     }
-    if (config == null) {
-      return usage(err, "no configuration given (use --config FILE)");
+    if (config != null && configEtcd != null) {
+      return usage(err, "give --config or --config-etcd, not both");
+    }
+    if (config == null && configEtcd == null) {
+      return usage(err, "no configuration given (use --config FILE or --config-etcd ENDPOINTS)");
     }
     configureLogging(level);
+    if (configEtcd != null) {
+      return runFromEtcd(configEtcd, configPrefix, err);
+    }
     GatewayConfig loaded;
     try {
       loaded = ConfigLoader.load(Path.of(config));
@@ -159,6 +187,52 @@ public final class Main {
       gateway.shutdown().whenComplete((v, t) -> stopped.countDown());
     };
     Signals.onTermination(drain);
+    try {
+      stopped.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      gateway.close();
+    }
+    return 0;
+  }
+
+  /** Runs the configuration kept in etcd, watched; blocks until the gateway stops. */
+  private static int runFromEtcd(String endpoints, String prefix, PrintStream err) {
+    EtcdConfigSource source;
+    EtcdConfigSource.Loaded loaded;
+    try {
+      source = EtcdConfigSource.connect(
+          io.meshgate.resolver.EtcdClients.parseEndpoints(endpoints), prefix);
+    } catch (IllegalArgumentException e) {
+      return usage(err, "--config-etcd: " + e.getMessage());
+    }
+    Gateway gateway;
+    try {
+      loaded = source.load();
+      gateway = Gateway.start(loaded.config());
+    } catch (ConfigException | java.io.IOException | RuntimeException e) {
+      err.println("meshgate: cannot start: " + e.getMessage());
+      source.close();
+      return 1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      source.close();
+      return 1;
+    }
+    source.watch(loaded, gateway::apply, (applied, message) -> gateway.metrics().counter(
+        "meshgate.config.reloads",
+        "Configuration changes applied or rejected, by source (file, descriptors)", "source",
+        "etcd", "result", applied ? "applied" : "rejected").increment());
+    gateway.useStore(io.meshgate.gateway.config.ConfigStore.etcd(source));
+    gateway.useRevision(source::revision);
+    Logger.getLogger("io.meshgate").info("listening on port " + gateway.port() + ", admin on "
+        + gateway.adminPort() + "; configuration from etcd " + source.key() + " at revision "
+        + loaded.modRevision());
+    CountDownLatch stopped = new CountDownLatch(1);
+    Signals.onTermination(() -> {
+      source.close();
+      gateway.shutdown().whenComplete((v, t) -> stopped.countDown());
+    });
     try {
       stopped.await();
     } catch (InterruptedException e) {

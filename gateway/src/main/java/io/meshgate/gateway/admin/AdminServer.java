@@ -169,52 +169,65 @@ public final class AdminServer {
     String method = request.method().name();
     String body = request.content().toString(StandardCharsets.UTF_8);
     try {
-      scraper.execute(() -> {
-        HttpResponseStatus status = HttpResponseStatus.OK;
-        String text;
-        String[] parts = path.split("/");
-        boolean entry = parts.length == 4 && (parts[2].equals("routes")
-            || parts[2].equals("clusters")) && !parts[3].isEmpty();
-        switch (entry && (method.equals("PUT") || method.equals("DELETE")) ? method + " entry"
-            : method + " " + path) {
-          case "PUT entry", "DELETE entry" -> {
-            String name = java.net.URLDecoder.decode(parts[3], StandardCharsets.UTF_8);
-            AdminApi.Change change = method.equals("PUT") ? api.put(parts[2], name, body)
-                : api.delete(parts[2], name);
-            status = HttpResponseStatus.valueOf(change.httpStatus());
-            text = change.json();
-          }
-          case "GET /api/config" -> text = api.config();
-          case "GET /api/clusters" -> text = api.clusters();
-          case "GET /api/routes" -> text = api.routes();
-          case "POST /api/validate" -> {
-            java.util.List<String> errors = api.validate(body);
-            com.google.gson.JsonObject result = new com.google.gson.JsonObject();
-            result.addProperty("valid", errors.isEmpty());
-            com.google.gson.JsonArray list = new com.google.gson.JsonArray();
-            errors.forEach(list::add);
-            result.add("errors", list);
-            text = result.toString();
-            status = errors.isEmpty() ? HttpResponseStatus.OK
-                : HttpResponseStatus.UNPROCESSABLE_ENTITY;
-          }
-          default -> {
-            status = HttpResponseStatus.NOT_FOUND;
-            com.google.gson.JsonObject error = new com.google.gson.JsonObject();
-            error.addProperty("code", 5);
-            error.addProperty("message", "no admin API endpoint " + method + " " + path
-                + " (try GET /api/config, /api/clusters, /api/routes, POST /api/validate,"
-                + " PUT or DELETE /api/routes/NAME, /api/clusters/NAME)");
-            text = error.toString();
-          }
-        }
-        HttpResponseStatus answer = status;
-        ctx.executor().execute(() -> send(ctx, json(ctx, answer, text), keepAlive));
-      });
+      scraper.execute(() -> answer(ctx, method, path, body, keepAlive));
     } catch (RejectedExecutionException e) {
       send(ctx, json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE,
           "{\"code\":14,\"message\":\"the admin API is busy; try again\"}"), keepAlive);
     }
+  }
+
+  /** Answers an authorized API call; runs off the event loop. */
+  private void answer(ChannelHandlerContext ctx, String method, String path, String body,
+      boolean keepAlive) {
+    HttpResponseStatus status = HttpResponseStatus.OK;
+    String text;
+    try {
+      String[] parts = path.split("/");
+      boolean entry = parts.length == 4 && (parts[2].equals("routes")
+          || parts[2].equals("clusters")) && !parts[3].isEmpty();
+      switch (entry && (method.equals("PUT") || method.equals("DELETE")) ? method + " entry"
+          : method + " " + path) {
+        case "PUT entry", "DELETE entry" -> {
+          String name = java.net.URLDecoder.decode(parts[3], StandardCharsets.UTF_8);
+          AdminApi.Change change = method.equals("PUT") ? api.put(parts[2], name, body)
+              : api.delete(parts[2], name);
+          status = HttpResponseStatus.valueOf(change.httpStatus());
+          text = change.json();
+        }
+        case "GET /api/config" -> text = api.config();
+        case "GET /api/clusters" -> text = api.clusters();
+        case "GET /api/routes" -> text = api.routes();
+        case "POST /api/validate" -> {
+          java.util.List<String> errors = api.validate(body);
+          com.google.gson.JsonObject result = new com.google.gson.JsonObject();
+          result.addProperty("valid", errors.isEmpty());
+          com.google.gson.JsonArray list = new com.google.gson.JsonArray();
+          errors.forEach(list::add);
+          result.add("errors", list);
+          text = result.toString();
+          status = errors.isEmpty() ? HttpResponseStatus.OK
+              : HttpResponseStatus.UNPROCESSABLE_ENTITY;
+        }
+        default -> {
+          status = HttpResponseStatus.NOT_FOUND;
+          com.google.gson.JsonObject error = new com.google.gson.JsonObject();
+          error.addProperty("code", 5);
+          error.addProperty("message", "no admin API endpoint " + method + " " + path
+              + " (try GET /api/config, /api/clusters, /api/routes, POST /api/validate,"
+              + " PUT or DELETE /api/routes/NAME, /api/clusters/NAME)");
+          text = error.toString();
+        }
+      }
+    } catch (RuntimeException e) {
+      status = HttpResponseStatus.INTERNAL_SERVER_ERROR;
+      com.google.gson.JsonObject error = new com.google.gson.JsonObject();
+      error.addProperty("code", 13);
+      error.addProperty("message", String.valueOf(e.getMessage()));
+      text = error.toString();
+    }
+    HttpResponseStatus answer = status;
+    String reply = text;
+    ctx.executor().execute(() -> send(ctx, json(ctx, answer, reply), keepAlive));
   }
 
   private static void send(ChannelHandlerContext ctx, FullHttpResponse response,

@@ -9,27 +9,83 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 
 /**
- * Where changes made through the admin API go: the configuration file. A change (put or delete
- * a route or cluster) is made to the whole document, validated as a whole, and only a valid
- * document is written (write aside, then rename) and applied, so the file and the running
- * gateway never hold a broken configuration. Comments in the file are not kept. Thread-safe
- * (changes are serialized).
+ * Where changes made through the admin API go: the configuration file, or the document in
+ * etcd. A change (put or delete a route or cluster) is made to the whole document, validated as
+ * a whole, and only a valid document is written (a file aside, then renamed; an etcd put) and
+ * applied before the call returns, so the store and the running gateway never hold a broken
+ * configuration. Comments in the document are not kept. Thread-safe (changes are serialized).
  */
 public final class ConfigStore {
-  private final Path file;
-  private final ConfigFileWatcher watcher;
+  private final String name;
+  private final Path baseDir;
+  private final Storage storage;
+
+  /** Reads and writes the whole document. */
+  private interface Storage {
+    String read() throws IOException;
+
+    /** Writes and returns once the gateway serves what was written. */
+    void write(String text) throws IOException;
+  }
+
+  private ConfigStore(String name, Path baseDir, Storage storage) {
+    this.name = name;
+    this.baseDir = baseDir;
+    this.storage = storage;
+  }
 
   /**
+   * The configuration file.
+   *
    * @param watcher applies what is written (looked at at once, not at its next poll)
    */
   public ConfigStore(Path file, ConfigFileWatcher watcher) {
-    this.file = file;
-    this.watcher = watcher;
+    this(file.toString(), file.toAbsolutePath().getParent(), new Storage() {
+      @Override
+      public String read() throws IOException {
+        return Files.readString(file, StandardCharsets.UTF_8);
+      }
+
+      @Override
+      public void write(String text) throws IOException {
+        Path aside = file.resolveSibling(file.getFileName() + ".admin-tmp");
+        Files.writeString(aside, text, StandardCharsets.UTF_8);
+        Files.move(aside, file, StandardCopyOption.REPLACE_EXISTING,
+            StandardCopyOption.ATOMIC_MOVE);
+        watcher.check();
+      }
+    });
+  }
+
+  /** The document in etcd; a write returns once the source's watch applied it (at most 10 s). */
+  public static ConfigStore etcd(EtcdConfigSource source) {
+    return new ConfigStore("etcd:" + source.key(), null, new Storage() {
+      @Override
+      public String read() throws IOException {
+        String text = source.read();
+        if (text == null) {
+          throw new IOException(source.key() + " is missing in etcd");
+        }
+        return text;
+      }
+
+      @Override
+      public void write(String text) throws IOException {
+        long written = source.put(text);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (source.revision() < written && System.nanoTime() < deadline) {
+          // The watch delivers the put within milliseconds; wait for it, bounded.
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
+        }
+      }
+    });
   }
 
   /** The section a change is about. */
@@ -113,16 +169,13 @@ public final class ConfigStore {
     options.setIndent(2);
     String text = new Yaml(options).dump(document);
     // Validate the whole new document before anything is written.
-    ConfigLoader.parse(file.toString(), text, file.toAbsolutePath().getParent());
-    Path aside = file.resolveSibling(file.getFileName() + ".admin-tmp");
-    Files.writeString(aside, text, StandardCharsets.UTF_8);
-    Files.move(aside, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    watcher.check();
+    ConfigLoader.parse(name, text, baseDir);
+    storage.write(text);
     return true;
   }
 
   private Map<String, Object> load() throws IOException, ConfigException {
-    Object root = yaml().load(Files.readString(file, StandardCharsets.UTF_8));
+    Object root = yaml().load(storage.read());
     if (!(root instanceof Map<?, ?> map)) {
       throw single("the configuration file is not a mapping");
     }
