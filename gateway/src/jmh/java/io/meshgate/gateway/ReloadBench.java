@@ -71,6 +71,7 @@ public final class ReloadBench {
       System.out.println("Meshgate reload benchmark, " + Runtime.getRuntime()
           .availableProcessors() + " cores\n");
       bench.saveToServing(50);
+      bench.etcdPutToServing(100);
       bench.bigSnapshot(20);
       bench.throughputUnderReloads(15);
     } finally {
@@ -150,6 +151,54 @@ public final class ReloadBench {
           + " 250 ms): p50 %.0f ms, p99 %.0f ms, max %.0f ms%n", changes,
           nanos[changes / 2] / 1e6, nanos[(int) Math.ceil(changes * 0.99) - 1] / 1e6,
           nanos[changes - 1] / 1e6);
+    }
+  }
+
+  /** etcd put -> the new route answering, through the etcd watch as bin/meshgate runs it. */
+  private void etcdPutToServing(int changes) throws Exception {
+    try (io.meshgate.testing.EtcdCluster etcd = io.meshgate.testing.EtcdCluster.start(1)) {
+      io.etcd.jetcd.ByteSequence key = io.etcd.jetcd.ByteSequence.from(
+          "/meshgate/bench/gateway.yaml", java.nio.charset.StandardCharsets.UTF_8);
+      etcd.client().getKVClient().put(key, io.etcd.jetcd.ByteSequence.from(
+          config(10, 0, "5s", false), java.nio.charset.StandardCharsets.UTF_8)).get();
+      io.meshgate.gateway.config.EtcdConfigSource source =
+          io.meshgate.gateway.config.EtcdConfigSource.connect(etcd.endpoints(),
+              "/meshgate/bench/");
+      io.meshgate.gateway.config.EtcdConfigSource.Loaded loaded = source.load();
+      try (Gateway gateway = Gateway.start(loaded.config())) {
+        source.watch(loaded, gateway::apply, (ok, message) -> { });
+        ManagedChannel channel = NettyChannelBuilder.forTarget("127.0.0.1:" + gateway.port())
+            .usePlaintext().build();
+        UserDirectoryGrpc.UserDirectoryBlockingStub users =
+            UserDirectoryGrpc.newBlockingStub(channel);
+        long[] nanos = new long[changes];
+        for (int i = 0; i < changes; i++) {
+          boolean add = i % 2 == 0;
+          long start = System.nanoTime();
+          etcd.client().getKVClient().put(key, io.etcd.jetcd.ByteSequence.from(
+              config(10, 0, "5s", add), java.nio.charset.StandardCharsets.UTF_8)).get();
+          while (true) {
+            boolean routed;
+            try {
+              users.getUser(GetUserRequest.newBuilder().setUserId("u").build());
+              routed = true;
+            } catch (StatusRuntimeException e) {
+              routed = e.getStatus().getCode() != Status.Code.UNIMPLEMENTED;
+            }
+            if (routed == add) {
+              break;
+            }
+          }
+          nanos[i] = System.nanoTime() - start;
+        }
+        channel.shutdownNow();
+        Arrays.sort(nanos);
+        System.out.printf(Locale.ROOT, "etcd put -> route serving (%d changes, watched): p50"
+                + " %.1f ms, p99 %.1f ms, max %.1f ms%n", changes, nanos[changes / 2] / 1e6,
+            nanos[(int) Math.ceil(changes * 0.99) - 1] / 1e6, nanos[changes - 1] / 1e6);
+      } finally {
+        source.close();
+      }
     }
   }
 

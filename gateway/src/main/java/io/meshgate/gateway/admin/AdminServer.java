@@ -185,8 +185,26 @@ public final class AdminServer {
       String[] parts = path.split("/");
       boolean entry = parts.length == 4 && (parts[2].equals("routes")
           || parts[2].equals("clusters")) && !parts[3].isEmpty();
-      switch (entry && (method.equals("PUT") || method.equals("DELETE")) ? method + " entry"
-          : method + " " + path) {
+      switch (entry && (method.equals("PUT") || method.equals("DELETE")
+          || method.equals("GET")) ? method + " entry" : method + " " + path) {
+        case "GET entry" -> {
+          String name = java.net.URLDecoder.decode(parts[3], StandardCharsets.UTF_8);
+          com.google.gson.JsonArray all = com.google.gson.JsonParser.parseString(
+              parts[2].equals("routes") ? api.routes() : api.clusters()).getAsJsonArray();
+          text = null;
+          for (com.google.gson.JsonElement e : all) {
+            if (name.equals(e.getAsJsonObject().get("name").getAsString())) {
+              text = e.toString();
+            }
+          }
+          if (text == null) {
+            status = HttpResponseStatus.NOT_FOUND;
+            com.google.gson.JsonObject error = new com.google.gson.JsonObject();
+            error.addProperty("code", 5);
+            error.addProperty("message", "no " + parts[2] + " entry named '" + name + "'");
+            text = error.toString();
+          }
+        }
         case "PUT entry", "DELETE entry" -> {
           String name = java.net.URLDecoder.decode(parts[3], StandardCharsets.UTF_8);
           AdminApi.Change change = method.equals("PUT") ? api.put(parts[2], name, body)
@@ -214,7 +232,7 @@ public final class AdminServer {
           error.addProperty("code", 5);
           error.addProperty("message", "no admin API endpoint " + method + " " + path
               + " (try GET /api/config, /api/clusters, /api/routes, POST /api/validate,"
-              + " PUT or DELETE /api/routes/NAME, /api/clusters/NAME)");
+              + " GET, PUT or DELETE /api/routes/NAME, /api/clusters/NAME)");
           text = error.toString();
         }
       }

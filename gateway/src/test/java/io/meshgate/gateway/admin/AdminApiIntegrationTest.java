@@ -110,6 +110,13 @@ class AdminApiIntegrationTest {
     assertTrue(users.getAsJsonObject("channels").has("READY"), users.toString());
     assertEquals("round_robin", users.get("lbPolicy").getAsString());
 
+    JsonObject one = JsonParser.parseString(call("GET", "/api/clusters/users", TOKEN, null)
+        .body()).getAsJsonObject();
+    assertEquals(users, one, "one cluster by name");
+    assertEquals(404, call("GET", "/api/clusters/nope", TOKEN, null).statusCode());
+    assertEquals("orders", JsonParser.parseString(call("GET", "/api/routes/orders", TOKEN, null)
+        .body()).getAsJsonObject().get("cluster").getAsString());
+
     JsonArray routes = JsonParser.parseString(call("GET", "/api/routes", TOKEN, null).body())
         .getAsJsonArray();
     assertEquals("users", routes.get(0).getAsJsonObject().get("cluster").getAsString());

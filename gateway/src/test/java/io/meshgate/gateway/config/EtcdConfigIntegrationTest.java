@@ -113,6 +113,24 @@ class EtcdConfigIntegrationTest {
   }
 
   @Test
+  void etcdGoingAwayKeepsTheRunningConfigurationAndChangesApplyWhenItIsBack() throws Exception {
+    put(document(true));
+    try (Instance a = Instance.start()) {
+      assertTrue(a.echoServes());
+      etcd.stop(0);
+      try {
+        for (int i = 0; i < 20; i++) {
+          assertTrue(a.echoServes(), "still serving with etcd down");
+        }
+      } finally {
+        etcd.restart(0);
+      }
+      put(document(false));
+      Await.until("a change made after etcd came back applies", WAIT, () -> !a.echoServes());
+    }
+  }
+
+  @Test
   void twoGatewaysConvergeOnEveryChangeAndRefuseBrokenOnes() throws Exception {
     put(document(false));
     try (Instance a = Instance.start(); Instance b = Instance.start()) {
