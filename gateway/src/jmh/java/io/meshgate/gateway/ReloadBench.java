@@ -121,16 +121,35 @@ public final class ReloadBench {
     try (Gateway gateway = Gateway.start(ConfigLoader.load(file));
         ConfigFileWatcher watcher = ConfigFileWatcher.start(file, Duration.ofMillis(250),
             gateway::apply, (ok, message) -> { })) {
-      ManagedChannel channel = NettyChannelBuilder.forTarget("127.0.0.1:" + gateway.port())
-          .usePlaintext().build();
-      UserDirectoryGrpc.UserDirectoryBlockingStub users = UserDirectoryGrpc.newBlockingStub(channel);
-      long[] nanos = new long[changes];
+      long[] nanos = toggles(gateway, changes, add -> save(file, config(10, 0, "5s", add)));
+      System.out.printf(Locale.ROOT, "file save -> route serving (%d changes, watcher polls every"
+          + " 250 ms): p50 %.0f ms, p99 %.0f ms, max %.0f ms%n", changes,
+          nanos[changes / 2] / 1e6, nanos[(int) Math.ceil(changes * 0.99) - 1] / 1e6,
+          nanos[changes - 1] / 1e6);
+    }
+  }
+
+  /** Writes a configuration: with the extra route or without. */
+  private interface Change {
+    void write(boolean withExtraRoute) throws Exception;
+  }
+
+  /**
+   * Adds and removes the extra route {@code changes} times through {@code change}; returns the
+   * sorted times from each write to the gateway answering the new way. UserDirectory is routed
+   * only by the extra route: a routed call comes back NOT_FOUND from the backend, an unrouted
+   * one UNIMPLEMENTED from the gateway.
+   */
+  private static long[] toggles(Gateway gateway, int changes, Change change) throws Exception {
+    ManagedChannel channel = NettyChannelBuilder.forTarget("127.0.0.1:" + gateway.port())
+        .usePlaintext().build();
+    UserDirectoryGrpc.UserDirectoryBlockingStub users = UserDirectoryGrpc.newBlockingStub(channel);
+    long[] nanos = new long[changes];
+    try {
       for (int i = 0; i < changes; i++) {
         boolean add = i % 2 == 0;
         long start = System.nanoTime();
-        save(file, config(10, 0, "5s", add));
-        // UserDirectory is routed only by the extra route: a routed call comes back NOT_FOUND
-        // from the backend, an unrouted one UNIMPLEMENTED from the gateway. Poll until it flips.
+        change.write(add);
         while (true) {
           boolean routed;
           try {
@@ -145,13 +164,11 @@ public final class ReloadBench {
         }
         nanos[i] = System.nanoTime() - start;
       }
+    } finally {
       channel.shutdownNow();
-      Arrays.sort(nanos);
-      System.out.printf(Locale.ROOT, "file save -> route serving (%d changes, watcher polls every"
-          + " 250 ms): p50 %.0f ms, p99 %.0f ms, max %.0f ms%n", changes,
-          nanos[changes / 2] / 1e6, nanos[(int) Math.ceil(changes * 0.99) - 1] / 1e6,
-          nanos[changes - 1] / 1e6);
     }
+    Arrays.sort(nanos);
+    return nanos;
   }
 
   /** etcd put -> the new route answering, through the etcd watch as bin/meshgate runs it. */
@@ -167,32 +184,9 @@ public final class ReloadBench {
       io.meshgate.gateway.config.EtcdConfigSource.Loaded loaded = source.load();
       try (Gateway gateway = Gateway.start(loaded.config())) {
         source.watch(loaded, gateway::apply, (ok, message) -> { });
-        ManagedChannel channel = NettyChannelBuilder.forTarget("127.0.0.1:" + gateway.port())
-            .usePlaintext().build();
-        UserDirectoryGrpc.UserDirectoryBlockingStub users =
-            UserDirectoryGrpc.newBlockingStub(channel);
-        long[] nanos = new long[changes];
-        for (int i = 0; i < changes; i++) {
-          boolean add = i % 2 == 0;
-          long start = System.nanoTime();
-          etcd.client().getKVClient().put(key, io.etcd.jetcd.ByteSequence.from(
-              config(10, 0, "5s", add), java.nio.charset.StandardCharsets.UTF_8)).get();
-          while (true) {
-            boolean routed;
-            try {
-              users.getUser(GetUserRequest.newBuilder().setUserId("u").build());
-              routed = true;
-            } catch (StatusRuntimeException e) {
-              routed = e.getStatus().getCode() != Status.Code.UNIMPLEMENTED;
-            }
-            if (routed == add) {
-              break;
-            }
-          }
-          nanos[i] = System.nanoTime() - start;
-        }
-        channel.shutdownNow();
-        Arrays.sort(nanos);
+        long[] nanos = toggles(gateway, changes, add -> etcd.client().getKVClient().put(key,
+            io.etcd.jetcd.ByteSequence.from(config(10, 0, "5s", add),
+                java.nio.charset.StandardCharsets.UTF_8)).get());
         System.out.printf(Locale.ROOT, "etcd put -> route serving (%d changes, watched): p50"
                 + " %.1f ms, p99 %.1f ms, max %.1f ms%n", changes, nanos[changes / 2] / 1e6,
             nanos[(int) Math.ceil(changes * 0.99) - 1] / 1e6, nanos[changes - 1] / 1e6);

@@ -181,12 +181,23 @@ public final class Main {
             "Configuration changes applied or rejected, by source (file, descriptors)", "source",
             "file", "result", applied ? "applied" : "rejected").increment());
     gateway.useStore(new io.meshgate.gateway.config.ConfigStore(Path.of(config), watcher));
+    return runUntilSignalled(gateway, watcher);
+  }
+
+  /**
+   * Blocks until SIGTERM/SIGINT, then stops watching the configuration source and drains the
+   * gateway; returns the exit status.
+   */
+  private static int runUntilSignalled(Gateway gateway, AutoCloseable configSource) {
     CountDownLatch stopped = new CountDownLatch(1);
-    Runnable drain = () -> {
-      watcher.close();
+    Signals.onTermination(() -> {
+      try {
+        configSource.close();
+      } catch (Exception e) {
+        Logger.getLogger("io.meshgate").warning("closing the configuration source: " + e);
+      }
       gateway.shutdown().whenComplete((v, t) -> stopped.countDown());
-    };
-    Signals.onTermination(drain);
+    });
     try {
       stopped.await();
     } catch (InterruptedException e) {
@@ -228,18 +239,7 @@ public final class Main {
     Logger.getLogger("io.meshgate").info("listening on port " + gateway.port() + ", admin on "
         + gateway.adminPort() + "; configuration from etcd " + source.key() + " at revision "
         + loaded.modRevision());
-    CountDownLatch stopped = new CountDownLatch(1);
-    Signals.onTermination(() -> {
-      source.close();
-      gateway.shutdown().whenComplete((v, t) -> stopped.countDown());
-    });
-    try {
-      stopped.await();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      gateway.close();
-    }
-    return 0;
+    return runUntilSignalled(gateway, source);
   }
 
   /** How often the config file is looked at: a saved change applies within about this. */

@@ -11,6 +11,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.meshgate.gateway.testing.GatewayProcess;
+import io.meshgate.gateway.testing.Observers;
 import io.meshgate.samples.SampleServer;
 import io.meshgate.samples.echo.v1.EchoRequest;
 import io.meshgate.samples.echo.v1.EchoResponse;
@@ -145,7 +146,7 @@ class LauncherIntegrationTest {
       CompletableFuture<EchoResponse> inFlight = new CompletableFuture<>();
       EchoServiceGrpc.newStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
           .echo(EchoRequest.newBuilder().setMessage("finish me").setDelayMillis(2000).build(),
-              future(inFlight));
+              Observers.completing(inFlight));
       Await.until("the call reaches the backend", Duration.ofSeconds(10),
           () -> echo.echo().callsStarted() > started);
 
@@ -172,7 +173,7 @@ class LauncherIntegrationTest {
       long started = echo.echo().callsStarted();
       CompletableFuture<EchoResponse> hanging = new CompletableFuture<>();
       EchoServiceGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
-          .echo(EchoRequest.newBuilder().setHang(true).build(), future(hanging));
+          .echo(EchoRequest.newBuilder().setHang(true).build(), Observers.completing(hanging));
       Await.until("the call reaches the backend", Duration.ofSeconds(10),
           () -> echo.echo().callsStarted() > started);
 
@@ -198,22 +199,5 @@ class LauncherIntegrationTest {
     } finally {
       fresh.shutdownNow();
     }
-  }
-
-  private static StreamObserver<EchoResponse> future(CompletableFuture<EchoResponse> future) {
-    return new StreamObserver<>() {
-      @Override
-      public void onNext(EchoResponse value) {
-        future.complete(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        future.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    };
   }
 }

@@ -36,6 +36,9 @@ public final class AuthResult {
     return new AuthResult(status, challenge, null, Map.of(), false, null);
   }
 
+  /** Claims of a call without a verified token: none. */
+  public static final java.util.function.Function<String, String> NO_CLAIMS = name -> null;
+
   /** A claim of the verified token as text (lists joined by commas), or null. */
   public String claim(String name) {
     return claims == null ? null : JwtAuthenticator.claimText(claims.getClaim(name));

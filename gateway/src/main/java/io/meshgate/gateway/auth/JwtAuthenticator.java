@@ -4,6 +4,7 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import io.grpc.Status;
 import io.meshgate.gateway.auth.AuthException.Reason;
 import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.route.RequestView;
 import io.micrometer.core.instrument.Counter;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -49,7 +50,7 @@ public final class JwtAuthenticator {
   }
 
   /** Checks the call's token; never throws. */
-  public AuthResult authenticate(AuthRequest request) {
+  public AuthResult authenticate(RequestView request) {
     String token = null;
     List<JwtVerifier> offered = new ArrayList<>(providers.size());
     for (JwtVerifier provider : providers) {
@@ -167,7 +168,7 @@ public final class JwtAuthenticator {
   }
 
   /** Finds a provider's token in a request, or null. */
-  private static String find(GatewayConfig.JwtProvider provider, AuthRequest request) {
+  private static String find(GatewayConfig.JwtProvider provider, RequestView request) {
     for (GatewayConfig.TokenSource source : provider.from()) {
       String token = switch (source.kind()) {
         case "header" -> fromHeader(request.header(source.name()), source.prefix());

@@ -6,11 +6,11 @@ import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.meshgate.gateway.auth.AuthRequest;
 import io.meshgate.gateway.auth.AuthResult;
 import io.meshgate.gateway.front.ConnectionGuard;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
+import io.meshgate.gateway.route.RequestView;
 import io.meshgate.gateway.route.Route;
 import io.meshgate.gateway.upstream.UpstreamCluster;
 import io.meshgate.gateway.telemetry.CallRecord;
@@ -175,12 +175,10 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   // ---- Request side ------------------------------------------------------------------------
 
   private void start(Http2Headers headers, boolean endStream) {
-    // Formatted once: the record, the rate limiter and x-forwarded-for all use it.
+    // Made once: the record, the policies and x-forwarded-for all read it.
     String client = clientAddress(ctx.channel());
-    record = service.telemetry().start("grpc", client, name -> {
-      CharSequence value = headers.get(name);
-      return value == null ? null : value.toString();
-    });
+    RequestView request = new GrpcRequest(headers, client);
+    record = service.telemetry().start("grpc", client, request::header);
     CharSequence method = headers.method();
     if (method == null || !AsciiString.contentEquals("POST", method)) {
       Http2Headers response = GrpcWire.trailersOnly(Status.INTERNAL.withDescription(
@@ -209,18 +207,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     }
     AuthResult auth = null;
     if (route.auth() != null) {
-      auth = route.auth().authenticate(new AuthRequest() {
-        @Override
-        public String header(String name) {
-          CharSequence value = headers.get(name);
-          return value == null ? null : value.toString();
-        }
-
-        @Override
-        public String rawQuery() {
-          return null;
-        }
-      });
+      auth = route.auth().authenticate(request);
       if (!auth.isAllowed()) {
         Http2Headers response = GrpcWire.trailersOnly(auth.status());
         if (auth.challenge() != null) {
@@ -231,26 +218,10 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       }
       record.subject(auth.subject());
     }
+    java.util.function.Function<String, String> claims = auth == null ? AuthResult.NO_CLAIMS
+        : auth::claim;
     if (route.rateLimit() != null) {
-      AuthResult authResult = auth;
-      String peer = client;
-      RateLimitPolicy.Result limit = route.rateLimit().check(new RateLimitPolicy.Call() {
-        @Override
-        public String header(String name) {
-          CharSequence value = headers.get(name);
-          return value == null ? null : value.toString();
-        }
-
-        @Override
-        public String peerAddress() {
-          return peer;
-        }
-
-        @Override
-        public String claim(String name) {
-          return authResult == null ? null : authResult.claim(name);
-        }
-      });
+      RateLimitPolicy.Result limit = route.rateLimit().check(request, claims);
       if (!limit.allowed()) {
         Http2Headers response = GrpcWire.trailersOnly(limit.status());
         response.set(STATUS_DETAILS, java.util.Base64.getEncoder().withoutPadding()
@@ -311,11 +282,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     MethodDescriptor<ByteBuf, ByteBuf> descriptor = service.methodDescriptor(fullMethod);
     deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
         gzipRequests);
-    AuthResult verified = auth;
-    cluster = route.pick(name -> {
-      CharSequence value = headers.get(name);
-      return value == null ? null : value.toString();
-    }, name -> verified == null ? null : verified.claim(name));
+    cluster = route.pick(request, claims);
     record.cluster(cluster.name());
     call = route.newCall(cluster, descriptor, options, ctx.executor(), REPLAY);
     call.start(new UpstreamListener(), metadata);
@@ -548,6 +515,20 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
         channel.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
       }
     });
+  }
+
+  /** A gRPC call's request headers and peer, for the route policies. */
+  private record GrpcRequest(Http2Headers headers, String peerAddress) implements RequestView {
+    @Override
+    public String header(String name) {
+      CharSequence value = headers.get(name);
+      return value == null ? null : value.toString();
+    }
+
+    @Override
+    public String rawQuery() {
+      return null;
+    }
   }
 
   private static String clientAddress(Channel stream) {

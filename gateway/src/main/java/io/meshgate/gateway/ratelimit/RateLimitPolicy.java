@@ -4,7 +4,9 @@ import io.grpc.Status;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.micrometer.core.instrument.Counter;
 import java.util.List;
+import io.meshgate.gateway.route.RequestView;
 import java.util.Locale;
+import java.util.function.Function;
 
 
 /**
@@ -35,28 +37,21 @@ public final class RateLimitPolicy {
     }
   }
 
-  /** What a rule may key on. */
-  public interface Call {
-    /** A request header (lower-case name), or null. */
-    String header(String name);
-
-    /** The TCP peer's address, or null. */
-    String peerAddress();
-
-    /** A claim of the call's verified token as text, or null (no token, no claim). */
-    String claim(String name);
-  }
 
   RateLimitPolicy(String route, List<Rule> rules) {
     this.route = route;
     this.rules = List.copyOf(rules);
   }
 
-  /** Takes a token from every applicable rule's bucket, stopping at the first refusal. */
-  public Result check(Call call) {
+  /**
+   * Takes a token from every applicable rule's bucket, stopping at the first refusal.
+   *
+   * @param claims a claim of the call's verified token as text, or null (no token, no claim)
+   */
+  public Result check(RequestView call, Function<String, String> claims) {
     TokenBucketRateLimiter.Decision tightest = null;
     for (Rule rule : rules) {
-      String key = key(rule.config(), call);
+      String key = key(rule.config(), call, claims);
       if (key == null) {
         continue; // the call has no value for this key: the rule does not apply
       }
@@ -87,11 +82,12 @@ public final class RateLimitPolicy {
     return (nanos + 999_999_999L) / 1_000_000_000L;
   }
 
-  private static String key(GatewayConfig.RateLimit rule, Call call) {
+  private static String key(GatewayConfig.RateLimit rule, RequestView call,
+      Function<String, String> claims) {
     return switch (rule.key()) {
       case "route" -> "";
       case "header" -> call.header(rule.keyName());
-      case "claim" -> call.claim(rule.keyName());
+      case "claim" -> claims.apply(rule.keyName());
       default -> clientIp(call, rule.trustedHops());
     };
   }
@@ -101,7 +97,7 @@ public final class RateLimitPolicy {
    * the right of {@code X-Forwarded-For} (what the first trusted proxy saw); the TCP peer when
    * there are no trusted proxies or the header is shorter.
    */
-  static String clientIp(Call call, int hops) {
+  static String clientIp(RequestView call, int hops) {
     if (hops > 0) {
       String forwarded = call.header("x-forwarded-for");
       if (forwarded != null) {

@@ -8,7 +8,6 @@ import io.grpc.ClientCall;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.Status;
-import io.meshgate.gateway.auth.AuthRequest;
 import io.meshgate.gateway.auth.AuthResult;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.proxy.GrpcWire;
@@ -100,8 +99,7 @@ final class RestCall {
     this.service = service;
     this.request = request;
     this.out = out;
-    this.record = service.telemetry().start("rest", request.clientAddress(),
-        name -> request.headers().get(name));
+    this.record = service.telemetry().start("rest", request.clientAddress(), request::header);
     record.http(request.method(), request.rawPath());
   }
 
@@ -173,17 +171,7 @@ final class RestCall {
     // request format.
     AuthResult auth = null;
     if (route.auth() != null) {
-      auth = route.auth().authenticate(new AuthRequest() {
-        @Override
-        public String header(String name) {
-          return request.headers().get(name);
-        }
-
-        @Override
-        public String rawQuery() {
-          return request.rawQuery();
-        }
-      });
+      auth = route.auth().authenticate(request);
       if (!auth.isAllowed()) {
         HttpHeaders extra = new DefaultHttpHeaders();
         if (auth.challenge() != null) {
@@ -196,24 +184,10 @@ final class RestCall {
       }
       record.subject(auth.subject());
     }
+    java.util.function.Function<String, String> claims = auth == null ? AuthResult.NO_CLAIMS
+        : auth::claim;
     if (route.rateLimit() != null) {
-      AuthResult authResult = auth;
-      RateLimitPolicy.Result limit = route.rateLimit().check(new RateLimitPolicy.Call() {
-        @Override
-        public String header(String name) {
-          return request.headers().get(name);
-        }
-
-        @Override
-        public String peerAddress() {
-          return request.clientAddress();
-        }
-
-        @Override
-        public String claim(String name) {
-          return authResult == null ? null : authResult.claim(name);
-        }
-      });
+      RateLimitPolicy.Result limit = route.rateLimit().check(request, claims);
       if (limit.limit() > 0) {
         rateLimitHeaders = new DefaultHttpHeaders()
             .set(RATELIMIT_LIMIT, limit.limit())
@@ -282,9 +256,7 @@ final class RestCall {
     if (timeout > 0) {
       callOptions = callOptions.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
     }
-    AuthResult verified = auth;
-    cluster = route.pick(name -> request.headers().get(name),
-        name -> verified == null ? null : verified.claim(name));
+    cluster = route.pick(request, claims);
     record.cluster(cluster.name());
     call = route.newCall(cluster, service.methodDescriptor(httpRoute), callOptions,
         out.executor(), REPLAY);

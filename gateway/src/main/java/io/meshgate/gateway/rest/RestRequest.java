@@ -1,5 +1,6 @@
 package io.meshgate.gateway.rest;
 
+import io.meshgate.gateway.route.RequestView;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http2.Http2Headers;
 import java.util.Iterator;
@@ -17,7 +18,17 @@ import java.util.Map;
  * @param authority the request's authority (Host), or null
  */
 record RestRequest(String method, String rawPath, String rawQuery, Headers headers, byte[] body,
-    String clientAddress, String authority) {
+    String clientAddress, String authority) implements RequestView {
+
+  @Override
+  public String header(String name) {
+    return headers.get(name);
+  }
+
+  @Override
+  public String peerAddress() {
+    return clientAddress;
+  }
 
   /** Request headers: names are matched case-insensitively. */
   interface Headers extends Iterable<Map.Entry<CharSequence, CharSequence>> {

@@ -45,12 +45,10 @@ public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNan
   /**
    * The cluster of one call.
    *
-   * @param headers a request header by lower-case name, or null
    * @param claims a verified JWT claim as text, or null
    */
-  public UpstreamCluster pick(Function<String, String> headers,
-      Function<String, String> claims) {
-    return choice == null ? cluster : choice.pick(headers, claims);
+  public UpstreamCluster pick(RequestView request, Function<String, String> claims) {
+    return choice == null ? cluster : choice.pick(request::header, claims);
   }
 
   /**

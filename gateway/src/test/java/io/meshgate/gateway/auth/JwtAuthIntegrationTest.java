@@ -21,6 +21,7 @@ import io.meshgate.gateway.testing.JwksServer;
 import io.meshgate.gateway.testing.Jwts;
 import io.meshgate.gateway.testing.Jwts.Key;
 import io.meshgate.gateway.testing.Metrics;
+import io.meshgate.gateway.testing.Observers;
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.SampleServer;
@@ -349,20 +350,7 @@ class JwtAuthIntegrationTest {
     StreamObserver<EchoRequest> requests = EchoServiceGrpc.newStub(ClientInterceptors.intercept(
         channel, MetadataUtils.newAttachHeadersInterceptor(extra),
         MetadataUtils.newCaptureMetadataInterceptor(headers, trailers)))
-        .collect(new StreamObserver<>() {
-          @Override
-          public void onNext(EchoResponse value) {
-            result.complete(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            result.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
+        .collect(Observers.completing(result));
     requests.onNext(EchoRequest.newBuilder().setMessage("one").build());
     requests.onCompleted();
     try {

@@ -12,15 +12,14 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import io.meshgate.gateway.auth.AuthException.Reason;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.testing.Jwts;
+import io.meshgate.gateway.testing.MovableClock;
 import io.meshgate.gateway.testing.Jwts.Key;
 import io.meshgate.testing.Await;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.Date;
 import java.util.List;
 import java.util.Map;
@@ -53,7 +52,7 @@ class JwtVerifierTest {
   @TempDir
   static Path dir;
   static ScheduledExecutorService scheduler;
-  static final MutableClock clock = new MutableClock();
+  static final MovableClock clock = new MovableClock(NOW);
   static Key rs256;
   static Key rs384;
   static Key rs512;
@@ -65,25 +64,6 @@ class JwtVerifierTest {
   static JwtVerifier jwks;
   static JwtVerifier hmac;
 
-  /** A clock the test sets. */
-  static final class MutableClock extends Clock {
-    volatile Instant now = NOW;
-
-    @Override
-    public ZoneOffset getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
 
   static GatewayConfig.JwtProvider provider(String name, Path jwksFile, byte[] secret,
       Duration minRefresh) {
@@ -137,7 +117,7 @@ class JwtVerifierTest {
   @ParameterizedTest
   @MethodSource("asymmetricKeys")
   void acceptsEveryAsymmetricAlgorithmWithItsKey(Key key) throws Exception {
-    clock.now = NOW;
+    clock.set(NOW);
     JwtVerifier.Verified verified = jwks.verify(Jwts.sign(key, claims()));
     assertEquals("alice", verified.claims().getSubject());
   }
@@ -145,7 +125,7 @@ class JwtVerifierTest {
   @ParameterizedTest
   @MethodSource("hmacAlgorithms")
   void acceptsHmacOnlyFromAProviderWithASecret(JWSAlgorithm algorithm) throws Exception {
-    clock.now = NOW;
+    clock.set(NOW);
     String token = Jwts.hmac(algorithm, SECRET, new JWSHeader(algorithm), claims());
     assertEquals("alice", hmac.verify(token).claims().getSubject());
     assertEquals(Reason.ALGORITHM, reason(jwks, token));
@@ -159,14 +139,14 @@ class JwtVerifierTest {
   void clockSkewIsToleratedUpToTheConfiguredAmount() throws Exception {
     String token = Jwts.sign(rs256, claimsBuilder()
         .expirationTime(Date.from(NOW.plusSeconds(10))).build());
-    clock.now = NOW.plusSeconds(10 + 59);
+    clock.set(NOW.plusSeconds(10 + 59));
     jwks.verify(token);
-    clock.now = NOW.plusSeconds(10 + 61);
+    clock.set(NOW.plusSeconds(10 + 61));
     assertEquals(Reason.EXPIRED, reason(jwks, token), "past exp plus 60 s of skew");
 
     String early = Jwts.sign(rs256, claimsBuilder()
         .notBeforeTime(Date.from(NOW.plusSeconds(50))).build());
-    clock.now = NOW;
+    clock.set(NOW);
     jwks.verify(early);
     String later = Jwts.sign(rs256, claimsBuilder()
         .notBeforeTime(Date.from(NOW.plusSeconds(70))).build());
@@ -175,12 +155,12 @@ class JwtVerifierTest {
 
   @Test
   void aCachedTokenStillExpires() throws Exception {
-    clock.now = NOW;
+    clock.set(NOW);
     String token = Jwts.sign(es256, claimsBuilder()
         .expirationTime(Date.from(NOW.plusSeconds(120))).build());
     jwks.verify(token);
     jwks.verify(token); // from the cache
-    clock.now = NOW.plusSeconds(120 + 61);
+    clock.set(NOW.plusSeconds(120 + 61));
     assertEquals(Reason.EXPIRED, reason(jwks, token));
   }
 
@@ -267,7 +247,7 @@ class JwtVerifierTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("hostileTokens")
   void refusesHostileTokens(String what, String token, Reason expected) {
-    clock.now = NOW;
+    clock.set(NOW);
     assertEquals(expected, reason(jwks, token), what);
   }
 
@@ -275,7 +255,7 @@ class JwtVerifierTest {
 
   @Test
   void anUnknownKidRefreshesTheKeySetAndABrokenSetKeepsTheOldKeys() throws Exception {
-    clock.now = NOW;
+    clock.set(NOW);
     Path file = dir.resolve("rotating.json");
     Key first = Jwts.rsa("first", JWSAlgorithm.RS256);
     Key second = Jwts.ec("second", JWSAlgorithm.ES256, Curve.P_256);
@@ -305,7 +285,7 @@ class JwtVerifierTest {
 
   @Test
   void theTimerRefreshDropsAKeyTheProviderRetired() throws Exception {
-    clock.now = NOW;
+    clock.set(NOW);
     Path file = dir.resolve("timed.json");
     Key kept = Jwts.rsa("kept", JWSAlgorithm.RS256);
     Key retired = Jwts.ec("retired", JWSAlgorithm.ES256, Curve.P_256);
@@ -329,7 +309,7 @@ class JwtVerifierTest {
 
   @Test
   void publicKeyFilesOfEveryKindAreRead() throws Exception {
-    clock.now = NOW;
+    clock.set(NOW);
     for (Key key : List.of(rs256, es256, ed25519)) {
       Path pem = dir.resolve(key.kid() + ".pem");
       Files.writeString(pem, "-----BEGIN PUBLIC KEY-----\n" + java.util.Base64.getMimeEncoder()
@@ -357,7 +337,7 @@ class JwtVerifierTest {
 
   @Test
   void messagesSayWhatIsWrong() {
-    clock.now = NOW;
+    clock.set(NOW);
     AuthException e = assertThrows(AuthException.class, () -> jwks.verify(Jwts.sign(rs256,
         claimsBuilder().audience("billing").build())));
     assertEquals("the token is not meant for this gateway (aud [billing], expected one of"

@@ -11,6 +11,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.meshgate.gateway.Gateway;
+import io.meshgate.gateway.testing.Observers;
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.upstream.UpstreamCluster;
 import io.meshgate.samples.SampleServer;
@@ -154,7 +155,7 @@ class ConfigReloadIntegrationTest {
         UpstreamCluster before = gateway.cluster("echo");
         CompletableFuture<EchoResponse> slow = new CompletableFuture<>();
         EchoServiceGrpc.newStub(channel).echo(EchoRequest.newBuilder().setMessage("slow")
-            .setDelayMillis(3_000).build(), observer(slow));
+            .setDelayMillis(3_000).build(), Observers.completing(slow));
         // The echo cluster changes (a connect timeout) and is replaced; the slow call started
         // on the old one, whose channels shut down (after a 2 s grace) while it is in flight,
         // and it must still get its answer.
@@ -176,22 +177,5 @@ class ConfigReloadIntegrationTest {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
     }
-  }
-
-  private static <T> StreamObserver<T> observer(CompletableFuture<T> result) {
-    return new StreamObserver<>() {
-      @Override
-      public void onNext(T value) {
-        result.complete(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        result.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    };
   }
 }

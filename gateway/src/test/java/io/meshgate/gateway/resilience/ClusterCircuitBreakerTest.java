@@ -10,10 +10,9 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.telemetry.GatewayMetrics;
-import java.time.Clock;
+import io.meshgate.gateway.testing.MovableClock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -21,26 +20,8 @@ import org.junit.jupiter.api.Test;
 /** The breaker's states on clocks the test moves: no waiting, no sleeping. */
 class ClusterCircuitBreakerTest {
   private final AtomicLong nanos = new AtomicLong();
-  private final MovableClock clock = new MovableClock();
+  private final MovableClock clock = new MovableClock(Instant.parse("2026-11-24T12:00:00Z"));
 
-  static final class MovableClock extends Clock {
-    volatile Instant now = Instant.parse("2026-11-24T12:00:00Z");
-
-    @Override
-    public ZoneOffset getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
 
   /** A call the test ends with a status of its choice. */
   static final class FakeCall extends ClientCall<String, String> {
@@ -123,9 +104,9 @@ class ClusterCircuitBreakerTest {
         refused.status.getDescription());
     assertTrue(ClusterCircuitBreaker.isOpenCircuit(refused.status));
 
-    clock.now = clock.now.plusSeconds(29);
+    clock.advance(Duration.ofSeconds(29));
     assertEquals(null, call(breaker, Status.OK, 1, new Outcome()), "still open");
-    clock.now = clock.now.plusSeconds(2);
+    clock.advance(Duration.ofSeconds(2));
     FakeCall probe1 = call(breaker, null, 0, new Outcome());
     FakeCall probe2 = call(breaker, null, 0, new Outcome());
     assertNotNull(probe1);

@@ -15,6 +15,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.meshgate.gateway.testing.Metrics;
+import io.meshgate.gateway.testing.Observers;
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.echo.v1.EchoRequest;
@@ -199,7 +200,7 @@ class ResilienceIntegrationTest {
       throws Exception {
     CompletableFuture<EchoResponse> result = new CompletableFuture<>();
     StreamObserver<EchoRequest> requests = EchoServiceGrpc.newStub(gateway.channel())
-        .collect(observer(result));
+        .collect(Observers.completing(result));
     for (int i = 0; i < count; i++) {
       requests.onNext(EchoRequest.newBuilder().setMessage(i == 0 ? first : id)
           .setPayload(com.google.protobuf.ByteString.copyFrom(new byte[payloadBytes])).build());
@@ -220,7 +221,7 @@ class ResilienceIntegrationTest {
     for (int i = 0; i < calls; i++) {
       CompletableFuture<EchoResponse> result = new CompletableFuture<>();
       StreamObserver<EchoRequest> requests = EchoServiceGrpc.newStub(gateway.channel())
-          .chat(observer(result));
+          .chat(Observers.completing(result));
       requests.onNext(EchoRequest.newBuilder().setMessage("fail-99-" + id).build());
       requests.onCompleted();
       java.util.concurrent.ExecutionException e = assertThrows(
@@ -271,23 +272,6 @@ class ResilienceIntegrationTest {
     List<EchoResponse> all = new ArrayList<>();
     it.forEachRemaining(all::add);
     return all;
-  }
-
-  private static <T> StreamObserver<T> observer(CompletableFuture<T> result) {
-    return new StreamObserver<>() {
-      @Override
-      public void onNext(T value) {
-        result.complete(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        result.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    };
   }
 
   // ---- The backend ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import io.meshgate.gateway.testing.Metrics;
+import io.meshgate.gateway.testing.Observers;
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.SampleServer;
@@ -153,7 +154,7 @@ class TelemetryIntegrationTest {
         .forEachRemaining(user -> listed.add(null));
     CompletableFuture<ImportSummary> summary = new CompletableFuture<>();
     StreamObserver<CreateOrderRequest> requests = OrderServiceGrpc.newStub(channel)
-        .importOrders(observer(summary));
+        .importOrders(Observers.completing(summary));
     for (int i = 0; i < 4; i++) {
       requests.onNext(CreateOrderRequest.newBuilder().setUserId("u-1")
           .addItems(LineItem.newBuilder().setSku("sku-" + i).setQuantity(1)).build());
@@ -354,22 +355,5 @@ class TelemetryIntegrationTest {
     } catch (java.io.IOException e) {
       throw new AssertionError(e);
     }
-  }
-
-  private static <T> StreamObserver<T> observer(CompletableFuture<T> result) {
-    return new StreamObserver<>() {
-      @Override
-      public void onNext(T value) {
-        result.complete(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        result.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    };
   }
 }

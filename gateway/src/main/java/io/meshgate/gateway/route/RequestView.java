@@ -1,0 +1,16 @@
+package io.meshgate.gateway.route;
+
+/**
+ * What the route policies (authentication, rate limits, the cluster choice) read of an incoming
+ * call, whichever protocol carried it. One per call, made once.
+ */
+public interface RequestView {
+  /** The value of a request header (name in lower case), or null. */
+  String header(String name);
+
+  /** The raw query string of a REST request (no {@code ?}), or null (always, for gRPC). */
+  String rawQuery();
+
+  /** The TCP peer's address, or null. */
+  String peerAddress();
+}
