@@ -18,6 +18,11 @@ import java.util.regex.Pattern;
  * through Meshgate, through nginx {@code grpc_pass} — for unary and streaming calls, and prints
  * QPS and latency for each with the ratios Meshgate / direct and Meshgate / nginx.
  *
+ * <p>With {@code --floors} (on unless {@code --floors=false}) two reference proxies run in the
+ * same rounds: {@link GrpcJavaPassThrough} (grpc-java server and client passing bytes, nothing
+ * else) and {@link NettyPassThrough} (two Netty HTTP/2 codecs passing frames, nothing else). They
+ * show what the proxy's building blocks cost on the machine before a gateway does any work.
+ *
  * <p>Every process runs on loopback and stops by itself at the end (or when this one dies).
  */
 public final class ProxyBench {
@@ -35,6 +40,7 @@ public final class ProxyBench {
   private final int outstanding;
   private final int workers;
   private final int rounds;
+  private final boolean floors;
   private final BenchProcesses processes;
 
   record Result(long qps, long p50, long p99) {}
@@ -53,6 +59,7 @@ public final class ProxyBench {
     this.workers = Integer.parseInt(options.getOrDefault("workers",
         Integer.toString(Runtime.getRuntime().availableProcessors())));
     this.rounds = Integer.parseInt(options.getOrDefault("rounds", "1"));
+    this.floors = Boolean.parseBoolean(options.getOrDefault("floors", "true"));
   }
 
   public static void main(String[] args) throws Exception {
@@ -60,7 +67,8 @@ public final class ProxyBench {
     for (String arg : args) {
       if (!arg.startsWith("--") || !arg.contains("=")) {
         System.err.println("usage: ProxyBench [--root=DIR] [--duration=S] [--warmup=S]"
-            + " [--channels=N] [--outstanding=N] [--workers=N] [--rounds=N]");
+            + " [--channels=N] [--outstanding=N] [--workers=N] [--rounds=N]"
+            + " [--floors=true|false]");
         System.exit(2);
       }
       options.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
@@ -119,6 +127,19 @@ public final class ProxyBench {
         work.resolve("nginx/nginx.conf").toString()));
     processes.awaitPort(nginxPort);
 
+    int grpcFloorPort = BenchProcesses.freePort();
+    int nettyFloorPort = BenchProcesses.freePort();
+    if (floors) {
+      processes.start("grpc-java-floor", List.of(javaCmd, "-cp", benchJar,
+          GrpcJavaPassThrough.class.getName(), Integer.toString(grpcFloorPort),
+          "127.0.0.1:" + serverPort, Integer.toString(workers)));
+      processes.start("netty-floor", List.of(javaCmd, "-cp", benchJar,
+          NettyPassThrough.class.getName(), Integer.toString(nettyFloorPort),
+          Integer.toString(serverPort), Integer.toString(workers)));
+      processes.awaitPort(grpcFloorPort);
+      processes.awaitPort(nettyFloorPort);
+    }
+
     System.out.printf(Locale.ROOT, "Meshgate proxy benchmark: grpc-benchmarks AsyncClient -> "
             + "AsyncServer, %d channels x %d outstanding RPCs, %ds warmup + %ds per run, "
             + "%d round(s), gateway/nginx workers: %d, %d cores%n%n", channels, outstanding,
@@ -127,17 +148,28 @@ public final class ProxyBench {
     targets.put("direct", serverPort);
     targets.put("meshgate", gatewayPort);
     targets.put("nginx", nginxPort);
+    if (floors) {
+      targets.put("grpc-floor", grpcFloorPort);
+      targets.put("netty-floor", nettyFloorPort);
+    }
     StringBuilder table = new StringBuilder();
-    table.append(String.format(Locale.ROOT, "%-10s %-9s %10s %10s %10s%n",
+    table.append(String.format(Locale.ROOT, "%-10s %-11s %10s %10s %10s%n",
         "mode", "path", "QPS", "p50 us", "p99 us"));
     StringBuilder ratios = new StringBuilder();
     for (boolean streaming : new boolean[] {false, true}) {
       String mode = streaming ? "streaming" : "unary";
       Map<String, List<Result>> results = new LinkedHashMap<>();
+      // An unrecorded pass first: every process on every path (the shared backend above all)
+      // has compiled its hot code before round 1, so that rounds differ by noise, not by JIT.
+      for (Map.Entry<String, Integer> target : targets.entrySet()) {
+        Result result = client(target.getValue(), streaming, 5);
+        System.out.printf(Locale.ROOT, "  %s %s warm-up (not counted): %d QPS%n", mode,
+            target.getKey(), result.qps());
+      }
       for (int round = 0; round < rounds; round++) {
         // Interleaved, so that drift (JIT, thermal, noise) hits every path alike.
         for (Map.Entry<String, Integer> target : targets.entrySet()) {
-          Result result = client(target.getValue(), streaming);
+          Result result = client(target.getValue(), streaming, duration);
           results.computeIfAbsent(target.getKey(), k -> new ArrayList<>()).add(result);
           System.out.printf(Locale.ROOT, "  %s %s round %d: %d QPS, p50 %d us, p99 %d us%n",
               mode, target.getKey(), round + 1, result.qps(), result.p50(), result.p99());
@@ -146,13 +178,20 @@ public final class ProxyBench {
       Map<String, Result> median = new LinkedHashMap<>();
       results.forEach((k, v) -> median.put(k, median(v)));
       median.forEach((path, r) -> table.append(String.format(Locale.ROOT,
-          "%-10s %-9s %10d %10d %10d%n", mode, path, r.qps(), r.p50(), r.p99())));
+          "%-10s %-11s %10d %10d %10d%n", mode, path, r.qps(), r.p50(), r.p99())));
       ratios.append(String.format(Locale.ROOT,
           "%-10s meshgate/direct QPS = %.2f   meshgate/nginx QPS = %.2f"
               + "   nginx/direct QPS = %.2f%n",
           mode, ratio(median.get("meshgate"), median.get("direct")),
           ratio(median.get("meshgate"), median.get("nginx")),
           ratio(median.get("nginx"), median.get("direct"))));
+      if (floors) {
+        ratios.append(String.format(Locale.ROOT,
+            "%-10s floors: grpc-java pass-through/direct QPS = %.2f"
+                + "   netty pass-through/direct QPS = %.2f%n",
+            mode, ratio(median.get("grpc-floor"), median.get("direct")),
+            ratio(median.get("netty-floor"), median.get("direct"))));
+      }
     }
     System.out.println();
     System.out.print(table);
@@ -170,17 +209,17 @@ public final class ProxyBench {
     return sorted.get(sorted.size() / 2);
   }
 
-  private Result client(int port, boolean streaming) throws Exception {
+  private Result client(int port, boolean streaming, int seconds) throws Exception {
     List<String> command = new ArrayList<>(List.of(javaCmd, "-cp", benchJar,
         "io.grpc.benchmarks.qps.AsyncClient", "--address=127.0.0.1:" + port,
         "--channels=" + channels, "--outstanding_rpcs=" + outstanding,
-        "--duration=" + duration, "--warmup_duration=" + warmup, "--directexecutor"));
+        "--duration=" + seconds, "--warmup_duration=" + warmup, "--directexecutor"));
     if (streaming) {
       command.add("--streaming_rpcs");
     }
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(duration + warmup + 60L, TimeUnit.SECONDS) || p.exitValue() != 0) {
+    if (!p.waitFor(seconds + warmup + 60L, TimeUnit.SECONDS) || p.exitValue() != 0) {
       p.destroyForcibly();
       throw new IllegalStateException("AsyncClient against port " + port + " failed:\n"
           + output);

@@ -399,7 +399,8 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       }
       MetadataMapper.addTo(metadata, headers);
       responseHeadersSent = true;
-      ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false));
+      // A void promise: a failed write fails the stream channel (exceptionCaught cancels the call).
+      ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false), ctx.voidPromise());
     }
 
     @Override
@@ -411,7 +412,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       record.responseMessage(message.readableBytes() - RawMarshaller.HEADER_BYTES);
       ByteBuf frame = gzipResponses ? compress(message) : prefix(message);
       // Flushes are coalesced per event-loop turn by the connection's FlushConsolidationHandler.
-      ctx.writeAndFlush(new DefaultHttp2DataFrame(frame, false));
+      ctx.writeAndFlush(new DefaultHttp2DataFrame(frame, false), ctx.voidPromise());
       if (ctx.channel().isWritable()) {
         call.request(1);
       } else {
@@ -503,7 +504,13 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       return;
     }
     readMoreIfReady();
-    ctx.writeAndFlush(new DefaultHttp2HeadersFrame(finalHeaders, true)).addListener(written -> {
+    Http2HeadersFrame last = new DefaultHttp2HeadersFrame(finalHeaders, true);
+    if (inboundDone) {
+      // The client has finished sending (every unary call): nothing to reset afterwards.
+      ctx.writeAndFlush(last, ctx.voidPromise());
+      return;
+    }
+    ctx.writeAndFlush(last).addListener(written -> {
       if (!written.isSuccess() || !channel.isActive()) {
         return;
       }

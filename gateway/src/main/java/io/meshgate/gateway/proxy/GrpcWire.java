@@ -107,10 +107,27 @@ public final class GrpcWire {
     if (acceptEncoding == null) {
       return false;
     }
-    for (String token : acceptEncoding.toString().split(",")) {
-      if (token.trim().equalsIgnoreCase("gzip")) {
+    // Scanned in place: every call carries this header, most often just "gzip".
+    int n = acceptEncoding.length();
+    int start = 0;
+    while (start < n) {
+      int end = start;
+      while (end < n && acceptEncoding.charAt(end) != ',') {
+        end++;
+      }
+      int from = start;
+      int to = end;
+      while (from < to && acceptEncoding.charAt(from) <= ' ') {
+        from++;
+      }
+      while (to > from && acceptEncoding.charAt(to - 1) <= ' ') {
+        to--;
+      }
+      if (to - from == GZIP.length()
+          && AsciiString.regionMatches(acceptEncoding, true, from, GZIP, 0, GZIP.length())) {
         return true;
       }
+      start = end + 1;
     }
     return false;
   }

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.proxy;
 
+import io.grpc.InternalMetadata;
 import io.grpc.Metadata;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
@@ -24,10 +25,15 @@ final class MetadataMapper {
       GrpcWire.GRPC_TIMEOUT, GrpcWire.GRPC_ENCODING, GrpcWire.GRPC_ACCEPT_ENCODING,
       GrpcWire.GRPC_STATUS, GrpcWire.GRPC_MESSAGE);
 
-  private static final Set<String> RESPONSE_SKIP = Set.of(
-      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
-      "content-type", "content-length", "grpc-encoding", "grpc-accept-encoding", "grpc-status",
-      "grpc-message");
+  private static final Set<AsciiString> RESPONSE_SKIP = Set.of(
+      AsciiString.cached("connection"), AsciiString.cached("keep-alive"),
+      AsciiString.cached("proxy-connection"), AsciiString.cached("transfer-encoding"),
+      AsciiString.cached("upgrade"), AsciiString.cached("te"),
+      AsciiString.cached("content-type"), AsciiString.cached("content-length"),
+      GrpcWire.GRPC_ENCODING, GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.GRPC_STATUS,
+      GrpcWire.GRPC_MESSAGE);
+  private static final byte[] BINARY_SUFFIX =
+      Metadata.BINARY_HEADER_SUFFIX.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   /** Keys are immutable; caching them saves re-validating names on every call. Bounded. */
   private static final int MAX_CACHED_KEYS = 4096;
@@ -47,7 +53,9 @@ final class MetadataMapper {
     String forwardedFor = null;
     for (Map.Entry<CharSequence, CharSequence> header : headers) {
       CharSequence name = header.getKey();
-      if (name.length() == 0 || name.charAt(0) == ':' || REQUEST_SKIP.contains(name)) {
+      if (name.length() == 0 || name.charAt(0) == ':'
+          // The decoder's names are AsciiStrings; others (built by hand) are looked up as one.
+          || REQUEST_SKIP.contains(name instanceof AsciiString a ? a : AsciiString.of(name))) {
         continue;
       }
       String key = name.toString();
@@ -85,28 +93,45 @@ final class MetadataMapper {
     return metadata;
   }
 
-  /** Upstream response metadata (headers or trailers) into HTTP/2 headers. */
+  /**
+   * Upstream response metadata (headers or trailers) into HTTP/2 headers. Reads the metadata's
+   * wire form (names and values as grpc-java received them, already validated) and wraps those
+   * bytes without copying: this runs twice per call.
+   */
   static void addTo(Metadata metadata, Http2Headers headers) {
-    for (String name : metadata.keys()) {
-      if (name.isEmpty() || name.charAt(0) == ':' || RESPONSE_SKIP.contains(name)) {
+    byte[][] serialized = InternalMetadata.serialize(metadata);
+    if (serialized == null) {
+      return;
+    }
+    for (int i = 0; i + 1 < serialized.length; i += 2) {
+      byte[] name = serialized[i];
+      if (name == null) {
+        break; // the unused tail of the metadata's array
+      }
+      if (name.length == 0 || name[0] == ':') {
         continue;
       }
-      if (name.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
-        Metadata.Key<byte[]> key = binaryKey(name);
-        if (key != null) {
-          for (byte[] value : metadata.getAll(key)) {
-            headers.add(AsciiString.of(name), new AsciiString(BASE64.encode(value), false));
-          }
-        }
-      } else {
-        Metadata.Key<String> key = asciiKey(name);
-        if (key != null) {
-          for (String value : metadata.getAll(key)) {
-            headers.add(AsciiString.of(name), value);
-          }
-        }
+      AsciiString key = new AsciiString(name, false);
+      if (RESPONSE_SKIP.contains(key)) {
+        continue;
+      }
+      byte[] value = serialized[i + 1];
+      headers.add(key, endsWith(name, BINARY_SUFFIX)
+          ? new AsciiString(BASE64.encode(value), false) : new AsciiString(value, false));
+    }
+  }
+
+  private static boolean endsWith(byte[] name, byte[] suffix) {
+    if (name.length < suffix.length) {
+      return false;
+    }
+    int offset = name.length - suffix.length;
+    for (int i = 0; i < suffix.length; i++) {
+      if (name[offset + i] != suffix[i]) {
+        return false;
       }
     }
+    return true;
   }
 
   private static Metadata.Key<String> asciiKey(String name) {

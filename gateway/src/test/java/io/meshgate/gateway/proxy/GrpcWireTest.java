@@ -47,7 +47,11 @@ class GrpcWireTest {
   void readsAcceptEncodingLists() {
     assertTrue(GrpcWire.acceptsGzip("identity, gzip"));
     assertTrue(GrpcWire.acceptsGzip("gzip"));
+    assertTrue(GrpcWire.acceptsGzip("deflate,\tGZIP ,identity"));
     assertFalse(GrpcWire.acceptsGzip("identity,deflate"));
+    assertFalse(GrpcWire.acceptsGzip("x-gzip, gzipped, gzi"));
+    assertFalse(GrpcWire.acceptsGzip(", ,"));
+    assertFalse(GrpcWire.acceptsGzip(""));
     assertFalse(GrpcWire.acceptsGzip(null));
   }
 }

@@ -1,0 +1,95 @@
+package io.meshgate.gateway.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import io.grpc.Metadata;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Headers;
+import java.util.Base64;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+class MetadataMapperTest {
+  private static final Metadata.Key<String> TENANT =
+      Metadata.Key.of("x-tenant", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<byte[]> TRACE =
+      Metadata.Key.of("trace-bin", Metadata.BINARY_BYTE_MARSHALLER);
+
+  @Test
+  void responseMetadataBecomesHeadersWithBinaryValuesInBase64() {
+    Metadata metadata = new Metadata();
+    metadata.put(TENANT, "a");
+    metadata.put(TRACE, new byte[] {0, (byte) 0xff, 10, 13});
+    metadata.put(TENANT, "b");
+    Http2Headers headers = new DefaultHttp2Headers(false);
+
+    MetadataMapper.addTo(metadata, headers);
+
+    assertEquals(List.of("a", "b"), values(headers, "x-tenant"));
+    assertEquals(List.of(Base64.getEncoder().withoutPadding()
+        .encodeToString(new byte[] {0, (byte) 0xff, 10, 13})), values(headers, "trace-bin"));
+  }
+
+  @Test
+  void transportAndStatusHeadersAreLeftToTheGateway() {
+    Metadata metadata = new Metadata();
+    for (String name : List.of("content-type", "grpc-encoding", "grpc-accept-encoding",
+        "grpc-status", "grpc-message", "te", "connection", "keep-alive")) {
+      metadata.put(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER), "x");
+    }
+    metadata.put(TENANT, "kept");
+    Http2Headers headers = new DefaultHttp2Headers(false);
+
+    MetadataMapper.addTo(metadata, headers);
+
+    assertEquals(1, headers.size(), headers.toString());
+    assertEquals("kept", headers.get("x-tenant").toString());
+  }
+
+  @Test
+  void emptyMetadataAddsNothing() {
+    Http2Headers headers = new DefaultHttp2Headers(false);
+    MetadataMapper.addTo(new Metadata(), headers);
+    assertFalse(headers.iterator().hasNext());
+  }
+
+  @Test
+  void requestHeadersBecomeMetadataWithForwardedFor() {
+    Http2Headers headers = new DefaultHttp2Headers(false)
+        .method("POST").path("/a.B/C")
+        .add("x-tenant", "t1")
+        .add("trace-bin", Base64.getEncoder().encodeToString(new byte[] {1, 2, 3}))
+        .add("x-forwarded-for", "10.0.0.1")
+        .add("te", "trailers");
+
+    Metadata metadata = MetadataMapper.toMetadata(headers, "127.0.0.1");
+
+    assertEquals("t1", metadata.get(TENANT));
+    assertEquals(List.of((byte) 1, (byte) 2, (byte) 3), bytes(metadata.get(TRACE)));
+    assertEquals("10.0.0.1, 127.0.0.1", metadata.get(
+        Metadata.Key.of("x-forwarded-for", Metadata.ASCII_STRING_MARSHALLER)));
+    assertNull(metadata.get(Metadata.Key.of("te", Metadata.ASCII_STRING_MARSHALLER)));
+  }
+
+  @Test
+  void invalidBase64InABinaryHeaderFailsTheCall() {
+    Http2Headers headers = new DefaultHttp2Headers(false).add("trace-bin", "not base64!");
+    assertNull(MetadataMapper.toMetadata(headers, null));
+  }
+
+  private static List<String> values(Http2Headers headers, String name) {
+    return headers.getAll(name).stream().map(CharSequence::toString)
+        .collect(Collectors.toList());
+  }
+
+  private static List<Byte> bytes(byte[] value) {
+    List<Byte> list = new java.util.ArrayList<>();
+    for (byte b : value) {
+      list.add(b);
+    }
+    return list;
+  }
+}
