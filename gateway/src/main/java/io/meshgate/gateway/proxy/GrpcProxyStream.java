@@ -261,8 +261,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       auth.applyTo(metadata);
     }
 
-    CallOptions options = CallOptions.DEFAULT.withExecutor(
-        service.callbackExecutor(ctx.executor()));
+    CallOptions options = service.baseCallOptions(ctx.executor());
     if (record.traceContext() != null) {
       options = options.withOption(Tracing.PARENT, record.traceContext());
     }

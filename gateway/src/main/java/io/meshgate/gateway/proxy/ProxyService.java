@@ -10,12 +10,12 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.grpc.CallOptions;
 import io.grpc.MethodDescriptor;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
 /**
@@ -33,6 +33,8 @@ public final class ProxyService {
   private final EventLoops loops;
   private final Map<String, MethodDescriptor<ByteBuf, ByteBuf>> descriptors =
       new ConcurrentHashMap<>();
+  /** One entry per event loop that has carried a call. */
+  private final Map<EventExecutor, CallOptions> baseOptions = new ConcurrentHashMap<>();
 
   private static final int MAX_CACHED_DESCRIPTORS = 10_000;
 
@@ -68,9 +70,17 @@ public final class ProxyService {
     return descriptor;
   }
 
-  /** Where the upstream callbacks of a call whose client stream runs on {@code loop} go. */
-  Executor callbackExecutor(EventExecutor loop) {
-    return loops.callbackExecutor(loop);
+  /**
+   * The call options every upstream call of a client stream on {@code loop} starts from: its
+   * callbacks delivered on that loop. Made once per loop (each {@code with*} copies the options).
+   */
+  CallOptions baseCallOptions(EventExecutor loop) {
+    CallOptions options = baseOptions.get(loop);
+    if (options == null) {
+      options = CallOptions.DEFAULT.withExecutor(loops.callbackExecutor(loop));
+      baseOptions.put(loop, options);
+    }
+    return options;
   }
 
   /** Whether request headers are a gRPC call (content-type {@code application/grpc*}). */
