@@ -6,11 +6,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -36,8 +32,8 @@ public final class EchoLoad {
       MethodDescriptor.<byte[], byte[]>newBuilder()
           .setType(MethodDescriptor.MethodType.UNARY)
           .setFullMethodName("meshgate.samples.echo.v1.EchoService/Echo")
-          .setRequestMarshaller(Bytes.INSTANCE)
-          .setResponseMarshaller(Bytes.INSTANCE)
+          .setRequestMarshaller(ByteArrayMarshaller.INSTANCE)
+          .setResponseMarshaller(ByteArrayMarshaller.INSTANCE)
           .build();
 
   private final List<ManagedChannel> channels = new ArrayList<>();
@@ -164,24 +160,5 @@ public final class EchoLoad {
             next(channel, done);
           }
         });
-  }
-
-  /** Messages as bytes. */
-  private enum Bytes implements MethodDescriptor.Marshaller<byte[]> {
-    INSTANCE;
-
-    @Override
-    public InputStream stream(byte[] value) {
-      return new ByteArrayInputStream(value);
-    }
-
-    @Override
-    public byte[] parse(InputStream stream) {
-      try {
-        return stream.readAllBytes();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
   }
 }

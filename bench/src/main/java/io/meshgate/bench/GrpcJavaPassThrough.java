@@ -21,10 +21,6 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,23 +36,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Usage: {@code GrpcJavaPassThrough PORT BACKEND_HOST:PORT THREADS}; runs until killed.
  */
 final class GrpcJavaPassThrough {
-  private static final MethodDescriptor.Marshaller<byte[]> BYTES =
-      new MethodDescriptor.Marshaller<>() {
-        @Override
-        public InputStream stream(byte[] value) {
-          return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-          try {
-            return stream.readAllBytes();
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        }
-      };
-
   private GrpcJavaPassThrough() {}
 
   public static void main(String[] args) throws Exception {
@@ -100,8 +79,8 @@ final class GrpcJavaPassThrough {
         MethodDescriptor<byte[], byte[]> method = MethodDescriptor.<byte[], byte[]>newBuilder()
             .setType(MethodDescriptor.MethodType.UNKNOWN)
             .setFullMethodName(n)
-            .setRequestMarshaller(BYTES)
-            .setResponseMarshaller(BYTES)
+            .setRequestMarshaller(ByteArrayMarshaller.INSTANCE)
+            .setResponseMarshaller(ByteArrayMarshaller.INSTANCE)
             .build();
         return ServerMethodDefinition.create(method, new Forwarder(upstream, method));
       });

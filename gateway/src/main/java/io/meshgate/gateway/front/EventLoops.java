@@ -1,5 +1,6 @@
 package io.meshgate.gateway.front;
 
+import io.grpc.CallOptions;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
@@ -34,7 +35,7 @@ public final class EventLoops implements AutoCloseable {
   private final boolean epoll;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
-  private final Map<EventExecutor, Executor> callbackExecutors;
+  private final Map<EventExecutor, CallOptions> upstreamCallOptions;
 
   /** Creates the groups; {@code workerThreads} is usually the number of cores. */
   public EventLoops(int workerThreads) {
@@ -44,11 +45,11 @@ public final class EventLoops implements AutoCloseable {
         new DefaultThreadFactory("meshgate-accept", true), factory);
     this.workers = new MultiThreadIoEventLoopGroup(workerThreads,
         new DefaultThreadFactory("meshgate-worker", true), factory);
-    Map<EventExecutor, Executor> executors = new IdentityHashMap<>();
+    Map<EventExecutor, CallOptions> options = new IdentityHashMap<>();
     for (EventExecutor loop : workers) {
-      executors.put(loop, new LoopExecutor(loop));
+      options.put(loop, CallOptions.DEFAULT.withExecutor(new LoopExecutor(loop)));
     }
-    this.callbackExecutors = executors;
+    this.upstreamCallOptions = options;
   }
 
   /** The worker event loops, each of which gets its own upstream channel per cluster. */
@@ -61,13 +62,15 @@ public final class EventLoops implements AutoCloseable {
   }
 
   /**
-   * An executor for upstream call callbacks that belong on {@code loop}: it runs them at once when
-   * called on that loop (no task, no wake-up) and hands them to the loop otherwise. grpc-java
-   * wraps it in a serializing executor, which keeps callbacks in order either way.
+   * The call options an upstream call made for a client stream on {@code loop} starts from: its
+   * callbacks are delivered on that loop, by an executor that runs them at once when called on
+   * the loop (no task, no wake-up) and hands them to the loop otherwise. grpc-java wraps it in a
+   * serializing executor, which keeps callbacks in order either way. Made once per worker loop,
+   * as every {@code CallOptions.with*} makes a copy.
    */
-  public Executor callbackExecutor(EventExecutor loop) {
-    Executor executor = callbackExecutors.get(loop);
-    return executor != null ? executor : loop;
+  public CallOptions upstreamCallOptions(EventExecutor loop) {
+    CallOptions options = upstreamCallOptions.get(loop);
+    return options != null ? options : CallOptions.DEFAULT.withExecutor(loop);
   }
 
   private static final class LoopExecutor implements Executor {

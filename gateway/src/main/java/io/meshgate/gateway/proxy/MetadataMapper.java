@@ -99,15 +99,9 @@ final class MetadataMapper {
    * bytes without copying: this runs twice per call.
    */
   static void addTo(Metadata metadata, Http2Headers headers) {
-    byte[][] serialized = InternalMetadata.serialize(metadata);
-    if (serialized == null) {
-      return;
-    }
-    for (int i = 0; i + 1 < serialized.length; i += 2) {
+    byte[][] serialized = InternalMetadata.serialize(metadata); // name, value, name, ...
+    for (int i = 0; i < serialized.length; i += 2) {
       byte[] name = serialized[i];
-      if (name == null) {
-        break; // the unused tail of the metadata's array
-      }
       if (name.length == 0 || name[0] == ':') {
         continue;
       }

@@ -33,8 +33,6 @@ public final class ProxyService {
   private final EventLoops loops;
   private final Map<String, MethodDescriptor<ByteBuf, ByteBuf>> descriptors =
       new ConcurrentHashMap<>();
-  /** One entry per event loop that has carried a call. */
-  private final Map<EventExecutor, CallOptions> baseOptions = new ConcurrentHashMap<>();
 
   private static final int MAX_CACHED_DESCRIPTORS = 10_000;
 
@@ -70,17 +68,9 @@ public final class ProxyService {
     return descriptor;
   }
 
-  /**
-   * The call options every upstream call of a client stream on {@code loop} starts from: its
-   * callbacks delivered on that loop. Made once per loop (each {@code with*} copies the options).
-   */
+  /** See {@link EventLoops#upstreamCallOptions}. */
   CallOptions baseCallOptions(EventExecutor loop) {
-    CallOptions options = baseOptions.get(loop);
-    if (options == null) {
-      options = CallOptions.DEFAULT.withExecutor(loops.callbackExecutor(loop));
-      baseOptions.put(loop, options);
-    }
-    return options;
+    return loops.upstreamCallOptions(loop);
   }
 
   /** Whether request headers are a gRPC call (content-type {@code application/grpc*}). */

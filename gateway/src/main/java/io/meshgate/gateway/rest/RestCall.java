@@ -247,8 +247,7 @@ final class RestCall {
           + " e.g. 500m for 500 ms)", null, null);
       return;
     }
-    CallOptions callOptions = CallOptions.DEFAULT
-        .withExecutor(service.callbackExecutor(out.executor()));
+    CallOptions callOptions = service.baseCallOptions(out.executor());
     if (record.traceContext() != null) {
       callOptions = callOptions.withOption(Tracing.PARENT, record.traceContext());
     }

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.rest;
 
+import io.grpc.CallOptions;
 import io.grpc.MethodDescriptor;
 import io.meshgate.gateway.auth.Authentication;
 import io.meshgate.gateway.config.GatewayConfig;
@@ -14,7 +15,6 @@ import io.netty.util.concurrent.EventExecutor;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
 /**
@@ -115,8 +115,9 @@ public final class RestService {
     return forwardHeaders;
   }
 
-  Executor callbackExecutor(EventExecutor loop) {
-    return loops.callbackExecutor(loop);
+  /** See {@link io.meshgate.gateway.front.EventLoops#upstreamCallOptions}. */
+  CallOptions baseCallOptions(EventExecutor loop) {
+    return loops.upstreamCallOptions(loop);
   }
 
   /** The call descriptor of a route's method, cached (route methods are a bounded set). */
