@@ -86,9 +86,21 @@ final class EchoRuns {
 
   /** A process's user + system CPU time, in clock ticks. */
   static long cpuTicks(Process process) throws IOException {
-    String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
+    return cpuTicks(process.pid());
+  }
+
+  /** The user + system CPU time of process {@code pid} (all its threads), in clock ticks. */
+  static long cpuTicks(long pid) throws IOException {
+    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
     String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
     return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+  }
+
+  /** The median of the runs' gateway CPU per request, taken on its own. */
+  static double medianCpu(List<Result> results) {
+    double[] values = results.stream().mapToDouble(Result::gatewayMicrosPerRequest).sorted()
+        .toArray();
+    return values[values.length / 2];
   }
 
   /** The median run by QPS. */

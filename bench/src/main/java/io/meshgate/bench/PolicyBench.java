@@ -24,7 +24,11 @@ import java.util.Map;
  *
  * <pre>
  * PolicyBench [--root=DIR] [--duration=S] [--warmup=S] [--workers=N] [--rounds=N] [--size=B]
+ *             [--baseline-jar=meshgate.jar]
  * </pre>
+ *
+ * <p>With {@code --baseline-jar}, an earlier build runs the same two configurations in the same
+ * interleaved rounds, and the figures of this build are given relative to it.
  */
 public final class PolicyBench {
   private final Path root;
@@ -36,6 +40,7 @@ public final class PolicyBench {
   private final int workers;
   private final int rounds;
   private final int size;
+  private final String baselineJar;
 
   private PolicyBench(Map<String, String> options) throws Exception {
     this.root = Path.of(options.getOrDefault("root", "..")).toAbsolutePath().normalize();
@@ -48,6 +53,7 @@ public final class PolicyBench {
     this.rounds = Integer.parseInt(options.getOrDefault("rounds", "1"));
     this.size = Integer.parseInt(options.getOrDefault("size", "100"));
     this.echo = new EchoRuns(warmup, duration);
+    this.baselineJar = options.get("baseline-jar");
   }
 
   public static void main(String[] args) throws Exception {
@@ -55,7 +61,7 @@ public final class PolicyBench {
     for (String arg : args) {
       if (!arg.startsWith("--") || !arg.contains("=")) {
         System.err.println("usage: PolicyBench [--root=DIR] [--duration=S] [--warmup=S]"
-            + " [--workers=N] [--rounds=N] [--size=B]");
+            + " [--workers=N] [--rounds=N] [--size=B] [--baseline-jar=meshgate.jar]");
         System.exit(2);
       }
       options.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
@@ -79,19 +85,30 @@ public final class PolicyBench {
         "io.meshgate.samples.SampleServer", "--serve", "echo=" + backendPort));
     processes.awaitPort(backendPort);
 
-    int barePort = BenchProcesses.freePort();
-    Process bare = gateway("bare", barePort, backendPort, "", "");
-    int policiesPort = BenchProcesses.freePort();
-    Process policies = gateway("policies", policiesPort, backendPort, """
+    String policyTop = """
         auth:
           providers:
             - {name: bench, issuer: bench, audiences: [meshgate], jwks: {file: jwks.json}}
         tracing: {exporter: none}
         accessLog: {path: access.log}
-        """, """
+        """;
+    String policyRoute = """
             auth: {providers: [bench]}
             rateLimits: [{key: clientIp, rate: 1000000000/s}]
-        """);
+        """;
+    // name -> {port, process}; this build first, then the baseline's.
+    Map<String, Map.Entry<Integer, Process>> gateways = new LinkedHashMap<>();
+    List<String> builds = baselineJar == null ? List.of("") : List.of("", " (baseline)");
+    for (String build : builds) {
+      String jar = build.isEmpty() ? null : baselineJar;
+      int barePort = BenchProcesses.freePort();
+      gateways.put("bare proxy" + build, Map.entry(barePort,
+          gateway("bare" + build.replaceAll("\\W", ""), barePort, backendPort, "", "", jar)));
+      int policiesPort = BenchProcesses.freePort();
+      gateways.put("all policies" + build, Map.entry(policiesPort, gateway("policies"
+          + build.replaceAll("\\W", ""), policiesPort, backendPort, policyTop, policyRoute,
+          jar)));
+    }
 
     System.out.printf(Locale.ROOT, "Meshgate policy chain benchmark: EchoService/Echo, %d B"
             + " messages, 40 calls in flight, %ds warmup + %ds per run, %d round(s), gateway"
@@ -100,28 +117,46 @@ public final class PolicyBench {
             + " metrics, tracing (spans made, exported nowhere), access log%n%n",
         size, warmup, duration, rounds, workers, Runtime.getRuntime().availableProcessors());
     List<String> auth = List.of("authorization:Bearer " + token);
-    // One unrecorded pass: both gateways' JIT compile their paths before anything is measured.
-    echo.run(barePort, size, bare, List.of());
-    echo.run(policiesPort, size, policies, auth);
-    List<EchoRuns.Result> bareRuns = new ArrayList<>();
-    List<EchoRuns.Result> policyRuns = new ArrayList<>();
+    // One unrecorded pass: every gateway's JIT compiles its paths before anything is measured.
+    for (var g : gateways.entrySet()) {
+      echo.run(g.getValue().getKey(), size, g.getValue().getValue(),
+          g.getKey().startsWith("all") ? auth : List.of());
+    }
+    Map<String, List<EchoRuns.Result>> runs = new LinkedHashMap<>();
     for (int round = 1; round <= rounds; round++) {
-      bareRuns.add(print("bare proxy", round, echo.run(barePort, size, bare, List.of())));
-      policyRuns.add(print("all policies", round, echo.run(policiesPort, size, policies, auth)));
+      for (var g : gateways.entrySet()) {
+        runs.computeIfAbsent(g.getKey(), k -> new ArrayList<>()).add(print(g.getKey(), round,
+            echo.run(g.getValue().getKey(), size, g.getValue().getValue(),
+                g.getKey().startsWith("all") ? auth : List.of())));
+      }
     }
-    EchoRuns.Result b = EchoRuns.median(bareRuns);
-    EchoRuns.Result p = EchoRuns.median(policyRuns);
+    Map<String, EchoRuns.Result> median = new LinkedHashMap<>();
+    runs.forEach((name, list) -> median.put(name, EchoRuns.median(list)));
     System.out.println();
-    System.out.printf(Locale.ROOT, "%-14s %10s %9s %9s %16s%n", "gateway", "QPS", "p50 us",
+    System.out.printf(Locale.ROOT, "%-25s %10s %9s %9s %16s%n", "gateway", "QPS", "p50 us",
         "p99 us", "gateway CPU/req");
-    for (var row : List.of(Map.entry("bare proxy", b), Map.entry("all policies", p))) {
-      System.out.printf(Locale.ROOT, "%-14s %10d %9d %9d %13.1f us%n", row.getKey(),
-          row.getValue().qps(), row.getValue().p50(), row.getValue().p99(),
-          row.getValue().gatewayMicrosPerRequest());
+    median.forEach((name, r) -> System.out.printf(Locale.ROOT, "%-25s %10d %9d %9d %13.1f us%n",
+        name, r.qps(), r.p50(), r.p99(), r.gatewayMicrosPerRequest()));
+    for (String build : builds) {
+      EchoRuns.Result b = median.get("bare proxy" + build);
+      EchoRuns.Result p = median.get("all policies" + build);
+      System.out.printf(Locale.ROOT, "%npolicies / bare%s: QPS %.2f (cost %.0f%%), gateway CPU"
+              + " per call %.2f", build, (double) p.qps() / b.qps(),
+          100.0 * (1 - (double) p.qps() / b.qps()),
+          p.gatewayMicrosPerRequest() / b.gatewayMicrosPerRequest());
     }
-    System.out.printf(Locale.ROOT, "%npolicies / bare: QPS %.2f (cost %.0f%%), gateway CPU per"
-            + " call %.2f%n", (double) p.qps() / b.qps(), 100.0 * (1 - (double) p.qps() / b.qps()),
-        p.gatewayMicrosPerRequest() / b.gatewayMicrosPerRequest());
+    System.out.println();
+    if (baselineJar != null) {
+      for (String name : List.of("bare proxy", "all policies")) {
+        EchoRuns.Result now = median.get(name);
+        EchoRuns.Result before = median.get(name + " (baseline)");
+        System.out.printf(Locale.ROOT, "%s this build / baseline: QPS %.2f, gateway CPU per"
+                + " call %.3f (median CPU of the rounds: %.3f)%n", name,
+            (double) now.qps() / before.qps(),
+            now.gatewayMicrosPerRequest() / before.gatewayMicrosPerRequest(),
+            EchoRuns.medianCpu(runs.get(name)) / EchoRuns.medianCpu(runs.get(name + " (baseline)")));
+      }
+    }
   }
 
   private static EchoRuns.Result print(String what, int round, EchoRuns.Result r) {
@@ -130,9 +165,13 @@ public final class PolicyBench {
     return r;
   }
 
-  /** Starts a gateway in front of the backend; {@code top} and {@code route} add policies. */
-  private Process gateway(String name, int port, int backendPort, String top, String route)
-      throws Exception {
+  /**
+   * Starts a gateway in front of the backend; {@code top} and {@code route} add policies.
+   *
+   * @param jar the gateway jar of another build, or null for this one ({@code bin/meshgate})
+   */
+  private Process gateway(String name, int port, int backendPort, String top, String route,
+      String jar) throws Exception {
     Path config = work.resolve(name + ".yaml");
     Files.writeString(config, String.format(Locale.ROOT, """
         listener: {host: 127.0.0.1, port: %d, workerThreads: %d}
@@ -147,8 +186,11 @@ public final class PolicyBench {
         %s
         %s""", port, workers, BenchProcesses.freePort(), backendPort,
         route.isEmpty() ? "" : "    circuitBreaker: {}", route, top));
-    Process p = processes.start(name, List.of(root.resolve("bin/meshgate").toString(),
-        "--config", config.toString()));
+    List<String> command = jar == null
+        ? List.of(root.resolve("bin/meshgate").toString(), "--config", config.toString())
+        : List.of(echo.javaCmd(), "-Dio.netty.leakDetection.level=disabled", "-jar", jar,
+            "--config", config.toString());
+    Process p = processes.start(name, command);
     processes.awaitPort(port);
     return p;
   }

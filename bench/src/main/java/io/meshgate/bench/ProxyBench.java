@@ -43,7 +43,11 @@ public final class ProxyBench {
   private final boolean floors;
   private final BenchProcesses processes;
 
-  record Result(long qps, long p50, long p99) {}
+  private final String baselineJar;
+  private final long ticksPerSecond;
+
+  /** One run; {@code cpuMicros} is the proxy's CPU per call (-1 for the direct path). */
+  record Result(long qps, long p50, long p99, double cpuMicros) {}
 
   private ProxyBench(Map<String, String> options) throws IOException {
     this.root = Path.of(options.getOrDefault("root", "..")).toAbsolutePath().normalize();
@@ -60,6 +64,10 @@ public final class ProxyBench {
         Integer.toString(Runtime.getRuntime().availableProcessors())));
     this.rounds = Integer.parseInt(options.getOrDefault("rounds", "1"));
     this.floors = Boolean.parseBoolean(options.getOrDefault("floors", "true"));
+    this.baselineJar = options.get("baseline-jar");
+    Process getconf = new ProcessBuilder("getconf", "CLK_TCK").start();
+    this.ticksPerSecond = Long.parseLong(new String(getconf.getInputStream().readAllBytes(),
+        StandardCharsets.US_ASCII).strip());
   }
 
   public static void main(String[] args) throws Exception {
@@ -68,7 +76,7 @@ public final class ProxyBench {
       if (!arg.startsWith("--") || !arg.contains("=")) {
         System.err.println("usage: ProxyBench [--root=DIR] [--duration=S] [--warmup=S]"
             + " [--channels=N] [--outstanding=N] [--workers=N] [--rounds=N]"
-            + " [--floors=true|false]");
+            + " [--floors=true|false] [--baseline-jar=meshgate.jar]");
         System.exit(2);
       }
       options.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
@@ -99,9 +107,23 @@ public final class ProxyBench {
         clusters: [{name: bench, endpoints: ["127.0.0.1:%d"]}]
         routes: [{match: {servicePrefix: ""}, cluster: bench}]
         """, gatewayPort, workers, adminPort, serverPort));
-    processes.start("meshgate", List.of(root.resolve("bin/meshgate").toString(),
-        "--config", config.toString()));
+    Map<String, Process> proxies = new LinkedHashMap<>();
+    proxies.put("meshgate", processes.start("meshgate", List.of(
+        root.resolve("bin/meshgate").toString(), "--config", config.toString())));
     processes.awaitPort(gatewayPort);
+    int baselinePort = BenchProcesses.freePort();
+    if (baselineJar != null) {
+      // The same configuration on other ports, run by an earlier build: before and after in
+      // the same interleaved rounds.
+      Path baselineConfig = work.resolve("meshgate-baseline.yaml");
+      Files.writeString(baselineConfig, Files.readString(config)
+          .replace("port: " + gatewayPort + ",", "port: " + baselinePort + ",")
+          .replace("port: " + adminPort + "}", "port: " + BenchProcesses.freePort() + "}"));
+      proxies.put("baseline", processes.start("meshgate-baseline", List.of(javaCmd,
+          "-Dio.netty.leakDetection.level=disabled", "-jar", baselineJar, "--config",
+          baselineConfig.toString())));
+      processes.awaitPort(baselinePort);
+    }
 
     Files.createDirectories(work.resolve("nginx/logs"));
     Files.writeString(work.resolve("nginx/nginx.conf"), String.format(Locale.ROOT, """
@@ -123,19 +145,19 @@ public final class ProxyBench {
         }
         """, workers, work.resolve("nginx"), work.resolve("nginx"), work.resolve("nginx"),
         work.resolve("nginx"), serverPort, nginxPort));
-    processes.start("nginx", List.of("nginx", "-p", work.resolve("nginx").toString(), "-c",
-        work.resolve("nginx/nginx.conf").toString()));
+    proxies.put("nginx", processes.start("nginx", List.of("nginx", "-p",
+        work.resolve("nginx").toString(), "-c", work.resolve("nginx/nginx.conf").toString())));
     processes.awaitPort(nginxPort);
 
     int grpcFloorPort = BenchProcesses.freePort();
     int nettyFloorPort = BenchProcesses.freePort();
     if (floors) {
-      processes.start("grpc-java-floor", List.of(javaCmd, "-cp", benchJar,
-          GrpcJavaPassThrough.class.getName(), Integer.toString(grpcFloorPort),
-          "127.0.0.1:" + serverPort, Integer.toString(workers)));
-      processes.start("netty-floor", List.of(javaCmd, "-cp", benchJar,
-          NettyPassThrough.class.getName(), Integer.toString(nettyFloorPort),
-          Integer.toString(serverPort), Integer.toString(workers)));
+      proxies.put("grpc-floor", processes.start("grpc-java-floor", List.of(javaCmd, "-cp",
+          benchJar, GrpcJavaPassThrough.class.getName(), Integer.toString(grpcFloorPort),
+          "127.0.0.1:" + serverPort, Integer.toString(workers))));
+      proxies.put("netty-floor", processes.start("netty-floor", List.of(javaCmd, "-cp",
+          benchJar, NettyPassThrough.class.getName(), Integer.toString(nettyFloorPort),
+          Integer.toString(serverPort), Integer.toString(workers))));
       processes.awaitPort(grpcFloorPort);
       processes.awaitPort(nettyFloorPort);
     }
@@ -147,14 +169,17 @@ public final class ProxyBench {
     Map<String, Integer> targets = new LinkedHashMap<>();
     targets.put("direct", serverPort);
     targets.put("meshgate", gatewayPort);
+    if (baselineJar != null) {
+      targets.put("baseline", baselinePort);
+    }
     targets.put("nginx", nginxPort);
     if (floors) {
       targets.put("grpc-floor", grpcFloorPort);
       targets.put("netty-floor", nettyFloorPort);
     }
     StringBuilder table = new StringBuilder();
-    table.append(String.format(Locale.ROOT, "%-10s %-11s %10s %10s %10s%n",
-        "mode", "path", "QPS", "p50 us", "p99 us"));
+    table.append(String.format(Locale.ROOT, "%-10s %-11s %10s %10s %10s %14s%n",
+        "mode", "path", "QPS", "p50 us", "p99 us", "proxy CPU/call"));
     StringBuilder ratios = new StringBuilder();
     for (boolean streaming : new boolean[] {false, true}) {
       String mode = streaming ? "streaming" : "unary";
@@ -162,29 +187,42 @@ public final class ProxyBench {
       // An unrecorded pass first: every process on every path (the shared backend above all)
       // has compiled its hot code before round 1, so that rounds differ by noise, not by JIT.
       for (Map.Entry<String, Integer> target : targets.entrySet()) {
-        Result result = client(target.getValue(), streaming, 5);
+        Result result = client(target.getValue(), streaming, 5, null);
         System.out.printf(Locale.ROOT, "  %s %s warm-up (not counted): %d QPS%n", mode,
             target.getKey(), result.qps());
       }
       for (int round = 0; round < rounds; round++) {
         // Interleaved, so that drift (JIT, thermal, noise) hits every path alike.
         for (Map.Entry<String, Integer> target : targets.entrySet()) {
-          Result result = client(target.getValue(), streaming, duration);
+          Result result = client(target.getValue(), streaming, duration,
+              proxies.get(target.getKey()));
           results.computeIfAbsent(target.getKey(), k -> new ArrayList<>()).add(result);
-          System.out.printf(Locale.ROOT, "  %s %s round %d: %d QPS, p50 %d us, p99 %d us%n",
-              mode, target.getKey(), round + 1, result.qps(), result.p50(), result.p99());
+          System.out.printf(Locale.ROOT, "  %s %s round %d: %d QPS, p50 %d us, p99 %d us,"
+                  + " proxy CPU %s/call%n", mode, target.getKey(), round + 1, result.qps(),
+              result.p50(), result.p99(), cpu(result.cpuMicros()));
         }
       }
       Map<String, Result> median = new LinkedHashMap<>();
-      results.forEach((k, v) -> median.put(k, median(v)));
+      results.forEach((k, v) -> median.put(k, new Result(median(v).qps(),
+          median(v).p50(), median(v).p99(), medianCpu(v))));
       median.forEach((path, r) -> table.append(String.format(Locale.ROOT,
-          "%-10s %-11s %10d %10d %10d%n", mode, path, r.qps(), r.p50(), r.p99())));
+          "%-10s %-11s %10d %10d %10d %14s%n", mode, path, r.qps(), r.p50(), r.p99(),
+          cpu(r.cpuMicros()))));
       ratios.append(String.format(Locale.ROOT,
           "%-10s meshgate/direct QPS = %.2f   meshgate/nginx QPS = %.2f"
               + "   nginx/direct QPS = %.2f%n",
           mode, ratio(median.get("meshgate"), median.get("direct")),
           ratio(median.get("meshgate"), median.get("nginx")),
           ratio(median.get("nginx"), median.get("direct"))));
+      if (baselineJar != null) {
+        ratios.append(String.format(Locale.ROOT,
+            "%-10s meshgate/baseline QPS = %.2f   meshgate/baseline CPU per call = %.3f%n",
+            mode, ratio(median.get("meshgate"), median.get("baseline")),
+            median.get("meshgate").cpuMicros() / median.get("baseline").cpuMicros()));
+      }
+      ratios.append(String.format(Locale.ROOT,
+          "%-10s CPU per call meshgate/nginx = %.2f%n", mode,
+          median.get("meshgate").cpuMicros() / median.get("nginx").cpuMicros()));
       if (floors) {
         ratios.append(String.format(Locale.ROOT,
             "%-10s floors: grpc-java pass-through/direct QPS = %.2f"
@@ -203,13 +241,30 @@ public final class ProxyBench {
     return (double) a.qps() / Math.max(1, b.qps());
   }
 
+  private static String cpu(double micros) {
+    return micros < 0 ? "-" : String.format(Locale.ROOT, "%.1f us", micros);
+  }
+
+  /** The median of the runs' CPU per call (taken on its own: steadier than QPS). */
+  private static double medianCpu(List<Result> results) {
+    double[] values = results.stream().mapToDouble(Result::cpuMicros).sorted().toArray();
+    return values[values.length / 2];
+  }
+
   private static Result median(List<Result> results) {
     List<Result> sorted = new ArrayList<>(results);
     sorted.sort((a, b) -> Long.compare(a.qps(), b.qps()));
     return sorted.get(sorted.size() / 2);
   }
 
-  private Result client(int port, boolean streaming, int seconds) throws Exception {
+  /**
+   * One AsyncClient run against {@code port}. With {@code proxy}, its CPU (and its child
+   * processes', for nginx's workers) is read from /proc over the measured interval, less a
+   * second at each end (the client's JVM start shifts the interval a little), and divided by
+   * the calls made in that time at the run's QPS.
+   */
+  private Result client(int port, boolean streaming, int seconds, Process proxy)
+      throws Exception {
     List<String> command = new ArrayList<>(List.of(javaCmd, "-cp", benchJar,
         "io.grpc.benchmarks.qps.AsyncClient", "--address=127.0.0.1:" + port,
         "--channels=" + channels, "--outstanding_rpcs=" + outstanding,
@@ -218,13 +273,49 @@ public final class ProxyBench {
       command.add("--streaming_rpcs");
     }
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    java.util.concurrent.CompletableFuture<String> read =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          try {
+            return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+          } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        });
+    double cpuMicros = -1;
+    long sampledMillis = Math.max(1, seconds - 2) * 1000L;
+    if (proxy != null) {
+      TimeUnit.MILLISECONDS.sleep(warmup * 1000L + 1500); // the measured interval starts
+      long before = cpuTicks(proxy.toHandle());
+      long start = System.nanoTime();
+      TimeUnit.MILLISECONDS.sleep(sampledMillis);
+      long ticks = cpuTicks(proxy.toHandle()) - before;
+      double elapsed = (System.nanoTime() - start) / 1e9;
+      cpuMicros = ticks * 1e6 / ticksPerSecond;
+      // Divided below by the calls at the run's QPS over the same elapsed time.
+      cpuMicros /= elapsed;
+    }
+    String output = read.get(seconds + warmup + 60L, TimeUnit.SECONDS);
     if (!p.waitFor(seconds + warmup + 60L, TimeUnit.SECONDS) || p.exitValue() != 0) {
       p.destroyForcibly();
       throw new IllegalStateException("AsyncClient against port " + port + " failed:\n"
           + output);
     }
-    return new Result(find(QPS, output), find(P50, output), find(P99, output));
+    long qps = find(QPS, output);
+    return new Result(qps, find(P50, output), find(P99, output),
+        cpuMicros < 0 ? -1 : cpuMicros / Math.max(1, qps));
+  }
+
+  /** User + system CPU of a process and its descendants, in clock ticks. */
+  private static long cpuTicks(ProcessHandle process) throws IOException {
+    long ticks = EchoRuns.cpuTicks(process.pid());
+    for (ProcessHandle child : (Iterable<ProcessHandle>) process.descendants()::iterator) {
+      try {
+        ticks += EchoRuns.cpuTicks(child.pid());
+      } catch (IOException gone) {
+        // A child that exited meanwhile.
+      }
+    }
+    return ticks;
   }
 
   private static long find(Pattern pattern, String output) {
