@@ -1,5 +1,7 @@
 package io.meshgate.resolver;
 
+import io.meshgate.resolver.internal.DiscoveryMetrics;
+import io.meshgate.resolver.internal.EtcdTarget;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.Watch;

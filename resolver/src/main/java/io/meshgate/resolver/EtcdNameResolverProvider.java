@@ -1,11 +1,8 @@
 package io.meshgate.resolver;
 
 import io.grpc.NameResolver;
-import io.grpc.NameResolverProvider;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.net.URI;
-import java.util.Collection;
+import io.meshgate.resolver.internal.EtcdTarget;
 import java.util.List;
 import java.util.function.LongConsumer;
 
@@ -29,7 +26,7 @@ import java.util.function.LongConsumer;
  * {@link EtcdRegistrar}); each address carries its {@link InstanceMetadata} for the
  * load-balancing policies. Registered through {@code META-INF/services}; thread-safe.
  */
-public final class EtcdNameResolverProvider extends NameResolverProvider {
+public final class EtcdNameResolverProvider extends SchemeNameResolverProvider {
   /** The URI scheme this provider resolves: {@value}. */
   public static final String SCHEME = "etcd";
 
@@ -39,6 +36,7 @@ public final class EtcdNameResolverProvider extends NameResolverProvider {
 
   /** The provider {@code ServiceLoader} creates: default endpoints from the environment. */
   public EtcdNameResolverProvider() {
+    super(SCHEME);
     this.defaultEndpoints = null;
   }
 
@@ -50,6 +48,7 @@ public final class EtcdNameResolverProvider extends NameResolverProvider {
    * @throws IllegalArgumentException if an endpoint is not {@code host:port} or a URL
    */
   public EtcdNameResolverProvider(List<String> defaultEndpoints) {
+    super(SCHEME);
     this.defaultEndpoints = EtcdClients.parseEndpoints(String.join(",", defaultEndpoints));
   }
 
@@ -61,7 +60,7 @@ public final class EtcdNameResolverProvider extends NameResolverProvider {
    */
   @Override
   public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
-    if (!SCHEME.equals(targetUri.getScheme())) {
+    if (!handles(targetUri.getScheme())) {
       return null;
     }
     List<String> defaults = System.getProperty(EtcdClients.ENDPOINTS_PROPERTY) == null
@@ -71,40 +70,8 @@ public final class EtcdNameResolverProvider extends NameResolverProvider {
         args, beforeWatch);
   }
 
-  /**
-   * Checks an {@code etcd:} target without resolving it (for configuration validation).
-   *
-   * @throws IllegalArgumentException saying what is wrong and what was expected
-   */
-  public static void checkTarget(URI targetUri) {
-    if (!SCHEME.equals(targetUri.getScheme())) {
-      throw new IllegalArgumentException("'" + targetUri + "' is not an etcd: target");
-    }
-    EtcdTarget.parse(targetUri, List.of(EtcdClients.LOCAL_ENDPOINT));
-  }
-
   /** Tests only: a hook that runs after each listing, before the watch starts. */
   void beforeWatch(LongConsumer hook) {
     this.beforeWatch = hook;
-  }
-
-  @Override
-  public String getDefaultScheme() {
-    return SCHEME;
-  }
-
-  @Override
-  protected boolean isAvailable() {
-    return true;
-  }
-
-  @Override
-  protected int priority() {
-    return 5;
-  }
-
-  @Override
-  public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes() {
-    return List.of(InetSocketAddress.class);
   }
 }

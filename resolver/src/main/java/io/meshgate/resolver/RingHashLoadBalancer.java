@@ -115,10 +115,6 @@ final class RingHashLoadBalancer extends EndpointLoadBalancer {
       throw new IllegalStateException("no ready instance on the ring");
     }
 
-    int ringSize() {
-      return hashes.length;
-    }
-
     @Override
     public boolean equals(Object o) {
       return o instanceof Picker other && other.hash == hash

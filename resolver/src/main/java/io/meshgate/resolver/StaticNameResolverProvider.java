@@ -1,11 +1,7 @@
 package io.meshgate.resolver;
 
 import io.grpc.NameResolver;
-import io.grpc.NameResolverProvider;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.net.URI;
-import java.util.Collection;
 import java.util.List;
 
 /**
@@ -21,13 +17,15 @@ import java.util.List;
  * {@code Grpc.newChannelBuilder("static:///10.0.0.1:50051,10.0.0.2:50051", creds)} once this library
  * is on the class path. Thread-safe and stateless.
  */
-public final class StaticNameResolverProvider extends NameResolverProvider {
+public final class StaticNameResolverProvider extends SchemeNameResolverProvider {
 
   /** The URI scheme this provider resolves: {@value}. */
   public static final String SCHEME = "static";
 
   /** Creates the provider; grpc-java's {@code ServiceLoader} calls this. */
-  public StaticNameResolverProvider() {}
+  public StaticNameResolverProvider() {
+    super(SCHEME);
+  }
 
   /**
    * Returns a resolver for a {@code static:} target, or {@code null} when the target has another
@@ -38,7 +36,7 @@ public final class StaticNameResolverProvider extends NameResolverProvider {
    */
   @Override
   public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
-    if (!SCHEME.equals(targetUri.getScheme())) {
+    if (!handles(targetUri.getScheme())) {
       return null;
     }
     List<HostAndPort> endpoints = HostAndPort.parseList(stripSlash(targetUri.getPath()));
@@ -51,25 +49,5 @@ public final class StaticNameResolverProvider extends NameResolverProvider {
           "static target lists no endpoint (expected: static:///host:port[,host:port...])");
     }
     return path.startsWith("/") ? path.substring(1) : path;
-  }
-
-  @Override
-  public String getDefaultScheme() {
-    return SCHEME;
-  }
-
-  @Override
-  protected boolean isAvailable() {
-    return true;
-  }
-
-  @Override
-  protected int priority() {
-    return 5;
-  }
-
-  @Override
-  public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes() {
-    return List.of(InetSocketAddress.class);
   }
 }

@@ -1,5 +1,7 @@
 package io.meshgate.resolver;
 
+import io.meshgate.resolver.internal.DiscoveryMetrics;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

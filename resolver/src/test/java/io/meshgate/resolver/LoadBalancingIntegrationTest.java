@@ -1,5 +1,7 @@
 package io.meshgate.resolver;
 
+import io.meshgate.resolver.internal.DiscoveryMetrics;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -324,8 +326,8 @@ class LoadBalancingIntegrationTest {
         InsecureChannelCredentials.create())
         .defaultLoadBalancingPolicy("meshgate_least_request").build();
     channels.add(channel);
-    assertEquals(a.port(), Integer.parseInt(new String(ClientCalls.blockingUnaryCall(channel,
-        TestBackend.HIT, CallOptions.DEFAULT.withWaitForReady()
-            .withDeadlineAfter(20, TimeUnit.SECONDS), new byte[0]), StandardCharsets.UTF_8)));
+    assertEquals(a.port(), ClientCalls.blockingUnaryCall(channel, TestBackend.HIT,
+        CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(20, TimeUnit.SECONDS),
+        com.google.protobuf.Empty.getDefaultInstance()).getValue());
   }
 }

@@ -1,5 +1,7 @@
 package io.meshgate.resolver;
 
+import com.google.protobuf.Empty;
+import com.google.protobuf.Int32Value;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.Metadata;
@@ -9,16 +11,14 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.ProtoUtils;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.ServerCalls;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -29,12 +29,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * optionally late (scheduled, not slept) or with a failure, and serves grpc.health.v1.
  */
 final class TestBackend implements AutoCloseable {
-  static final MethodDescriptor<byte[], byte[]> HIT = MethodDescriptor.<byte[], byte[]>newBuilder()
-      .setType(MethodDescriptor.MethodType.UNARY)
-      .setFullMethodName("test.Backend/Hit")
-      .setRequestMarshaller(new Bytes())
-      .setResponseMarshaller(new Bytes())
-      .build();
+  /** Answers with the backend's port. */
+  static final MethodDescriptor<Empty, Int32Value> HIT =
+      MethodDescriptor.<Empty, Int32Value>newBuilder()
+          .setType(MethodDescriptor.MethodType.UNARY)
+          .setFullMethodName("test.Backend/Hit")
+          .setRequestMarshaller(ProtoUtils.marshaller(Empty.getDefaultInstance()))
+          .setResponseMarshaller(ProtoUtils.marshaller(Int32Value.getDefaultInstance()))
+          .build();
 
   private final Server server;
   private final HealthStatusManager health = new HealthStatusManager();
@@ -52,7 +54,7 @@ final class TestBackend implements AutoCloseable {
             if (fail != null) {
               responses.onError(fail.asRuntimeException());
             } else {
-              responses.onNext(Integer.toString(port()).getBytes(StandardCharsets.UTF_8));
+              responses.onNext(Int32Value.of(port()));
               responses.onCompleted();
             }
           };
@@ -95,30 +97,14 @@ final class TestBackend implements AutoCloseable {
 
   /** Calls Hit; returns the port of the backend that answered. */
   static int hit(Channel channel, Metadata headers) {
-    byte[] answer = ClientCalls.blockingUnaryCall(
+    return ClientCalls.blockingUnaryCall(
         io.grpc.ClientInterceptors.intercept(channel,
             MetadataUtils.newAttachHeadersInterceptor(headers)),
-        HIT, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS), new byte[0]);
-    return Integer.parseInt(new String(answer, StandardCharsets.UTF_8));
+        HIT, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS), Empty.getDefaultInstance())
+        .getValue();
   }
 
   static int hit(Channel channel) {
     return hit(channel, new Metadata());
-  }
-
-  private static final class Bytes implements MethodDescriptor.Marshaller<byte[]> {
-    @Override
-    public InputStream stream(byte[] value) {
-      return new ByteArrayInputStream(value);
-    }
-
-    @Override
-    public byte[] parse(InputStream stream) {
-      try {
-        return stream.readAllBytes();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
   }
 }

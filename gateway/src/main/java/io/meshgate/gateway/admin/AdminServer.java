@@ -1,7 +1,7 @@
 package io.meshgate.gateway.admin;
 
 import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.front.EventLoops;
+import io.meshgate.gateway.netty.EventLoops;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;

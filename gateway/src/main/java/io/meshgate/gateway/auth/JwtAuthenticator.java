@@ -4,7 +4,7 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import io.grpc.Status;
 import io.meshgate.gateway.auth.AuthException.Reason;
 import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.route.RequestView;
+import io.meshgate.gateway.call.RequestView;
 import io.micrometer.core.instrument.Counter;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;

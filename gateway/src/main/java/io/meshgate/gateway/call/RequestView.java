@@ -1,8 +1,8 @@
-package io.meshgate.gateway.route;
+package io.meshgate.gateway.call;
 
 /**
  * What the route policies (authentication, rate limits, the cluster choice) read of an incoming
- * call, whichever protocol carried it. One per call, made once.
+ * call, whichever protocol carried it. One per call, made once by the protocol's adapter.
  */
 public interface RequestView {
   /** The value of a request header (name in lower case), or null. */
@@ -13,4 +13,7 @@ public interface RequestView {
 
   /** The TCP peer's address, or null. */
   String peerAddress();
+
+  /** The request's {@code :authority} (HTTP/1.1: {@code Host}), or null. */
+  String authority();
 }

@@ -5,7 +5,7 @@ import io.grpc.LoadBalancerRegistry;
 import io.grpc.NameResolver;
 import io.grpc.NameResolverRegistry;
 import io.meshgate.resolver.EtcdClients;
-import io.meshgate.resolver.EtcdNameResolverProvider;
+import io.meshgate.resolver.internal.EtcdTarget;
 import io.meshgate.resolver.HostAndPort;
 import io.meshgate.transcoder.JsonOptions;
 import java.io.IOException;
@@ -894,7 +894,7 @@ public final class ConfigLoader {
           reader.error(c.node("target"), c.child("target"), "scheme '" + scheme
               + "' has no name resolver (expected e.g. static, dns)");
         } else if (scheme.equals("etcd")) {
-          EtcdNameResolverProvider.checkTarget(uri);
+          EtcdTarget.check(uri);
           if ((uri.getRawAuthority() == null || uri.getRawAuthority().isEmpty())
               && !discovery.etcdEndpoints().isEmpty()) {
             // etcd:///service uses discovery.etcd.endpoints.

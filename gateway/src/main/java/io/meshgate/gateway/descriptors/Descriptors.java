@@ -1,4 +1,4 @@
-package io.meshgate.gateway.rest;
+package io.meshgate.gateway.descriptors;
 
 import com.google.protobuf.DescriptorProtos.FileDescriptorProto;
 import com.google.protobuf.Descriptors.FileDescriptor;
@@ -46,8 +46,23 @@ public final class Descriptors implements AutoCloseable {
 
   /** What requests are matched and transcoded with; immutable. */
   public record Snapshot(DescriptorPool pool, HttpRouteTable table, JsonTranscoder transcoder) {
+    private static final Snapshot EMPTY = emptySnapshot();
+
     static Snapshot of(DescriptorPool pool) throws DescriptorException {
       return new Snapshot(pool, HttpRouteTable.compile(pool), new JsonTranscoder(pool));
+    }
+
+    /** No descriptors: no REST route matches. */
+    public static Snapshot empty() {
+      return EMPTY;
+    }
+
+    private static Snapshot emptySnapshot() {
+      try {
+        return of(DescriptorPool.empty());
+      } catch (DescriptorException e) {
+        throw new IllegalStateException("an empty descriptor pool cannot fail to compile", e);
+      }
     }
   }
 

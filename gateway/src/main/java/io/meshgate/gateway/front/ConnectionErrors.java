@@ -1,5 +1,6 @@
 package io.meshgate.gateway.front;
 
+import io.meshgate.gateway.netty.ConnectionGuard;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.Http2Exception;
 import java.io.IOException;
@@ -20,7 +21,7 @@ final class ConnectionErrors {
     if (logger.isLoggable(level)) {
       logger.log(level, "connection " + ctx.channel() + ": " + cause, cause);
     }
-    if (Boolean.TRUE.equals(ctx.channel().attr(ConnectionGuard.LINGERING).get())) {
+    if (ConnectionGuard.isLingering(ctx.channel())) {
       // Closed for abuse a moment from now, on purpose not at once (see ConnectionGuard).
       return;
     }

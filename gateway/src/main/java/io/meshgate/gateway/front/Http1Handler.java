@@ -1,5 +1,6 @@
 package io.meshgate.gateway.front;
 
+import io.meshgate.gateway.netty.Channels;
 import io.grpc.Status;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.Http1Exchange;
@@ -20,7 +21,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
-import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 
 /**
@@ -72,8 +72,8 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
       // while the client still sends would reset it before the client reads the 413.
       boolean keepAlive = HttpUtil.isKeepAlive(oversized.request()) && !draining;
       closeWhenDone |= !keepAlive;
-      current = rest.newHttp1Exchange(oversized.request(), ctx, clientAddress(ctx), keepAlive,
-          () -> onDone(ctx));
+      current = rest.newHttp1Exchange(oversized.request(), ctx,
+          Channels.clientAddress(ctx.channel()), keepAlive, () -> onDone(ctx));
       current.startTooLarge();
       oversized.request().release();
       return;
@@ -93,8 +93,8 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
       } else {
         boolean keepAlive = HttpUtil.isKeepAlive(request) && !draining;
         closeWhenDone |= !keepAlive;
-        current = rest.newHttp1Exchange(request, ctx, clientAddress(ctx), keepAlive,
-            () -> onDone(ctx));
+        current = rest.newHttp1Exchange(request, ctx, Channels.clientAddress(ctx.channel()),
+            keepAlive, () -> onDone(ctx));
         current.start();
       }
     } finally {
@@ -160,14 +160,6 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     ConnectionErrors.caught(ctx, cause);
-  }
-
-  private static String clientAddress(ChannelHandlerContext ctx) {
-    if (ctx.channel().remoteAddress() instanceof InetSocketAddress inet
-        && inet.getAddress() != null) {
-      return inet.getAddress().getHostAddress();
-    }
-    return null;
   }
 
   static FullHttpResponse json(ChannelHandlerContext ctx, HttpResponseStatus status,

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.front;
 
+import io.meshgate.gateway.netty.ConnectionGuard;
 import io.grpc.Status;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.RestService;

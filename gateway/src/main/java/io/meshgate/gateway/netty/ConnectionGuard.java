@@ -1,4 +1,4 @@
-package io.meshgate.gateway.front;
+package io.meshgate.gateway.netty;
 
 import io.meshgate.gateway.config.GatewayConfig;
 import io.netty.buffer.ByteBuf;
@@ -25,7 +25,7 @@ public final class ConnectionGuard {
   private static final Logger logger = Logger.getLogger(ConnectionGuard.class.getName());
   private static final long LINGER_MILLIS = 1000;
   /** Set on a connection being closed for abuse: it lingers, and nothing else may close it. */
-  static final io.netty.util.AttributeKey<Boolean> LINGERING =
+  private static final io.netty.util.AttributeKey<Boolean> LINGERING =
       io.netty.util.AttributeKey.valueOf("meshgate.lingering");
 
   private final int minStreams;
@@ -41,6 +41,14 @@ public final class ConnectionGuard {
     this.minStreams = config.minStreams();
     this.maxResetRatio = config.maxResetRatio();
     this.minLifetimeNanos = config.minStreamLifetime().toNanos();
+  }
+
+  /**
+   * Whether {@code connection} is being closed for abuse: it lingers on purpose (see
+   * {@link #closeAbusiveConnection}), and nothing else may close it sooner.
+   */
+  public static boolean isLingering(Channel connection) {
+    return Boolean.TRUE.equals(connection.attr(LINGERING).get());
   }
 
   /** Counts a stream the client opened. */

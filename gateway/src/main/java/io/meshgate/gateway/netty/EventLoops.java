@@ -1,4 +1,4 @@
-package io.meshgate.gateway.front;
+package io.meshgate.gateway.netty;
 
 import io.grpc.CallOptions;
 import io.netty.buffer.ByteBufAllocator;

@@ -4,17 +4,14 @@ import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
-import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.meshgate.gateway.auth.AuthResult;
-import io.meshgate.gateway.front.ConnectionGuard;
-import io.meshgate.gateway.ratelimit.RateLimitPolicy;
+import io.meshgate.gateway.call.GrpcTimeout;
+import io.meshgate.gateway.call.RequestView;
+import io.meshgate.gateway.netty.Channels;
+import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.resilience.RetryPolicy;
-import io.meshgate.gateway.route.RequestView;
-import io.meshgate.gateway.route.Route;
-import io.meshgate.gateway.upstream.UpstreamCluster;
+import io.meshgate.gateway.route.Admission;
 import io.meshgate.gateway.telemetry.CallRecord;
-import io.meshgate.gateway.telemetry.Tracing;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
@@ -36,9 +33,6 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.zip.GZIPOutputStream;
@@ -85,9 +79,8 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   private ChannelHandlerContext ctx;
   private ClientCall<ByteBuf, ByteBuf> call;
   private CallRecord record;
+  private Admission admission;
   private GrpcDeframer deframer;
-  private Route route;
-  private UpstreamCluster cluster;
   private String fullMethod;
   private boolean started;
   private boolean responseHeadersSent;
@@ -176,9 +169,9 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
 
   private void start(Http2Headers headers, boolean endStream) {
     // Made once: the record, the policies and x-forwarded-for all read it.
-    String client = clientAddress(ctx.channel());
+    String client = Channels.clientAddress(ctx.channel());
     RequestView request = new GrpcRequest(headers, client);
-    record = service.telemetry().start("grpc", client, request::header);
+    record = service.admission().record("grpc", request);
     CharSequence method = headers.method();
     if (method == null || !AsciiString.contentEquals("POST", method)) {
       Http2Headers response = GrpcWire.trailersOnly(Status.INTERNAL.withDescription(
@@ -196,46 +189,18 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       return;
     }
     fullMethod = path.subSequence(1, path.length()).toString();
-    String serviceName = fullMethod.substring(0, slash - 1);
-    String methodName = fullMethod.substring(slash);
-    route = service.routes().match(serviceName, methodName, headers.authority());
-    record.routed(route, serviceName, methodName);
-    if (route == null) {
-      fail(Status.UNIMPLEMENTED.withDescription(
-          "unknown service " + serviceName + ": no route matches /" + fullMethod));
+    admission = service.admission().admit(record, request, fullMethod.substring(0, slash - 1),
+        fullMethod.substring(slash));
+    if (admission.refusal() != null) {
+      refuse(admission.refusal());
       return;
     }
-    AuthResult auth = null;
-    if (route.auth() != null) {
-      auth = route.auth().authenticate(request);
-      if (!auth.isAllowed()) {
-        Http2Headers response = GrpcWire.trailersOnly(auth.status());
-        if (auth.challenge() != null) {
-          response.set(WWW_AUTHENTICATE, auth.challenge());
-        }
-        finishWith(response, auth.status().getCode());
-        return;
-      }
-      record.subject(auth.subject());
-    }
-    java.util.function.Function<String, String> claims = auth == null ? AuthResult.NO_CLAIMS
-        : auth::claim;
-    if (route.rateLimit() != null) {
-      RateLimitPolicy.Result limit = route.rateLimit().check(request, claims);
-      if (!limit.allowed()) {
-        Http2Headers response = GrpcWire.trailersOnly(limit.status());
-        response.set(STATUS_DETAILS, java.util.Base64.getEncoder().withoutPadding()
-            .encodeToString(RateLimitPolicy.statusDetails(limit)));
-        finishWith(response, Status.Code.RESOURCE_EXHAUSTED);
-        return;
-      }
-    }
 
-    long clientTimeout = GrpcWire.parseTimeoutNanos(headers.get(GrpcWire.GRPC_TIMEOUT));
-    if (clientTimeout == -2) {
+    long clientTimeout = GrpcTimeout.parseNanos(headers.get(GrpcTimeout.HEADER));
+    if (clientTimeout == GrpcTimeout.MALFORMED) {
       fail(Status.INVALID_ARGUMENT.withDescription("grpc-timeout '"
-          + headers.get(GrpcWire.GRPC_TIMEOUT)
-          + "' is malformed (expected: 1-8 digits and a unit H, M, S, m, u or n)"));
+          + headers.get(GrpcTimeout.HEADER) + "' is malformed (expected: "
+          + GrpcTimeout.FORMAT + ")"));
       return;
     }
     CharSequence encoding = headers.get(GrpcWire.GRPC_ENCODING);
@@ -256,35 +221,13 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
       fail(Status.INTERNAL.withDescription("a binary (-bin) header is not valid base64"));
       return;
     }
-    service.auth().stripClaimHeaders(metadata);
-    if (auth != null) {
-      auth.applyTo(metadata);
-    }
-
-    CallOptions options = service.baseCallOptions(ctx.executor());
-    if (record.traceContext() != null) {
-      options = options.withOption(Tracing.PARENT, record.traceContext());
-    }
-    long timeout = route.effectiveTimeoutNanos(clientTimeout);
-    if (timeout > 0) {
-      options = options.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
-    }
-    if (gzipRequests) {
-      // Keep the client's choice: the backend sees compressed messages as the client sent them.
-      options = options.withCompression("gzip");
-    }
-    CharSequence authority = headers.authority();
-    if (authority != null && authority.length() > 0) {
-      options = options.withAuthority(authority.toString());
-    }
-
-    MethodDescriptor<ByteBuf, ByteBuf> descriptor = service.methodDescriptor(fullMethod);
     deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
         gzipRequests);
-    cluster = route.pick(request, claims);
-    record.cluster(cluster.name());
-    call = route.newCall(cluster, descriptor, options, ctx.executor(), REPLAY);
-    call.start(new UpstreamListener(), metadata);
+    CharSequence authority = headers.authority();
+    // Keep the client's compression: the backend sees messages as the client sent them.
+    call = admission.open(service.methodDescriptor(fullMethod), metadata, clientTimeout,
+        gzipRequests ? "gzip" : null, authority == null ? null : authority.toString(),
+        ctx.executor(), REPLAY, new UpstreamListener());
     if (ctx.channel().isWritable()) {
       call.request(1);
     } else {
@@ -293,6 +236,19 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     if (endStream) {
       onInboundEnd();
     }
+  }
+
+  /** Answers a call the admission chain refused, trailers-only. */
+  private void refuse(Admission.Refusal refusal) {
+    Http2Headers response = GrpcWire.trailersOnly(refusal.status());
+    if (refusal.challenge() != null) {
+      response.set(WWW_AUTHENTICATE, refusal.challenge());
+    }
+    if (refusal.statusDetails() != null) {
+      response.set(STATUS_DETAILS, java.util.Base64.getEncoder().withoutPadding()
+          .encodeToString(refusal.statusDetails()));
+    }
+    finishWith(response, refusal.status().getCode());
   }
 
   private void onData(ByteBuf content, boolean endStream) {
@@ -430,11 +386,7 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
         return;
       }
       finished = true;
-      // A status the backend sent comes with its headers or, trailers-only, with a content-type
-      // among the trailers; grpc-java's own failures (no connection, no endpoint) come bare.
-      if (!responseHeadersSent && !trailers.containsKey(CONTENT_TYPE_KEY)) {
-        status = cluster.explainLocalFailure(status);
-      }
+      status = admission.upstreamClosed(status, responseHeadersSent, trailers);
       Http2Headers headers;
       if (responseHeadersSent) {
         headers = new DefaultHttp2Headers(false);
@@ -443,11 +395,10 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
         headers = GrpcWire.trailersOnly(status);
       }
       MetadataMapper.addTo(trailers, headers);
-      SocketAddress upstream = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
-      record.upstream(upstream);
       if (logger.isLoggable(Level.FINE)) {
-        logger.fine(String.format("/%s -> %s (%s, %s): %s", fullMethod, cluster.name(),
-            route.name(), upstream, status));
+        logger.fine(String.format("/%s -> %s (%s, %s): %s", fullMethod,
+            admission.cluster().name(), admission.route().name(),
+            call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), status));
       }
       finishWith(headers, status.getCode());
     }
@@ -535,14 +486,12 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     public String rawQuery() {
       return null;
     }
-  }
 
-  private static String clientAddress(Channel stream) {
-    SocketAddress address = stream.parent() != null ? stream.parent().remoteAddress() : null;
-    if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
-      return inet.getAddress().getHostAddress();
+    @Override
+    public String authority() {
+      CharSequence authority = headers.authority();
+      return authority == null ? null : authority.toString();
     }
-    return null;
   }
 
   private static final Metadata.Key<String> ENCODING_KEY =

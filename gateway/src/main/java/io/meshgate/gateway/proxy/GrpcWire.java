@@ -11,7 +11,6 @@ public final class GrpcWire {
   static final AsciiString CONTENT_TYPE_GRPC = AsciiString.cached("application/grpc");
   static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
   static final AsciiString GRPC_MESSAGE = AsciiString.cached("grpc-message");
-  public static final AsciiString GRPC_TIMEOUT = AsciiString.cached("grpc-timeout");
   static final AsciiString GRPC_ENCODING = AsciiString.cached("grpc-encoding");
   static final AsciiString GRPC_ACCEPT_ENCODING = AsciiString.cached("grpc-accept-encoding");
   static final AsciiString GZIP = AsciiString.cached("gzip");
@@ -19,44 +18,9 @@ public final class GrpcWire {
   static final AsciiString ACCEPTED_ENCODINGS = AsciiString.cached("gzip,identity");
   static final AsciiString STATUS_200 = AsciiString.cached("200");
 
-  private static final long MAX_TIMEOUT_VALUE = 99_999_999L;
   private static final byte[] HEX = "0123456789ABCDEF".getBytes(StandardCharsets.US_ASCII);
 
   private GrpcWire() {}
-
-  /**
-   * Parses {@code grpc-timeout} (1 to 8 digits and a unit H, M, S, m, u or n) into nanoseconds;
-   * -1 when absent, -2 when malformed.
-   */
-  public static long parseTimeoutNanos(CharSequence value) {
-    if (value == null) {
-      return -1;
-    }
-    int n = value.length();
-    if (n < 2 || n > 9) {
-      return -2;
-    }
-    long amount = 0;
-    for (int i = 0; i < n - 1; i++) {
-      char c = value.charAt(i);
-      if (c < '0' || c > '9') {
-        return -2;
-      }
-      amount = amount * 10 + (c - '0');
-    }
-    if (amount > MAX_TIMEOUT_VALUE) {
-      return -2;
-    }
-    return switch (value.charAt(n - 1)) {
-      case 'n' -> amount;
-      case 'u' -> amount * 1_000L;
-      case 'm' -> amount * 1_000_000L;
-      case 'S' -> amount * 1_000_000_000L;
-      case 'M' -> amount * 60_000_000_000L;
-      case 'H' -> amount * 3_600_000_000_000L;
-      default -> -2;
-    };
-  }
 
   /** Whether a content-type names gRPC ({@code application/grpc}, {@code application/grpc+proto}). */
   static boolean isGrpcContentType(CharSequence contentType) {

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.proxy;
 
+import io.meshgate.gateway.call.GrpcTimeout;
 import io.grpc.InternalMetadata;
 import io.grpc.Metadata;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -22,7 +23,7 @@ final class MetadataMapper {
       AsciiString.cached("upgrade"), AsciiString.cached("te"), AsciiString.cached("host"),
       AsciiString.cached("http2-settings"), AsciiString.cached("content-type"),
       AsciiString.cached("content-length"), AsciiString.cached("user-agent"),
-      GrpcWire.GRPC_TIMEOUT, GrpcWire.GRPC_ENCODING, GrpcWire.GRPC_ACCEPT_ENCODING,
+      GrpcTimeout.HEADER, GrpcWire.GRPC_ENCODING, GrpcWire.GRPC_ACCEPT_ENCODING,
       GrpcWire.GRPC_STATUS, GrpcWire.GRPC_MESSAGE);
 
   private static final Set<AsciiString> RESPONSE_SKIP = Set.of(

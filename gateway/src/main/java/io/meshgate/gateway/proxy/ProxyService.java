@@ -1,49 +1,36 @@
 package io.meshgate.gateway.proxy;
 
-import io.meshgate.gateway.auth.Authentication;
+import io.grpc.MethodDescriptor;
 import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.front.ConnectionGuard;
-import io.meshgate.gateway.front.EventLoops;
-import io.meshgate.gateway.route.RouteTable;
-import io.meshgate.gateway.telemetry.Telemetry;
+import io.meshgate.gateway.netty.ConnectionGuard;
+import io.meshgate.gateway.route.CallAdmission;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.grpc.CallOptions;
-import io.grpc.MethodDescriptor;
-import io.netty.buffer.ByteBuf;
-import io.netty.util.concurrent.EventExecutor;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Supplier;
 
 /**
- * What every proxied gRPC stream shares: the current route table, the limits and the pass-through
- * marshaller. Thread-safe; the route table is read once per call, so a swap never affects a call
- * in flight.
+ * The native gRPC adapter: what every proxied gRPC stream shares — the admission chain, the
+ * limits and the pass-through marshaller. Thread-safe.
  */
 public final class ProxyService {
-  private final Supplier<RouteTable> routes;
-  private final Telemetry telemetry;
-  private final Supplier<Authentication> auth;
+  private final CallAdmission admission;
   private final GatewayConfig.Limits limits;
   private final RawMarshaller marshaller;
   private final ByteBufAllocator allocator;
-  private final EventLoops loops;
   private final Map<String, MethodDescriptor<ByteBuf, ByteBuf>> descriptors =
       new ConcurrentHashMap<>();
 
   private static final int MAX_CACHED_DESCRIPTORS = 10_000;
 
-  public ProxyService(Supplier<RouteTable> routes, GatewayConfig.Limits limits, EventLoops loops,
-      Telemetry telemetry, Supplier<Authentication> auth) {
-    this.routes = routes;
-    this.telemetry = telemetry;
-    this.auth = auth;
+  public ProxyService(CallAdmission admission, GatewayConfig.Limits limits,
+      ByteBufAllocator allocator) {
+    this.admission = admission;
     this.limits = limits;
-    this.loops = loops;
-    this.allocator = loops.allocator();
+    this.allocator = allocator;
     this.marshaller = new RawMarshaller(allocator);
   }
 
@@ -68,11 +55,6 @@ public final class ProxyService {
     return descriptor;
   }
 
-  /** See {@link EventLoops#upstreamCallOptions}. */
-  CallOptions baseCallOptions(EventExecutor loop) {
-    return loops.upstreamCallOptions(loop);
-  }
-
   /** Whether request headers are a gRPC call (content-type {@code application/grpc*}). */
   public static boolean isGrpc(Http2Headers headers) {
     return GrpcWire.isGrpcContentType(headers.get(HttpHeaderNames.CONTENT_TYPE));
@@ -93,24 +75,12 @@ public final class ProxyService {
     return new GrpcProxyStream(this, guard, openedNanos);
   }
 
-  Telemetry telemetry() {
-    return telemetry;
-  }
-
-  Authentication auth() {
-    return auth.get();
-  }
-
-  RouteTable routes() {
-    return routes.get();
+  CallAdmission admission() {
+    return admission;
   }
 
   GatewayConfig.Limits limits() {
     return limits;
-  }
-
-  RawMarshaller marshaller() {
-    return marshaller;
   }
 
   ByteBufAllocator allocator() {

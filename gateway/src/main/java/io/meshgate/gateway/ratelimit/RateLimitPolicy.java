@@ -4,7 +4,7 @@ import io.grpc.Status;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.micrometer.core.instrument.Counter;
 import java.util.List;
-import io.meshgate.gateway.route.RequestView;
+import io.meshgate.gateway.call.RequestView;
 import java.util.Locale;
 import java.util.function.Function;
 

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.rest;
 
+import io.meshgate.gateway.netty.Channels;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
@@ -22,8 +23,6 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 
 /**
  * One HTTP/2 stream that carries a REST request: collects the body (up to the configured limit;
@@ -121,7 +120,7 @@ final class Http2RestStream extends ChannelInboundHandlerAdapter implements Rest
     CharSequence authority = requestHeaders.authority();
     return new RestRequest(requestHeaders.method() == null ? ""
         : requestHeaders.method().toString(), target[0], target[1],
-        RestRequest.Headers.of(requestHeaders), bytes, clientAddress(ctx.channel()),
+        RestRequest.Headers.of(requestHeaders), bytes, Channels.clientAddress(ctx.channel()),
         authority == null ? null : authority.toString());
   }
 
@@ -238,13 +237,5 @@ final class Http2RestStream extends ChannelInboundHandlerAdapter implements Rest
         headers == null ? new DefaultHttpHeaders() : headers, false);
     http2.status(status.codeAsText());
     return http2;
-  }
-
-  private static String clientAddress(Channel stream) {
-    SocketAddress address = stream.parent() != null ? stream.parent().remoteAddress() : null;
-    if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
-      return inet.getAddress().getHostAddress();
-    }
-    return null;
   }
 }

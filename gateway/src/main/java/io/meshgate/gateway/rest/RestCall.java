@@ -1,22 +1,18 @@
 package io.meshgate.gateway.rest;
 
+import io.meshgate.gateway.descriptors.Descriptors;
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.RetryInfo;
-import io.grpc.CallOptions;
 import io.grpc.ClientCall;
-import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.Status;
-import io.meshgate.gateway.auth.AuthResult;
+import io.meshgate.gateway.call.GrpcTimeout;
 import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.proxy.GrpcWire;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
-import io.meshgate.gateway.route.Route;
-import io.meshgate.gateway.upstream.UpstreamCluster;
+import io.meshgate.gateway.route.Admission;
 import io.meshgate.gateway.telemetry.CallRecord;
-import io.meshgate.gateway.telemetry.Tracing;
 import io.meshgate.transcoder.HttpRoute;
 import io.meshgate.transcoder.JsonOptions;
 import io.meshgate.transcoder.JsonTranscoder;
@@ -33,7 +29,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -44,8 +39,9 @@ import java.util.logging.Logger;
  * answers are newline-delimited JSON, or Server-Sent Events for {@code Accept:
  * text/event-stream}; the next message is asked of the backend only while the client keeps up.
  *
- * <p>Errors are {@code google.rpc.Status} JSON with the HTTP status of DESIGN.md §3. Only on the
- * client connection's event loop (upstream callbacks are delivered there).
+ * <p>Errors are {@code google.rpc.Status} JSON, with the HTTP status that gRPC-to-HTTP mapping
+ * gives (grpc-gateway's and Envoy's table; {@link StatusJson#httpStatus}). Only on the client
+ * connection's event loop (upstream callbacks are delivered there).
  */
 final class RestCall {
   private static final Logger logger = Logger.getLogger(RestCall.class.getName());
@@ -81,8 +77,7 @@ final class RestCall {
   // Only on the event loop.
   private Descriptors.Snapshot snapshot;
   private HttpRoute httpRoute;
-  private Route route;
-  private UpstreamCluster cluster;
+  private Admission admission;
   private JsonOptions json;
   private String corsOrigin;
   private ClientCall<byte[], byte[]> call;
@@ -99,7 +94,7 @@ final class RestCall {
     this.service = service;
     this.request = request;
     this.out = out;
-    this.record = service.telemetry().start("rest", request.clientAddress(), request::header);
+    this.record = service.admission().record("rest", request);
     record.http(request.method(), request.rawPath());
   }
 
@@ -158,55 +153,24 @@ final class RestCall {
       return;
     }
     String serviceName = httpRoute.method().getService().getFullName();
-    route = service.routes().match(serviceName, httpRoute.method().getName(),
-        request.authority());
-    record.routed(route, serviceName, httpRoute.method().getName());
-    if (route == null) {
-      error(HttpResponseStatus.NOT_FOUND, Status.Code.NOT_FOUND, request.method() + " "
-          + request.rawPath() + " maps to " + fullName + ", but no gateway route sends "
-          + serviceName + " to a cluster", null, null);
-      return;
-    }
     // Authentication comes before the body is read: an anonymous client learns nothing of the
     // request format.
-    AuthResult auth = null;
-    if (route.auth() != null) {
-      auth = route.auth().authenticate(request);
-      if (!auth.isAllowed()) {
-        HttpHeaders extra = new DefaultHttpHeaders();
-        if (auth.challenge() != null) {
-          extra.set(HttpHeaderNames.WWW_AUTHENTICATE, auth.challenge());
-        }
-        Status.Code code = auth.status().getCode();
-        error(HttpResponseStatus.valueOf(StatusJson.httpStatus(code.value())), code,
-            auth.status().getDescription(), null, extra);
-        return;
-      }
-      record.subject(auth.subject());
+    admission = service.admission().admit(record, request, serviceName,
+        httpRoute.method().getName());
+    RateLimitPolicy.Result limit = admission.rateLimit();
+    if (limit != null && limit.limit() > 0) {
+      rateLimitHeaders = new DefaultHttpHeaders()
+          .set(RATELIMIT_LIMIT, limit.limit())
+          .set(RATELIMIT_REMAINING, limit.remaining())
+          .set(RATELIMIT_RESET, limit.resetSeconds());
     }
-    java.util.function.Function<String, String> claims = auth == null ? AuthResult.NO_CLAIMS
-        : auth::claim;
-    if (route.rateLimit() != null) {
-      RateLimitPolicy.Result limit = route.rateLimit().check(request, claims);
-      if (limit.limit() > 0) {
-        rateLimitHeaders = new DefaultHttpHeaders()
-            .set(RATELIMIT_LIMIT, limit.limit())
-            .set(RATELIMIT_REMAINING, limit.remaining())
-            .set(RATELIMIT_RESET, limit.resetSeconds());
-      }
-      if (!limit.allowed()) {
-        HttpHeaders extra = new DefaultHttpHeaders()
-            .set(HttpHeaderNames.RETRY_AFTER, limit.retryAfterSeconds());
-        error(HttpResponseStatus.TOO_MANY_REQUESTS, Status.Code.RESOURCE_EXHAUSTED,
-            limit.status().getDescription(), RateLimitPolicy.statusDetails(limit), extra);
-        return;
-      }
+    if (admission.refusal() != null) {
+      refuse(admission.refusal(), fullName, serviceName);
+      return;
     }
-    // A token passed as a query parameter is the gateway's, not a field of the request.
-    String query = route.auth() == null ? request.rawQuery()
-        : route.auth().withoutTokenParameters(request.rawQuery());
-    GatewayConfig.RestOptions options =
-        route.rest() != null ? route.rest() : service.config().rest();
+    String query = admission.forwardedQuery(request.rawQuery());
+    GatewayConfig.RestOptions options = admission.route().rest() != null
+        ? admission.route().rest() : service.config().rest();
     json = options.json();
     sse = accepts(request.headers().get(HttpHeaderNames.ACCEPT), EVENT_STREAM);
 
@@ -235,37 +199,43 @@ final class RestCall {
           null);
       return;
     }
-    service.auth().stripClaimHeaders(metadata);
-    if (auth != null) {
-      auth.applyTo(metadata);
-    }
-    String timeoutHeader = request.headers().get(GrpcWire.GRPC_TIMEOUT);
-    long clientTimeout = GrpcWire.parseTimeoutNanos(timeoutHeader);
-    if (clientTimeout == -2) {
+    String timeoutHeader = request.headers().get(GrpcTimeout.HEADER);
+    long clientTimeout = GrpcTimeout.parseNanos(timeoutHeader);
+    if (clientTimeout == GrpcTimeout.MALFORMED) {
       error(HttpResponseStatus.BAD_REQUEST, Status.Code.INVALID_ARGUMENT, "grpc-timeout '"
-          + timeoutHeader + "' is malformed (expected: 1-8 digits and a unit H, M, S, m, u or n,"
-          + " e.g. 500m for 500 ms)", null, null);
+          + timeoutHeader + "' is malformed (expected: " + GrpcTimeout.FORMAT + ")", null, null);
       return;
     }
-    CallOptions callOptions = service.baseCallOptions(out.executor());
-    if (record.traceContext() != null) {
-      callOptions = callOptions.withOption(Tracing.PARENT, record.traceContext());
-    }
-    long timeout = route.effectiveTimeoutNanos(clientTimeout);
-    if (timeout > 0) {
-      callOptions = callOptions.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
-    }
-    cluster = route.pick(request, claims);
-    record.cluster(cluster.name());
-    call = route.newCall(cluster, service.methodDescriptor(httpRoute), callOptions,
-        out.executor(), REPLAY);
-    call.start(new Listener(), metadata);
+    call = admission.open(service.methodDescriptor(httpRoute), metadata, clientTimeout, null,
+        null, out.executor(), REPLAY, new Listener());
     for (byte[] message : messages) {
       record.requestMessage(message.length);
       call.sendMessage(message);
     }
     call.halfClose();
     call.request(1);
+  }
+
+  /** Answers a call the admission chain refused, in REST's terms. */
+  private void refuse(Admission.Refusal refusal, String fullName, String serviceName) {
+    Status status = refusal.status();
+    switch (refusal.reason()) {
+      case NO_ROUTE -> error(HttpResponseStatus.NOT_FOUND, Status.Code.NOT_FOUND,
+          request.method() + " " + request.rawPath() + " maps to " + fullName
+              + ", but no gateway route sends " + serviceName + " to a cluster", null, null);
+      case AUTHENTICATION -> {
+        HttpHeaders extra = new DefaultHttpHeaders();
+        if (refusal.challenge() != null) {
+          extra.set(HttpHeaderNames.WWW_AUTHENTICATE, refusal.challenge());
+        }
+        error(HttpResponseStatus.valueOf(StatusJson.httpStatus(status.getCode().value())),
+            status.getCode(), status.getDescription(), null, extra);
+      }
+      case RATE_LIMIT -> error(HttpResponseStatus.TOO_MANY_REQUESTS,
+          Status.Code.RESOURCE_EXHAUSTED, status.getDescription(), refusal.statusDetails(),
+          new DefaultHttpHeaders().set(HttpHeaderNames.RETRY_AFTER,
+              admission.rateLimit().retryAfterSeconds()));
+    }
   }
 
   private String notFoundHint() {
@@ -376,13 +346,10 @@ final class RestCall {
         return;
       }
       finished = true;
-      if (!status.isOk() && responseHeaders == null && !trailers.containsKey(CONTENT_TYPE)) {
-        status = cluster.explainLocalFailure(status);
-      }
-      record.upstream(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+      status = admission.upstreamClosed(status, responseHeaders != null, trailers);
       if (logger.isLoggable(Level.FINE)) {
         logger.fine(request.method() + " " + request.rawPath() + " -> "
-            + httpRoute.grpcPath() + " (" + route.name() + "): " + status);
+            + httpRoute.grpcPath() + " (" + admission.route().name() + "): " + status);
       }
       if (streamStarted) {
         if (!status.isOk()) {

@@ -1,6 +1,6 @@
 package io.meshgate.gateway.rest;
 
-import io.meshgate.gateway.route.RequestView;
+import io.meshgate.gateway.call.RequestView;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http2.Http2Headers;
 import java.util.Iterator;

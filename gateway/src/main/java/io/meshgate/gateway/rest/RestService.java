@@ -1,38 +1,28 @@
 package io.meshgate.gateway.rest;
 
-import io.grpc.CallOptions;
+import io.meshgate.gateway.descriptors.Descriptors;
 import io.grpc.MethodDescriptor;
-import io.meshgate.gateway.auth.Authentication;
 import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.front.EventLoops;
-import io.meshgate.gateway.route.RouteTable;
-import io.meshgate.gateway.telemetry.Telemetry;
-import io.meshgate.transcoder.DescriptorException;
-import io.meshgate.transcoder.DescriptorPool;
+import io.meshgate.gateway.route.CallAdmission;
 import io.meshgate.transcoder.HttpRoute;
 import io.netty.channel.ChannelHandler;
-import io.netty.util.concurrent.EventExecutor;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Supplier;
 
 /**
- * What every REST exchange shares: the current descriptors and gRPC route table, the transcoding
- * settings and the limits. Thread-safe; each exchange reads the descriptors and routes once, so a
- * reload never changes an exchange in flight.
+ * The REST/JSON adapter: what every REST exchange shares — the admission chain, the current
+ * descriptors, the transcoding settings and the limits. Thread-safe; each exchange reads the
+ * descriptors once (and the chain the configuration once), so a reload never changes an
+ * exchange in flight.
  */
 public final class RestService {
-  private static final Descriptors.Snapshot EMPTY = empty();
   private static final int MAX_CACHED_DESCRIPTORS = 10_000;
 
-  private final Supplier<RouteTable> routes;
-  private final Telemetry telemetry;
-  private final Supplier<Authentication> auth;
+  private final CallAdmission admission;
   private final Descriptors descriptors;
   private final GatewayConfig.Transcoding config;
   private final GatewayConfig.Limits limits;
-  private final EventLoops loops;
   private final Cors cors;
   private final Set<String> forwardHeaders;
   private final Map<String, MethodDescriptor<byte[], byte[]>> methods = new ConcurrentHashMap<>();
@@ -40,26 +30,14 @@ public final class RestService {
   /**
    * @param descriptors the descriptors, or null when transcoding is not configured
    */
-  public RestService(Supplier<RouteTable> routes, Descriptors descriptors,
-      GatewayConfig.Transcoding config, GatewayConfig.Limits limits, EventLoops loops,
-      Telemetry telemetry, Supplier<Authentication> auth) {
-    this.routes = routes;
-    this.telemetry = telemetry;
-    this.auth = auth;
+  public RestService(CallAdmission admission, Descriptors descriptors,
+      GatewayConfig.Transcoding config, GatewayConfig.Limits limits) {
+    this.admission = admission;
     this.descriptors = descriptors;
     this.config = config;
     this.limits = limits;
-    this.loops = loops;
     this.cors = config.cors() == null ? null : new Cors(config.cors());
     this.forwardHeaders = Set.copyOf(config.forwardHeaders());
-  }
-
-  private static Descriptors.Snapshot empty() {
-    try {
-      return Descriptors.Snapshot.of(DescriptorPool.empty());
-    } catch (DescriptorException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   /** A handler for an HTTP/2 stream that carries a REST request. */
@@ -79,7 +57,7 @@ public final class RestService {
   }
 
   Descriptors.Snapshot snapshot() {
-    return descriptors == null ? EMPTY : descriptors.snapshot();
+    return descriptors == null ? Descriptors.Snapshot.empty() : descriptors.snapshot();
   }
 
   /** Sources whose descriptors failed to load, for hints in 404 answers. */
@@ -87,16 +65,8 @@ public final class RestService {
     return descriptors == null ? Map.of() : descriptors.errors();
   }
 
-  Telemetry telemetry() {
-    return telemetry;
-  }
-
-  Authentication auth() {
-    return auth.get();
-  }
-
-  RouteTable routes() {
-    return routes.get();
+  CallAdmission admission() {
+    return admission;
   }
 
   GatewayConfig.Transcoding config() {
@@ -113,11 +83,6 @@ public final class RestService {
 
   Set<String> forwardHeaders() {
     return forwardHeaders;
-  }
-
-  /** See {@link io.meshgate.gateway.front.EventLoops#upstreamCallOptions}. */
-  CallOptions baseCallOptions(EventExecutor loop) {
-    return loops.upstreamCallOptions(loop);
   }
 
   /** The call descriptor of a route's method, cached (route methods are a bounded set). */

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.route;
 
+import io.meshgate.gateway.call.RequestView;
 import io.meshgate.gateway.auth.JwtAuthenticator;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;

@@ -1,7 +1,6 @@
 package io.meshgate.gateway.telemetry;
 
 import io.grpc.Status;
-import io.meshgate.gateway.route.Route;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 
@@ -66,9 +65,13 @@ public final class CallRecord {
 
   /**
    * The method the call is for and the route it matched (null when none did, which the metrics
-   * count without the client's names): from now on it counts as in flight.
+   * count without the client's names).
+   *
+   * @param route the route's name, or null
+   * @param cluster the route's first cluster, or null (a split or canary route picks per call:
+   *     see {@link #cluster})
    */
-  public void routed(Route route, String service, String method) {
+  public void routed(String route, String cluster, String service, String method) {
     if (meters != null || finished) {
       return;
     }
@@ -82,10 +85,10 @@ public final class CallRecord {
     if (route == null) {
       return;
     }
-    this.route = route.name();
-    this.cluster = route.cluster().name();
+    this.route = route;
+    this.cluster = cluster;
     if (span != null) {
-      span.setAttribute(Tracing.ROUTE, route.name());
+      span.setAttribute(Tracing.ROUTE, route);
     }
   }
 
@@ -132,11 +135,6 @@ public final class CallRecord {
   /** The authenticated subject (JWT {@code sub}). */
   public void subject(String subject) {
     this.subject = subject;
-  }
-
-  /** Whether {@link #finish} ran. */
-  public boolean isFinished() {
-    return finished;
   }
 
   /**

@@ -9,7 +9,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.netty.NettyChannelBuilder;
 import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.front.EventLoops;
+import io.meshgate.gateway.netty.EventLoops;
 import io.meshgate.gateway.resilience.ClusterCircuitBreaker;
 import io.meshgate.gateway.telemetry.GatewayMetrics;
 import io.meshgate.gateway.telemetry.Tracing;
@@ -54,9 +54,24 @@ public final class UpstreamCluster {
     }
   }
 
-  /** Remembers a meter that reads this cluster, to remove with {@link #releaseMeters}. */
-  public void trackMeter(io.micrometer.core.instrument.Meter meter) {
-    meters.add(meter);
+  /**
+   * Registers the gauges that read this cluster when scraped (endpoints, channels by state),
+   * to be removed with {@link #releaseMeters}.
+   */
+  public void registerGauges() {
+    if (metrics == null) {
+      return;
+    }
+    if (endpointCount() >= 0 || target().startsWith("etcd:")) {
+      meters.add(metrics.gauge("meshgate.upstream.endpoints", "Endpoints the cluster's target"
+          + " resolves to (static and etcd targets)", this, UpstreamCluster::endpointCount,
+          "cluster", name()));
+    }
+    for (ConnectivityState state : ConnectivityState.values()) {
+      meters.add(metrics.gauge("meshgate.upstream.channels", "The cluster's channels (one per"
+          + " event loop) by connectivity state: READY means some endpoint is connected", this,
+          c -> c.channelsIn(state), "cluster", name(), "state", state.name()));
+    }
   }
 
   /** Removes the meters that read this cluster (it is being replaced or removed). */
@@ -238,10 +253,6 @@ public final class UpstreamCluster {
     }
   }
 
-  /**
-   * The cluster's connectivity state, without asking it to connect: READY if any of its
-   * channels is, otherwise the first channel's.
-   */
   /** How many of the cluster's channels (one per event loop) are in {@code state}. */
   public int channelsIn(ConnectivityState state) {
     int n = 0;
@@ -264,18 +275,9 @@ public final class UpstreamCluster {
       return list.isBlank() ? 0 : list.split(",").length;
     }
     if (target.startsWith("etcd:")) {
-      return io.meshgate.resolver.DiscoveryMetrics.endpointsByTarget().getOrDefault(target, 0);
+      return io.meshgate.resolver.internal.DiscoveryMetrics.endpointsByTarget().getOrDefault(target, 0);
     }
     return -1;
-  }
-
-  public ConnectivityState state() {
-    for (ManagedChannel channel : channels.values()) {
-      if (channel.getState(false) == ConnectivityState.READY) {
-        return ConnectivityState.READY;
-      }
-    }
-    return first.getState(false);
   }
 
   /** Stops new calls; calls in flight continue until they finish. */

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.Status;
 import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.route.RequestView;
+import io.meshgate.gateway.call.RequestView;
 import io.meshgate.gateway.telemetry.GatewayMetrics;
 import java.util.List;
 import java.util.Map;
@@ -40,6 +40,11 @@ class RateLimitPolicyTest {
       @Override
       public String peerAddress() {
         return peer;
+      }
+
+      @Override
+      public String authority() {
+        return null;
       }
     };
   }

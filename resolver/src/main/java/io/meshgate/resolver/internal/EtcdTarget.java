@@ -1,4 +1,7 @@
-package io.meshgate.resolver;
+package io.meshgate.resolver.internal;
+
+import io.meshgate.resolver.EtcdClients;
+import io.meshgate.resolver.InstanceMetadata;
 
 import java.net.URI;
 import java.net.URLDecoder;
@@ -15,8 +18,11 @@ import java.util.TreeSet;
  * @param tags instances must carry every one of these tags
  * @param version if not null, instances must have exactly this version
  * @param zone if not null, instances must be in this zone
+ *
+ * <p><b>Internal:</b> public only so that the Meshgate gateway can check targets in its
+ * configuration with the resolver's own rules; not a supported API.
  */
-record EtcdTarget(List<String> endpoints, String service, Set<String> tags, String version,
+public record EtcdTarget(List<String> endpoints, String service, Set<String> tags, String version,
     String zone) {
 
   /**
@@ -26,7 +32,7 @@ record EtcdTarget(List<String> endpoints, String service, Set<String> tags, Stri
    * @param defaultEndpoints used when the target names no etcd endpoints
    * @throws IllegalArgumentException saying what is wrong and what was expected
    */
-  static EtcdTarget parse(URI uri, List<String> defaultEndpoints) {
+  public static EtcdTarget parse(URI uri, List<String> defaultEndpoints) {
     String authority = uri.getRawAuthority();
     List<String> endpoints = authority == null || authority.isEmpty()
         ? defaultEndpoints : EtcdClients.parseEndpoints(authority);
@@ -63,19 +69,31 @@ record EtcdTarget(List<String> endpoints, String service, Set<String> tags, Stri
     return new EtcdTarget(endpoints, service, Set.copyOf(tags), version, zone);
   }
 
+  /**
+   * Checks an {@code etcd:} target without resolving it (for configuration validation).
+   *
+   * @throws IllegalArgumentException saying what is wrong and what was expected
+   */
+  public static void check(URI targetUri) {
+    if (!"etcd".equals(targetUri.getScheme())) {
+      throw new IllegalArgumentException("'" + targetUri + "' is not an etcd: target");
+    }
+    parse(targetUri, List.of(EtcdClients.LOCAL_ENDPOINT));
+  }
+
   private static String decode(String text) {
     return URLDecoder.decode(text, StandardCharsets.UTF_8);
   }
 
   /** Whether an instance passes the target's filters. */
-  boolean accepts(InstanceMetadata metadata) {
+  public boolean accepts(InstanceMetadata metadata) {
     return metadata.tags().containsAll(tags)
         && (version == null || version.equals(metadata.version()))
         && (zone == null || zone.equals(metadata.zone()));
   }
 
   /** The key prefix of the service's instances: the service name and a slash. */
-  String prefix() {
+  public String prefix() {
     return service + "/";
   }
 }

@@ -1,10 +1,13 @@
-package io.meshgate.resolver;
+package io.meshgate.resolver.internal;
 
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Process-wide counters of the etcd resolvers, for export by whoever runs them (the gateway puts
  * them on its {@code /metrics}). Thread-safe.
+ *
+ * <p><b>Internal:</b> public only so that the Meshgate gateway can read it and this library's
+ * resolvers can count into it; not a supported API, and it may change in any release.
  */
 public final class DiscoveryMetrics {
   private static final AtomicLong LIST_FAILURES = new AtomicLong();
@@ -56,31 +59,38 @@ public final class DiscoveryMetrics {
     return counts;
   }
 
-  static void published(Object resolver, String target, int endpoints) {
+  /** Counts one event; for this library's resolvers only. */
+  public static void published(Object resolver, String target, int endpoints) {
     PUBLISHED.put(resolver, java.util.Map.entry(target, endpoints));
   }
 
-  static void removed(Object resolver) {
+  /** Counts one event; for this library's resolvers only. */
+  public static void removed(Object resolver) {
     PUBLISHED.remove(resolver);
   }
 
-  static void listFailed() {
+  /** Counts one event; for this library's resolvers only. */
+  public static void listFailed() {
     LIST_FAILURES.incrementAndGet();
   }
 
-  static void watchFailed() {
+  /** Counts one event; for this library's resolvers only. */
+  public static void watchFailed() {
     WATCH_FAILURES.incrementAndGet();
   }
 
-  static void relisted() {
+  /** Counts one event; for this library's resolvers only. */
+  public static void relisted() {
     RELISTS.incrementAndGet();
   }
 
-  static void unreachable(boolean now) {
+  /** Counts one event; for this library's resolvers only. */
+  public static void unreachable(boolean now) {
     UNREACHABLE.addAndGet(now ? 1 : -1);
   }
 
-  static void skippedValue() {
+  /** Counts one event; for this library's resolvers only. */
+  public static void skippedValue() {
     SKIPPED_VALUES.incrementAndGet();
   }
 }

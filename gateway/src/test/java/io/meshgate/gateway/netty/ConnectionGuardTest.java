@@ -1,4 +1,4 @@
-package io.meshgate.gateway.front;
+package io.meshgate.gateway.netty;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

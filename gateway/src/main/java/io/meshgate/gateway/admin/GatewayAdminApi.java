@@ -1,0 +1,112 @@
+package io.meshgate.gateway.admin;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import io.meshgate.gateway.config.ConfigError;
+import io.meshgate.gateway.config.ConfigException;
+import io.meshgate.gateway.config.ConfigLoader;
+import io.meshgate.gateway.config.ConfigStore;
+import io.meshgate.gateway.route.Running;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The admin API of a gateway: views of its running configuration, a dry-run validation, and
+ * changes written to its configuration store (which applies them). Thread-safe.
+ */
+public final class GatewayAdminApi implements AdminApi {
+  private final Supplier<Running> running;
+  private final Supplier<ConfigStore> store;
+  private final LongSupplier revision;
+
+  /**
+   * @param running the configuration the gateway runs now
+   * @param store where changes go, or a supplier of null while there is none
+   * @param revision the stored configuration's revision (0 without one)
+   */
+  public GatewayAdminApi(Supplier<Running> running, Supplier<ConfigStore> store,
+      LongSupplier revision) {
+    this.running = running;
+    this.store = store;
+    this.revision = revision;
+  }
+
+  @Override
+  public String config() {
+    return AdminJson.config(running.get(), revision.getAsLong());
+  }
+
+  @Override
+  public String clusters() {
+    return AdminJson.clusters(running.get());
+  }
+
+  @Override
+  public String routes() {
+    return AdminJson.routes(running.get().config());
+  }
+
+  @Override
+  public Change put(String section, String name, String body) {
+    return change(section, name, body);
+  }
+
+  @Override
+  public Change delete(String section, String name) {
+    return change(section, name, null);
+  }
+
+  private Change change(String section, String name, String body) {
+    ConfigStore target = store.get();
+    if (target == null) {
+      return new Change(409, AdminJson.error(9, "this gateway has no configuration store to"
+          + " change (it was not started with --config FILE)"));
+    }
+    ConfigStore.Section which = section.equals("routes") ? ConfigStore.Section.ROUTES
+        : ConfigStore.Section.CLUSTERS;
+    long before = running.get().version();
+    try {
+      if (body == null) {
+        if (!target.delete(which, name)) {
+          return new Change(404, AdminJson.error(5, "no " + section + " entry named '" + name
+              + "'"));
+        }
+      } else {
+        target.put(which, name, body);
+      }
+    } catch (ConfigException e) {
+      JsonObject o = new JsonObject();
+      o.addProperty("applied", false);
+      JsonArray errors = new JsonArray();
+      e.errors().forEach(err -> errors.add(err.toString()));
+      o.add("errors", errors);
+      return new Change(422, o.toString());
+    } catch (IOException e) {
+      return new Change(500, AdminJson.error(13, "cannot use the configuration store: "
+          + e.getMessage()));
+    } catch (RuntimeException e) {
+      return new Change(500, AdminJson.error(13, "the stored configuration cannot be changed: "
+          + e.getMessage()));
+    }
+    long after = running.get().version();
+    JsonObject o = new JsonObject();
+    o.addProperty("applied", after > before);
+    o.addProperty("version", after);
+    return new Change(200, o.toString());
+  }
+
+  @Override
+  public List<String> validate(String yaml) {
+    try {
+      // Relative paths in the document mean what they would in the running file.
+      Path base = Path.of(running.get().config().source()).toAbsolutePath().getParent();
+      ConfigLoader.parse("(request body)", yaml, base);
+      return List.of();
+    } catch (ConfigException e) {
+      return e.errors().stream().map(ConfigError::toString).toList();
+    }
+  }
+}

@@ -1,0 +1,24 @@
+package io.meshgate.gateway.netty;
+
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+
+/** What the gateway reads off a client's channel. */
+public final class Channels {
+  private Channels() {}
+
+  /**
+   * The client's IP address (no port) of a connection or of one of its HTTP/2 streams, or null
+   * when it has none (such as an in-process or domain-socket channel).
+   */
+  public static String clientAddress(Channel channel) {
+    Channel connection = channel instanceof Http2StreamChannel ? channel.parent() : channel;
+    SocketAddress address = connection.remoteAddress();
+    if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
+      return inet.getAddress().getHostAddress();
+    }
+    return null;
+  }
+}

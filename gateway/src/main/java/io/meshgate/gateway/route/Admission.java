@@ -1,0 +1,176 @@
+package io.meshgate.gateway.route;
+
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.meshgate.gateway.auth.AuthResult;
+import io.meshgate.gateway.call.RequestView;
+import io.meshgate.gateway.netty.EventLoops;
+import io.meshgate.gateway.ratelimit.RateLimitPolicy;
+import io.meshgate.gateway.resilience.RetryPolicy;
+import io.meshgate.gateway.telemetry.CallRecord;
+import io.meshgate.gateway.telemetry.Tracing;
+import io.meshgate.gateway.upstream.UpstreamCluster;
+import io.netty.util.concurrent.EventExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What {@link CallAdmission#admit} decided for one call: refused ({@link #refusal()} says why
+ * and what to answer), or admitted, ready to {@link #open} the upstream call. Once open, it
+ * explains the call's end ({@link #upstreamClosed}). Only on the call's event loop.
+ */
+public final class Admission {
+  /** Why a call was refused. */
+  public enum Reason {
+    /** No route takes the method (UNIMPLEMENTED). */
+    NO_ROUTE,
+    /** No valid token, or one that does not grant the route (the auth status). */
+    AUTHENTICATION,
+    /** A rate limit of the route is spent (RESOURCE_EXHAUSTED). */
+    RATE_LIMIT
+  }
+
+  /**
+   * A refused call: the status to answer with, and what goes with it.
+   *
+   * @param challenge the {@code WWW-Authenticate} value, or null
+   * @param statusDetails a serialized {@code google.rpc.Status} with details for the client
+   *     ({@code grpc-status-details-bin}; a {@code RetryInfo} for a rate limit), or null
+   */
+  public record Refusal(Reason reason, Status status, String challenge, byte[] statusDetails) {}
+
+  private static final Metadata.Key<String> CONTENT_TYPE =
+      Metadata.Key.of("content-type", Metadata.ASCII_STRING_MARSHALLER);
+
+  private final Refusal refusal;
+  private final Running running;
+  private final Route route;
+  private final AuthResult auth;
+  private final RateLimitPolicy.Result rateLimit;
+  private final CallRecord record;
+  private final RequestView request;
+  private final EventLoops loops;
+
+  // Only on the call's event loop.
+  private UpstreamCluster cluster;
+  private ClientCall<?, ?> call;
+
+  Admission(Running running, Route route, AuthResult auth, RateLimitPolicy.Result rateLimit,
+      CallRecord record, RequestView request, EventLoops loops) {
+    this(null, running, route, auth, rateLimit, record, request, loops);
+  }
+
+  private Admission(Refusal refusal, Running running, Route route, AuthResult auth,
+      RateLimitPolicy.Result rateLimit, CallRecord record, RequestView request,
+      EventLoops loops) {
+    this.refusal = refusal;
+    this.running = running;
+    this.route = route;
+    this.auth = auth;
+    this.rateLimit = rateLimit;
+    this.record = record;
+    this.request = request;
+    this.loops = loops;
+  }
+
+  static Admission refused(Reason reason, Status status, String challenge, byte[] details,
+      RateLimitPolicy.Result rateLimit) {
+    return new Admission(new Refusal(reason, status, challenge, details), null, null, null,
+        rateLimit, null, null, null);
+  }
+
+  /** Why the call was refused, or null when it was admitted. */
+  public Refusal refusal() {
+    return refusal;
+  }
+
+  /** The route the call matched; null when none did. */
+  public Route route() {
+    return route;
+  }
+
+  /**
+   * The figures of the route's tightest rate limit (for {@code RateLimit-*} headers), allowed
+   * or not; null when the route has no limits.
+   */
+  public RateLimitPolicy.Result rateLimit() {
+    return rateLimit;
+  }
+
+  /**
+   * A REST request's query string without the parameters a JWT provider of the route reads its
+   * token from: they are the gateway's, not fields of the request.
+   */
+  public String forwardedQuery(String rawQuery) {
+    return route.auth() == null ? rawQuery : route.auth().withoutTokenParameters(rawQuery);
+  }
+
+  /**
+   * Starts the upstream call of an admitted call.
+   *
+   * @param headers the request metadata the adapter decoded; the client's values of claim
+   *     headers are removed from it and the verified claims added
+   * @param clientTimeoutNanos the deadline the client asked for, or -1 for none
+   * @param compression the compressor of request messages ({@code gzip}), or null for none
+   * @param authority the {@code :authority} to send upstream, or null for the channel's
+   * @param loop the client's event loop: callbacks, retries and backoff run there
+   * @param replay how request messages are kept for a retry
+   * @return the started call; its listener may already have been told that it closed
+   */
+  public <ReqT, RespT> ClientCall<ReqT, RespT> open(MethodDescriptor<ReqT, RespT> method,
+      Metadata headers, long clientTimeoutNanos, String compression, String authority,
+      EventExecutor loop, RetryPolicy.Replay<ReqT> replay, ClientCall.Listener<RespT> listener) {
+    if (refusal != null) {
+      throw new IllegalStateException("a refused call cannot be opened: " + refusal.status());
+    }
+    running.auth().stripClaimHeaders(headers);
+    if (auth != null) {
+      auth.applyTo(headers);
+    }
+    CallOptions options = loops.upstreamCallOptions(loop);
+    if (record.traceContext() != null) {
+      options = options.withOption(Tracing.PARENT, record.traceContext());
+    }
+    long timeout = route.effectiveTimeoutNanos(clientTimeoutNanos);
+    if (timeout > 0) {
+      options = options.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
+    }
+    if (compression != null) {
+      options = options.withCompression(compression);
+    }
+    if (authority != null && !authority.isEmpty()) {
+      options = options.withAuthority(authority);
+    }
+    cluster = route.pick(request, auth == null ? AuthResult.NO_CLAIMS : auth::claim);
+    record.cluster(cluster.name());
+    ClientCall<ReqT, RespT> opened = route.newCall(cluster, method, options, loop, replay);
+    // Kept before start: a call that fails at once closes inside start().
+    call = opened;
+    opened.start(listener, headers);
+    return opened;
+  }
+
+  /** The cluster the call went to (null before {@link #open}). */
+  public UpstreamCluster cluster() {
+    return cluster;
+  }
+
+  /**
+   * Records the end of the upstream call and explains a failure grpc-java made itself (no
+   * backend answered: no response headers, and no content-type among the trailers) in the
+   * cluster's terms.
+   *
+   * @param responseStarted whether the backend sent response headers
+   * @return the status to give the client
+   */
+  public Status upstreamClosed(Status status, boolean responseStarted, Metadata trailers) {
+    record.upstream(call == null ? null : call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    if (!responseStarted && !trailers.containsKey(CONTENT_TYPE)) {
+      return cluster.explainLocalFailure(status);
+    }
+    return status;
+  }
+}

@@ -1,0 +1,97 @@
+package io.meshgate.gateway.route;
+
+import io.grpc.Status;
+import io.meshgate.gateway.auth.AuthResult;
+import io.meshgate.gateway.call.RequestView;
+import io.meshgate.gateway.netty.EventLoops;
+import io.meshgate.gateway.ratelimit.RateLimitPolicy;
+import io.meshgate.gateway.telemetry.CallRecord;
+import io.meshgate.gateway.telemetry.Telemetry;
+import java.util.function.Supplier;
+
+/**
+ * The one admission chain every protocol's calls pass through, whatever carried them (native
+ * gRPC, REST/JSON, and each protocol added later). A protocol adapter decodes its wire format
+ * into a {@link RequestView} and the gRPC method it calls; the chain does the rest, in this
+ * order:
+ *
+ * <ol>
+ *   <li>{@link #record}: the call's telemetry record (metrics, access log, server span);
+ *   <li>{@link #admit}: reads the running configuration once, matches the route, then runs its
+ *       policies — JWT authentication, then rate limits — and returns an {@link Admission}:
+ *       refused, with the status and what goes with it, or admitted;
+ *   <li>{@link Admission#open}: strips client-sent claim headers and adds the verified ones,
+ *       applies the deadline (the client's, capped by the route; the route's when the client
+ *       sent none) and the trace context, picks the cluster (canary rules, weighted split),
+ *       and starts the upstream call with the route's retry policy and the cluster's circuit
+ *       breaker.
+ * </ol>
+ *
+ * <p>A policy knows {@link RequestView} and {@link Status}, never a wire format; an adapter
+ * knows its wire format, never a policy. Thread-safe; an admission is confined to its call's
+ * event loop.
+ */
+public final class CallAdmission {
+  private final Supplier<Running> running;
+  private final Telemetry telemetry;
+  private final EventLoops loops;
+
+  /**
+   * @param running the configuration new calls are admitted under (read once per call)
+   * @param loops give each upstream call the call options of its event loop
+   */
+  public CallAdmission(Supplier<Running> running, Telemetry telemetry, EventLoops loops) {
+    this.running = running;
+    this.telemetry = telemetry;
+    this.loops = loops;
+  }
+
+  /**
+   * Starts recording a call as it arrives, before anything is known of it (so that calls
+   * refused for malformed input are counted too).
+   *
+   * @param protocol the metrics label of the adapter ({@code grpc}, {@code rest}, ...)
+   */
+  public CallRecord record(String protocol, RequestView request) {
+    return telemetry.start(protocol, request.peerAddress(), request::header);
+  }
+
+  /**
+   * Matches the call of {@code service}/{@code method} to a route and runs the route's
+   * policies.
+   *
+   * @return a refused admission ({@link Admission#refusal()}) or one that can
+   *     {@link Admission#open open} the upstream call; never null
+   */
+  public Admission admit(CallRecord record, RequestView request, String service,
+      String method) {
+    Running now = running.get();
+    Route route = now.routes().match(service, method, request.authority());
+    if (route == null) {
+      record.routed(null, null, service, method);
+      return Admission.refused(Admission.Reason.NO_ROUTE, Status.UNIMPLEMENTED.withDescription(
+          "unknown service " + service + ": no route matches /" + service + "/" + method),
+          null, null, null);
+    }
+    record.routed(route.name(), route.cluster().name(), service, method);
+    AuthResult auth = null;
+    if (route.auth() != null) {
+      auth = route.auth().authenticate(request);
+      if (!auth.isAllowed()) {
+        return Admission.refused(Admission.Reason.AUTHENTICATION, auth.status(),
+            auth.challenge(), null, null);
+      }
+      record.subject(auth.subject());
+    }
+    RateLimitPolicy.Result limit = null;
+    if (route.rateLimit() != null) {
+      limit = route.rateLimit().check(request,
+          auth == null ? AuthResult.NO_CLAIMS : auth::claim);
+      if (!limit.allowed()) {
+        return Admission.refused(Admission.Reason.RATE_LIMIT, limit.status(), null,
+            RateLimitPolicy.statusDetails(limit), limit);
+      }
+    }
+    return new Admission(now, route, auth, limit, record, request, loops);
+  }
+}
