@@ -1,5 +1,7 @@
 package io.meshgate.bench;
 
+import io.meshgate.gateway.call.ByteArrayMarshaller;
+
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.HandlerRegistry;

@@ -14,9 +14,8 @@ import io.grpc.protobuf.ProtoFileDescriptorSupplier;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.util.MutableHandlerRegistry;
-import java.io.ByteArrayInputStream;
+import io.meshgate.gateway.call.ByteArrayMarshaller;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -107,8 +106,8 @@ public final class ReflectionServer implements AutoCloseable {
               .setType(io.grpc.MethodDescriptor.MethodType.UNKNOWN)
               .setFullMethodName(io.grpc.MethodDescriptor.generateFullMethodName(
                   service.getFullName(), method.getName()))
-              .setRequestMarshaller(BYTES)
-              .setResponseMarshaller(BYTES)
+              .setRequestMarshaller(ByteArrayMarshaller.INSTANCE)
+              .setResponseMarshaller(ByteArrayMarshaller.INSTANCE)
               .build();
       descriptor.addMethod(grpcMethod);
       methods.add(grpcMethod);
@@ -126,23 +125,6 @@ public final class ReflectionServer implements AutoCloseable {
         + " calls go to its cluster"), new io.grpc.Metadata());
     return new io.grpc.ServerCall.Listener<>() {};
   };
-
-  private static final io.grpc.MethodDescriptor.Marshaller<byte[]> BYTES =
-      new io.grpc.MethodDescriptor.Marshaller<>() {
-        @Override
-        public InputStream stream(byte[] value) {
-          return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-          try {
-            return stream.readAllBytes();
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        }
-      };
 
   @Override
   public void close() {

@@ -2,6 +2,7 @@ package io.meshgate.gateway.rest;
 
 import io.meshgate.gateway.descriptors.Descriptors;
 import io.grpc.MethodDescriptor;
+import io.meshgate.gateway.call.ByteArrayMarshaller;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.route.CallAdmission;
 import io.meshgate.transcoder.HttpRoute;
@@ -97,8 +98,8 @@ public final class RestService {
       descriptor = MethodDescriptor.<byte[], byte[]>newBuilder()
           .setType(type)
           .setFullMethodName(route.grpcPath().substring(1))
-          .setRequestMarshaller(BytesMarshaller.INSTANCE)
-          .setResponseMarshaller(BytesMarshaller.INSTANCE)
+          .setRequestMarshaller(ByteArrayMarshaller.INSTANCE)
+          .setResponseMarshaller(ByteArrayMarshaller.INSTANCE)
           .build();
       if (methods.size() < MAX_CACHED_DESCRIPTORS) {
         methods.put(route.grpcPath(), descriptor);

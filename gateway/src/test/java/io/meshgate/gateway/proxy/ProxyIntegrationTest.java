@@ -1,5 +1,6 @@
 package io.meshgate.gateway.proxy;
 
+import io.meshgate.gateway.call.ByteArrayMarshaller;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -368,8 +369,8 @@ class ProxyIntegrationTest {
         .<byte[], byte[]>newBuilder()
         .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
         .setFullMethodName("acme.nowhere.v1.Nothing/Call")
-        .setRequestMarshaller(new BytesMarshaller())
-        .setResponseMarshaller(new BytesMarshaller())
+        .setRequestMarshaller(ByteArrayMarshaller.INSTANCE)
+        .setResponseMarshaller(ByteArrayMarshaller.INSTANCE)
         .build();
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () ->
         io.grpc.stub.ClientCalls.blockingUnaryCall(channel, method,
@@ -434,21 +435,5 @@ class ProxyIntegrationTest {
         }
       }
     };
-  }
-
-  private static final class BytesMarshaller implements io.grpc.MethodDescriptor.Marshaller<byte[]> {
-    @Override
-    public java.io.InputStream stream(byte[] value) {
-      return new java.io.ByteArrayInputStream(value);
-    }
-
-    @Override
-    public byte[] parse(java.io.InputStream stream) {
-      try {
-        return stream.readAllBytes();
-      } catch (java.io.IOException e) {
-        throw new IllegalStateException(e);
-      }
-    }
   }
 }

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.testing;
 
+import io.meshgate.gateway.call.ByteArrayMarshaller;
 import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Descriptors.MethodDescriptor;
@@ -16,10 +17,7 @@ import io.grpc.ServerMethodDefinition;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import io.meshgate.transcoder.DescriptorPool;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,8 +52,8 @@ public final class ReportingBackend implements AutoCloseable {
             io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
                 .setType(io.grpc.MethodDescriptor.MethodType.UNKNOWN)
                 .setFullMethodName(fullMethod)
-                .setRequestMarshaller(BYTES)
-                .setResponseMarshaller(BYTES)
+                .setRequestMarshaller(ByteArrayMarshaller.INSTANCE)
+                .setResponseMarshaller(ByteArrayMarshaller.INSTANCE)
                 .build();
         return ServerMethodDefinition.create(grpc, handler(method));
       }
@@ -104,23 +102,6 @@ public final class ReportingBackend implements AutoCloseable {
       };
     };
   }
-
-  private static final io.grpc.MethodDescriptor.Marshaller<byte[]> BYTES =
-      new io.grpc.MethodDescriptor.Marshaller<>() {
-        @Override
-        public InputStream stream(byte[] value) {
-          return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-          try {
-            return stream.readAllBytes();
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        }
-      };
 
   @Override
   public void close() {

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.rest;
+package io.meshgate.gateway.call;
 
 import io.grpc.Drainable;
 import io.grpc.KnownLength;
@@ -9,11 +9,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 
-/** Serialized protobuf messages as byte arrays, for the transcoder's calls. Stateless. */
-final class BytesMarshaller implements MethodDescriptor.Marshaller<byte[]> {
-  static final BytesMarshaller INSTANCE = new BytesMarshaller();
+/**
+ * Messages as byte arrays, unparsed: for calls whose messages the gateway holds whole (REST's
+ * transcoded messages, server reflection) and for tests. Stateless.
+ */
+public final class ByteArrayMarshaller implements MethodDescriptor.Marshaller<byte[]> {
+  /** The marshaller. */
+  public static final ByteArrayMarshaller INSTANCE = new ByteArrayMarshaller();
 
-  private BytesMarshaller() {}
+  private ByteArrayMarshaller() {}
 
   @Override
   public InputStream stream(byte[] value) {
