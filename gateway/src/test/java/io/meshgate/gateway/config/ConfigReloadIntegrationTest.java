@@ -112,6 +112,9 @@ class ConfigReloadIntegrationTest {
           }
         });
         assertSame(users, gateway.cluster("users"), "an unchanged cluster keeps its channels");
+        // The watcher reports a change once apply() returns, a moment after the swap that
+        // made the route serve.
+        Await.until("the change is reported", WAIT, () -> !outcomes.isEmpty());
         assertTrue(outcomes.get(outcomes.size() - 1).startsWith("true"), outcomes.toString());
 
         save(file, config(true, "5s").replace("clusters:", "clusters: [oops"));

@@ -1,0 +1,41 @@
+package io.meshgate.gateway.config;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * What every section's binder shares: the reader that collects errors, and the directory that
+ * relative paths in the document are resolved against.
+ */
+final class BindContext {
+  /** The longest duration any setting takes. */
+  static final Duration MAX_DURATION = Duration.ofDays(365);
+
+  private final ConfigReader reader;
+  private final Path baseDir;
+
+  /** @param baseDir null: relative paths are relative to the working directory */
+  BindContext(ConfigReader reader, Path baseDir) {
+    this.reader = reader;
+    this.baseDir = baseDir;
+  }
+
+  /** A path as the document means it. */
+  Path path(String text) {
+    return baseDir == null ? Path.of(text) : baseDir.resolve(text);
+  }
+
+  /** The required file named by {@code key}, reported when it cannot be read. */
+  Path file(ConfigReader.Obj o, String key) {
+    String text = o.requiredString(key);
+    if (text == null) {
+      return null;
+    }
+    Path path = path(text);
+    if (!Files.isReadable(path)) {
+      reader.error(o.node(key), o.child(key), "'" + path + "' is not a readable file");
+    }
+    return path;
+  }
+}

@@ -1,0 +1,88 @@
+package io.meshgate.gateway.config;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.yaml.snakeyaml.nodes.Node;
+
+/**
+ * Binds a route's {@code rateLimits:}: keys, rates, bursts and key bounds. Errors go to the
+ * reader.
+ */
+final class RateLimitBinder {
+  private final ConfigReader reader;
+  private final BindContext context;
+
+  RateLimitBinder(ConfigReader reader, BindContext context) {
+    this.reader = reader;
+    this.context = context;
+  }
+
+  List<GatewayConfig.RateLimit> rateLimits(ConfigReader.Obj route,
+      GatewayConfig.RouteAuth auth) {
+    List<GatewayConfig.RateLimit> limits = new ArrayList<>();
+    List<Node> items = route.list("rateLimits");
+    java.util.Set<String> names = new java.util.HashSet<>();
+    for (int i = 0; i < items.size(); i++) {
+      String path = route.child("rateLimits") + "[" + i + "]";
+      ConfigReader.Obj l = reader.item(items.get(i), path);
+      String name = l.string("name", "rateLimits[" + i + "]");
+      if (!names.add(name)) {
+        reader.error(l.node("name"), l.child("name"), "'" + name + "' is used twice in this"
+            + " route");
+      }
+      String keyText = l.string("key", "clientIp");
+      String key = keyText;
+      String keyName = null;
+      int colon = keyText.indexOf(':');
+      if (colon > 0) {
+        key = keyText.substring(0, colon);
+        keyName = keyText.substring(colon + 1).trim();
+      }
+      boolean named = key.equals("header") || key.equals("claim");
+      if (!(key.equals("clientIp") || key.equals("route") || named)
+          || named == (keyName == null || keyName.isEmpty())) {
+        reader.error(l.node("key"), l.child("key"), "'" + keyText + "' is not a rate-limit key"
+            + " (expected: clientIp, route, header:<name> or claim:<name>)");
+      }
+      if (key.equals("header") && keyName != null) {
+        keyName = keyName.toLowerCase(java.util.Locale.ROOT);
+      }
+      if (key.equals("claim") && auth == null) {
+        reader.error(l.node("key"), l.child("key"), "a claim key needs the route to require a"
+            + " token (auth:)");
+      }
+      int hops = l.integer("trustedHops", 0, 0, 10);
+      if (hops > 0 && !key.equals("clientIp")) {
+        reader.error(l.node("trustedHops"), l.child("trustedHops"), "applies to key clientIp"
+            + " only");
+      }
+      double perSecond = 0;
+      String rate = l.requiredString("rate");
+      if (rate != null) {
+        java.util.regex.Matcher m = java.util.regex.Pattern
+            .compile("\\s*([0-9]+(?:\\.[0-9]+)?)\\s*/\\s*(s|m|h|second|minute|hour)\\s*")
+            .matcher(rate);
+        if (m.matches() && Double.parseDouble(m.group(1)) > 0) {
+          double count = Double.parseDouble(m.group(1));
+          perSecond = switch (m.group(2).charAt(0)) {
+            case 'm' -> count / 60;
+            case 'h' -> count / 3600;
+            default -> count;
+          };
+        } else {
+          reader.error(l.node("rate"), l.child("rate"), "'" + rate + "' is not a rate"
+              + " (expected: a positive number of calls per s, m or h, e.g. 100/s or 6000/m)");
+        }
+      }
+      long burst = l.integer("burst", (int) Math.max(1, Math.ceil(perSecond)), 1,
+          Integer.MAX_VALUE);
+      int maxKeys = l.integer("maxKeys", 100_000, 1, 10_000_000);
+      l.finish();
+      if (perSecond > 0) {
+        limits.add(new GatewayConfig.RateLimit(name, key, keyName, hops, perSecond, burst,
+            maxKeys));
+      }
+    }
+    return limits;
+  }
+}

@@ -1,0 +1,134 @@
+package io.meshgate.gateway.config;
+
+import io.meshgate.resolver.EtcdClients;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Binds the sections of the process itself: {@code listener:} (with TLS), {@code admin:},
+ * {@code limits:}, {@code shutdown:} and {@code discovery:}. Errors go to the reader.
+ */
+final class ServerBinder {
+  private final ConfigReader reader;
+  private final BindContext context;
+
+  ServerBinder(ConfigReader reader, BindContext context) {
+    this.reader = reader;
+    this.context = context;
+  }
+
+  GatewayConfig.Listener listener(ConfigReader.Obj o) {
+    String host = o.string("host", "0.0.0.0");
+    int port = o.integer("port", 8080, 0, 65535);
+    int workers = o.integer("workerThreads", Runtime.getRuntime().availableProcessors(), 1, 256);
+    GatewayConfig.Tls tls = null;
+    ConfigReader.Obj t = o.obj("tls");
+    if (t != null) {
+      Path cert = context.file(t, "certFile");
+      Path key = context.file(t, "keyFile");
+      tls = new GatewayConfig.Tls(cert, key, t.bool("allowPlaintext", false));
+      t.finish();
+    }
+    o.finish();
+    return new GatewayConfig.Listener(host, port, tls, workers);
+  }
+
+  GatewayConfig.Admin admin(ConfigReader.Obj o) {
+    if (o == null) {
+      return new GatewayConfig.Admin("127.0.0.1", 9901);
+    }
+    String token = o.string("token", null);
+    String tokenFile = o.string("tokenFile", null);
+    if (token != null && tokenFile != null) {
+      reader.error(o.node("tokenFile"), o.child("tokenFile"), "give token or tokenFile, not"
+          + " both");
+    }
+    if (tokenFile != null) {
+      Path path = context.path(tokenFile);
+      try {
+        token = Files.readString(path, StandardCharsets.UTF_8).strip();
+      } catch (IOException e) {
+        reader.error(o.node("tokenFile"), o.child("tokenFile"), "'" + path
+            + "' is not a readable file");
+      }
+    }
+    if (token != null && token.length() < 16) {
+      reader.error(o.node(tokenFile != null ? "tokenFile" : "token"),
+          o.child(tokenFile != null ? "tokenFile" : "token"), "the admin token is "
+              + token.length() + " characters (expected: at least 16, e.g. openssl rand"
+              + " -hex 16)");
+    }
+    GatewayConfig.Admin admin = new GatewayConfig.Admin(o.string("host", "127.0.0.1"),
+        o.integer("port", 9901, 0, 65535), token);
+    o.finish();
+    return admin;
+  }
+
+  GatewayConfig.Limits limits(ConfigReader.Obj o) {
+    ConfigReader.Obj l = o == null ? reader.new Obj(null, "limits") : o;
+    int mib = 1024 * 1024;
+    int maxMessage = (int) l.bytes("maxMessageBytes", ConfigLoader.DEFAULT_MAX_MESSAGE_BYTES, 1024,
+        1024L * mib);
+    int streams = l.integer("maxConcurrentStreams", 1000, 1, Integer.MAX_VALUE);
+    int headerList = (int) l.bytes("maxHeaderListBytes", 16 * 1024, 1024, 1024 * 1024);
+    int streamWindow = (int) l.bytes("streamWindowBytes", mib, 65535, Integer.MAX_VALUE);
+    int connectionWindow =
+        (int) l.bytes("connectionWindowBytes", 2 * mib, 65535, Integer.MAX_VALUE);
+    if (connectionWindow < streamWindow) {
+      reader.error(l.node("connectionWindowBytes"), l.child("connectionWindowBytes"),
+          connectionWindow + " is smaller than streamWindowBytes " + streamWindow
+              + " (expected: at least one stream's window)");
+    }
+    int body = (int) l.bytes("maxRequestBodyBytes", maxMessage, 1024, 1024L * mib);
+    GatewayConfig.RapidReset rapidReset;
+    ConfigReader.Obj r = l.obj("rapidReset");
+    if (r == null) {
+      rapidReset = new GatewayConfig.RapidReset(500, 0.5, Duration.ofSeconds(1));
+    } else {
+      rapidReset = new GatewayConfig.RapidReset(
+          r.integer("minStreams", 500, 1, Integer.MAX_VALUE),
+          r.decimal("maxResetRatio", 0.5, 0.01, 1.0),
+          r.duration("minStreamLifetime", Duration.ofSeconds(1), Duration.ZERO,
+              Duration.ofMinutes(10)));
+      r.finish();
+    }
+    l.finish();
+    return new GatewayConfig.Limits(maxMessage, streams, headerList, streamWindow,
+        connectionWindow, body, rapidReset);
+  }
+
+  GatewayConfig.Shutdown shutdown(ConfigReader.Obj o) {
+    if (o == null) {
+      return new GatewayConfig.Shutdown(Duration.ZERO, Duration.ofSeconds(30));
+    }
+    GatewayConfig.Shutdown shutdown = new GatewayConfig.Shutdown(
+        o.duration("readinessGrace", Duration.ZERO, Duration.ZERO, Duration.ofMinutes(10)),
+        o.duration("drainTimeout", Duration.ofSeconds(30), Duration.ZERO,
+            Duration.ofHours(1)));
+    o.finish();
+    return shutdown;
+  }
+
+  GatewayConfig.Discovery discovery(ConfigReader.Obj o) {
+    if (o == null) {
+      return new GatewayConfig.Discovery(List.of());
+    }
+    List<String> endpoints = List.of();
+    ConfigReader.Obj etcd = o.obj("etcd");
+    if (etcd != null) {
+      List<String> listed = etcd.strings("endpoints");
+      try {
+        endpoints = EtcdClients.parseEndpoints(String.join(",", listed));
+      } catch (IllegalArgumentException e) {
+        reader.error(etcd.node("endpoints"), etcd.child("endpoints"), e.getMessage());
+      }
+      etcd.finish();
+    }
+    o.finish();
+    return new GatewayConfig.Discovery(endpoints);
+  }
+}
