@@ -127,11 +127,6 @@ public final class SampleServer implements AutoCloseable {
     return echo;
   }
 
-  /** Marks the service NOT_SERVING in its health service (for health-check demos and tests). */
-  public void setServing(boolean serving) {
-    health.setStatus("", serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
-  }
-
   /**
    * The name this service registers under in etcd: {@code users}, {@code orders}, {@code echo},
    * {@code docs}.

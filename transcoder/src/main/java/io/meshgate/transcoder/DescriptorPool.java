@@ -185,26 +185,12 @@ public final class DescriptorPool {
   }
 
   /** A message type by full name, or null. */
-  public Descriptor message(String fullName) {
+  Descriptor message(String fullName) {
     return messages.get(fullName);
   }
 
   /** Every message type of the pool (and google.rpc's error details), for {@code Any}. */
   public JsonFormat.TypeRegistry typeRegistry() {
     return typeRegistry;
-  }
-
-  /** A pool with the files of both (this one's win on a name clash). */
-  public DescriptorPool merge(DescriptorPool other) throws DescriptorException {
-    List<FileDescriptorProto> protos = new ArrayList<>();
-    Set<String> names = new HashSet<>();
-    for (DescriptorPool pool : List.of(this, other)) {
-      for (FileDescriptor file : pool.files.values()) {
-        if (names.add(file.getName())) {
-          protos.add(file.toProto());
-        }
-      }
-    }
-    return fromProtos(protos);
   }
 }

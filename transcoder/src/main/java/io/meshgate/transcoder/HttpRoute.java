@@ -36,7 +36,7 @@ public final class HttpRoute {
   }
 
   /** The path template as written in the rule. */
-  public String pathTemplate() {
+  String pathTemplate() {
     return template.text();
   }
 
@@ -55,7 +55,7 @@ public final class HttpRoute {
   }
 
   /** The request message type. */
-  public Descriptor requestType() {
+  Descriptor requestType() {
     return method.getInputType();
   }
 
@@ -65,22 +65,22 @@ public final class HttpRoute {
   }
 
   /** Whether the HTTP body maps to the whole request ({@code body: "*"}). */
-  public boolean bodyIsWholeRequest() {
+  boolean bodyIsWholeRequest() {
     return "*".equals(body);
   }
 
   /** The request field the HTTP body maps to ({@code body: "field"}), or null. */
-  public FieldDescriptor bodyField() {
+  FieldDescriptor bodyField() {
     return bodyField;
   }
 
   /** Whether the HTTP request has a body at all. */
-  public boolean hasBody() {
+  boolean hasBody() {
     return body != null;
   }
 
   /** The response field that is the HTTP response ({@code response_body}), or null. */
-  public FieldDescriptor responseBodyField() {
+  FieldDescriptor responseBodyField() {
     return responseBodyField;
   }
 

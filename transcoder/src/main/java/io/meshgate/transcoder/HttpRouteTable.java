@@ -15,7 +15,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.function.Predicate;
 
 /**
  * The {@code google.api.http} rules of a set of services, compiled into a trie of path segments
@@ -32,31 +31,18 @@ public final class HttpRouteTable {
     this.roots = roots;
   }
 
-  /** A table with no routes. */
-  public static HttpRouteTable empty() {
-    return new HttpRouteTable(List.of(), Map.of());
-  }
-
-  /** Compiles the rules of every service of the pool. */
-  public static HttpRouteTable compile(DescriptorPool pool) throws DescriptorException {
-    return compile(pool, service -> true);
-  }
-
   /**
-   * Compiles the rules of the services {@code include} accepts.
+   * Compiles the {@code google.api.http} rules of every service of the pool (methods without a
+   * rule get none: they are not reachable over REST).
    *
    * @throws DescriptorException listing every rule that is malformed, names a missing field, or
    *     would match the same requests as another
    */
-  public static HttpRouteTable compile(DescriptorPool pool, Predicate<ServiceDescriptor> include)
-      throws DescriptorException {
+  public static HttpRouteTable compile(DescriptorPool pool) throws DescriptorException {
     List<String> errors = new ArrayList<>();
     List<HttpRoute> routes = new ArrayList<>();
     Map<String, HttpRoute> shapes = new LinkedHashMap<>();
     for (ServiceDescriptor service : pool.services().values()) {
-      if (!include.test(service)) {
-        continue;
-      }
       for (MethodDescriptor method : service.getMethods()) {
         if (!method.getOptions().hasExtension(AnnotationsProto.http)) {
           continue;

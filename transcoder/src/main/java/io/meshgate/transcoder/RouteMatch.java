@@ -53,7 +53,7 @@ public final class RouteMatch {
   }
 
   /** The decoded values of the route's path variables, in template order. */
-  public List<String> variables() {
+  List<String> variables() {
     return variables;
   }
 

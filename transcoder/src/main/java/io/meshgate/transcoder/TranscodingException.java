@@ -10,7 +10,7 @@ public final class TranscodingException extends Exception {
 
   private final int httpStatus;
 
-  public TranscodingException(int httpStatus, String message) {
+  TranscodingException(int httpStatus, String message) {
     super(message);
     this.httpStatus = httpStatus;
   }

@@ -111,11 +111,6 @@ public final class EventLoops implements AutoCloseable {
     return PooledByteBufAllocator.DEFAULT;
   }
 
-  /** Whether the native epoll transport is in use. */
-  public boolean isEpoll() {
-    return epoll;
-  }
-
   @Override
   public void close() {
     Future<?> b = boss.shutdownGracefully(0, 2, TimeUnit.SECONDS);

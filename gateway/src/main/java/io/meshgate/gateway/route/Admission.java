@@ -167,7 +167,8 @@ public final class Admission {
    * @return the status to give the client
    */
   public Status upstreamClosed(Status status, boolean responseStarted, Metadata trailers) {
-    record.upstream(call == null ? null : call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    record.upstream(call == null ? null
+        : call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
     if (!responseStarted && !trailers.containsKey(CONTENT_TYPE)) {
       return cluster.explainLocalFailure(status);
     }

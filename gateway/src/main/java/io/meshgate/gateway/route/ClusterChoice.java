@@ -51,11 +51,6 @@ public final class ClusterChoice {
         bounds.stream().mapToInt(Integer::intValue).toArray(), List.copyOf(canaries));
   }
 
-  /** The cluster of calls that nothing else decides: the split's first (for labels). */
-  public UpstreamCluster primary() {
-    return clusters[0];
-  }
-
   /**
    * Picks the cluster of one call.
    *
