@@ -116,7 +116,11 @@ class EtcdRegistrarIntegrationTest {
           return false;
         }
       });
-      assertTrue(registrar.isRegistered());
+      // etcd applies the put before the registrar hears back: the key can be visible here a
+      // moment before the registrar's callback (on its own thread) marks it registered, so
+      // asserting isRegistered() at once raced (it failed in one of two suite runs).
+      assertTrue(registrar.awaitRegistered(Duration.ofSeconds(10)),
+          "the registrar knows it is registered again");
     }
   }
 

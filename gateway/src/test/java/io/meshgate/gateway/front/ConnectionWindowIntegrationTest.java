@@ -35,6 +35,7 @@ class ConnectionWindowIntegrationTest {
         """)) {
       AtomicLong connectionWindow = new AtomicLong(65535);
       AtomicReference<Http2Settings> settings = new AtomicReference<>();
+      AtomicLong pingAcked = new AtomicLong(-1);
       Http2ConnectionHandler client = new Http2ConnectionHandlerBuilder()
           .server(false)
           .frameListener(new Http2FrameAdapter() {
@@ -49,6 +50,11 @@ class ConnectionWindowIntegrationTest {
             public void onSettingsRead(ChannelHandlerContext ctx, Http2Settings read) {
               settings.set(read);
             }
+
+            @Override
+            public void onPingAckRead(ChannelHandlerContext ctx, long data) {
+              pingAcked.set(data);
+            }
           })
           .build();
       Channel channel = new Bootstrap().group(group).channel(NioSocketChannel.class)
@@ -61,14 +67,14 @@ class ConnectionWindowIntegrationTest {
           .connect("127.0.0.1", gateway.port()).sync().channel();
       Await.until("the connection window is announced", Duration.ofSeconds(10),
           () -> connectionWindow.get() > 65535 && settings.get() != null);
-      // Give a second WINDOW_UPDATE, if any, the time to arrive: wait for a PING round trip.
+      // A second WINDOW_UPDATE, had the gateway sent one, would come before the answer to a
+      // PING sent now: frames of a connection arrive in order.
       channel.eventLoop().submit(() -> {
         ChannelHandlerContext ctx = channel.pipeline().context(client);
         client.encoder().writePing(ctx, false, 42, ctx.newPromise());
         ctx.flush();
       }).sync();
-      Await.settled("the connection window", Duration.ofMillis(200), Duration.ofSeconds(10),
-          connectionWindow::get);
+      Await.until("the PING is answered", Duration.ofSeconds(10), () -> pingAcked.get() == 42);
       assertEquals(3 * 1024 * 1024, connectionWindow.get());
       assertEquals(512 * 1024, settings.get().initialWindowSize());
       assertEquals(77L, settings.get().maxConcurrentStreams());
