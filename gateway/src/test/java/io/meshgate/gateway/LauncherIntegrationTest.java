@@ -11,7 +11,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.meshgate.gateway.testing.GatewayProcess;
-import io.meshgate.gateway.testing.Observers;
+import io.meshgate.testing.Observers;
 import io.meshgate.samples.SampleServer;
 import io.meshgate.samples.echo.v1.EchoRequest;
 import io.meshgate.samples.echo.v1.EchoResponse;

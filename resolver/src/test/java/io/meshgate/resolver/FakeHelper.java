@@ -1,5 +1,6 @@
 package io.meshgate.resolver;
 
+import io.meshgate.testing.FakeClock;
 import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.ChannelLogger;

@@ -21,7 +21,7 @@ import io.meshgate.gateway.testing.JwksServer;
 import io.meshgate.gateway.testing.Jwts;
 import io.meshgate.gateway.testing.Jwts.Key;
 import io.meshgate.gateway.testing.Metrics;
-import io.meshgate.gateway.testing.Observers;
+import io.meshgate.testing.Observers;
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.SampleServer;

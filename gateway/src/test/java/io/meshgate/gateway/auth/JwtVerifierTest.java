@@ -12,7 +12,7 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import io.meshgate.gateway.auth.AuthException.Reason;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.testing.Jwts;
-import io.meshgate.gateway.testing.MovableClock;
+import io.meshgate.testing.MovableClock;
 import io.meshgate.gateway.testing.Jwts.Key;
 import io.meshgate.testing.Await;
 import java.nio.charset.StandardCharsets;

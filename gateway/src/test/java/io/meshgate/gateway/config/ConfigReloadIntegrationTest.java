@@ -11,7 +11,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.meshgate.gateway.Gateway;
-import io.meshgate.gateway.testing.Observers;
+import io.meshgate.testing.Observers;
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.upstream.UpstreamCluster;
 import io.meshgate.samples.SampleServer;

@@ -10,7 +10,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.telemetry.GatewayMetrics;
-import io.meshgate.gateway.testing.MovableClock;
+import io.meshgate.testing.MovableClock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Set;

@@ -15,7 +15,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.meshgate.gateway.testing.Metrics;
-import io.meshgate.gateway.testing.Observers;
+import io.meshgate.testing.Observers;
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.echo.v1.EchoRequest;

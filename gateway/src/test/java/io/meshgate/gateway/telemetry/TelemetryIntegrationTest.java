@@ -16,7 +16,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import io.meshgate.gateway.testing.Metrics;
-import io.meshgate.gateway.testing.Observers;
+import io.meshgate.testing.Observers;
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.SampleServer;

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.testing;
+package io.meshgate.testing;
 
 import java.time.Clock;
 import java.time.Instant;

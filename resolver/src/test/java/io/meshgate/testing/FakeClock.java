@@ -1,4 +1,4 @@
-package io.meshgate.resolver;
+package io.meshgate.testing;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,16 +12,16 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /** A clock that moves only when a test says so, and a scheduler that runs on it. */
-final class FakeClock extends AbstractExecutorService implements ScheduledExecutorService {
+public final class FakeClock extends AbstractExecutorService implements ScheduledExecutorService {
   private long nanos = 1_000_000_000L;
   private final List<Task> tasks = new ArrayList<>();
 
-  long nanoTime() {
+  public long nanoTime() {
     return nanos;
   }
 
   /** Moves time forward, running every task that comes due, in order. */
-  void forward(Duration duration) {
+  public void forward(Duration duration) {
     long target = nanos + duration.toNanos();
     while (true) {
       Task next = tasks.stream().filter(t -> !t.cancelled && t.due <= target)
@@ -37,7 +37,7 @@ final class FakeClock extends AbstractExecutorService implements ScheduledExecut
     nanos = target;
   }
 
-  int pendingTasks() {
+  public int pendingTasks() {
     return (int) tasks.stream().filter(t -> !t.cancelled).count();
   }
 

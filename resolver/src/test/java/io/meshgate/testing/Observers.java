@@ -1,4 +1,4 @@
-package io.meshgate.gateway.testing;
+package io.meshgate.testing;
 
 import io.grpc.stub.StreamObserver;
 import java.util.concurrent.CompletableFuture;
