@@ -223,11 +223,10 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     }
     deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
         gzipRequests);
-    CharSequence authority = headers.authority();
     // Keep the client's compression: the backend sees messages as the client sent them.
     call = admission.open(service.methodDescriptor(fullMethod), metadata, clientTimeout,
-        gzipRequests ? "gzip" : null, authority == null ? null : authority.toString(),
-        ctx.executor(), REPLAY, new UpstreamListener());
+        gzipRequests ? "gzip" : null, request.authority(), ctx.executor(), REPLAY,
+        new UpstreamListener());
     if (ctx.channel().isWritable()) {
       call.request(1);
     } else {
@@ -474,8 +473,22 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     });
   }
 
-  /** A gRPC call's request headers and peer, for the route policies. */
-  private record GrpcRequest(Http2Headers headers, String peerAddress) implements RequestView {
+  /**
+   * A gRPC call's request headers and peer, for the admission chain. The authority is read as a
+   * string once: the route match and the upstream call both want it.
+   */
+  private static final class GrpcRequest implements RequestView {
+    private final Http2Headers headers;
+    private final String peerAddress;
+    private final String authority;
+
+    GrpcRequest(Http2Headers headers, String peerAddress) {
+      this.headers = headers;
+      this.peerAddress = peerAddress;
+      CharSequence value = headers.authority();
+      this.authority = value == null ? null : value.toString();
+    }
+
     @Override
     public String header(String name) {
       CharSequence value = headers.get(name);
@@ -488,9 +501,13 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public String peerAddress() {
+      return peerAddress;
+    }
+
+    @Override
     public String authority() {
-      CharSequence authority = headers.authority();
-      return authority == null ? null : authority.toString();
+      return authority;
     }
   }
 

@@ -16,6 +16,7 @@ import io.meshgate.gateway.telemetry.Tracing;
 import io.meshgate.gateway.upstream.UpstreamCluster;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * What {@link CallAdmission#admit} decided for one call: refused ({@link #refusal()} says why
@@ -49,6 +50,7 @@ public final class Admission {
   private final Running running;
   private final Route route;
   private final AuthResult auth;
+  private final Function<String, String> claims;
   private final RateLimitPolicy.Result rateLimit;
   private final CallRecord record;
   private final RequestView request;
@@ -58,18 +60,24 @@ public final class Admission {
   private UpstreamCluster cluster;
   private ClientCall<?, ?> call;
 
-  Admission(Running running, Route route, AuthResult auth, RateLimitPolicy.Result rateLimit,
-      CallRecord record, RequestView request, EventLoops loops) {
-    this(null, running, route, auth, rateLimit, record, request, loops);
+  /**
+   * @param claims the verified token's claims as text (none without a token), for the cluster
+   *     choice
+   */
+  Admission(Running running, Route route, AuthResult auth, Function<String, String> claims,
+      RateLimitPolicy.Result rateLimit, CallRecord record, RequestView request,
+      EventLoops loops) {
+    this(null, running, route, auth, claims, rateLimit, record, request, loops);
   }
 
   private Admission(Refusal refusal, Running running, Route route, AuthResult auth,
-      RateLimitPolicy.Result rateLimit, CallRecord record, RequestView request,
-      EventLoops loops) {
+      Function<String, String> claims, RateLimitPolicy.Result rateLimit, CallRecord record,
+      RequestView request, EventLoops loops) {
     this.refusal = refusal;
     this.running = running;
     this.route = route;
     this.auth = auth;
+    this.claims = claims;
     this.rateLimit = rateLimit;
     this.record = record;
     this.request = request;
@@ -78,7 +86,7 @@ public final class Admission {
 
   static Admission refused(Reason reason, Status status, String challenge, byte[] details,
       RateLimitPolicy.Result rateLimit) {
-    return new Admission(new Refusal(reason, status, challenge, details), null, null, null,
+    return new Admission(new Refusal(reason, status, challenge, details), null, null, null, null,
         rateLimit, null, null, null);
   }
 
@@ -144,7 +152,7 @@ public final class Admission {
     if (authority != null && !authority.isEmpty()) {
       options = options.withAuthority(authority);
     }
-    cluster = route.pick(request, auth == null ? AuthResult.NO_CLAIMS : auth::claim);
+    cluster = route.pick(request, claims);
     record.cluster(cluster.name());
     ClientCall<ReqT, RespT> opened = route.newCall(cluster, method, options, loop, replay);
     // Kept before start: a call that fails at once closes inside start().

@@ -7,6 +7,7 @@ import io.meshgate.gateway.netty.EventLoops;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.telemetry.CallRecord;
 import io.meshgate.gateway.telemetry.Telemetry;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -83,15 +84,15 @@ public final class CallAdmission {
       }
       record.subject(auth.subject());
     }
+    Function<String, String> claims = auth == null ? AuthResult.NO_CLAIMS : auth::claim;
     RateLimitPolicy.Result limit = null;
     if (route.rateLimit() != null) {
-      limit = route.rateLimit().check(request,
-          auth == null ? AuthResult.NO_CLAIMS : auth::claim);
+      limit = route.rateLimit().check(request, claims);
       if (!limit.allowed()) {
         return Admission.refused(Admission.Reason.RATE_LIMIT, limit.status(), null,
             RateLimitPolicy.statusDetails(limit), limit);
       }
     }
-    return new Admission(now, route, auth, limit, record, request, loops);
+    return new Admission(now, route, auth, claims, limit, record, request, loops);
   }
 }

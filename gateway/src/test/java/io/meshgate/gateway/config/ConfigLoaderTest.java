@@ -323,6 +323,22 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void anUnknownLoadBalancingPolicyListsThePoliciesGrpcHas() {
+    String all = String.join("\n", errors("""
+        listener: {port: 8080}
+        clusters: [{name: a, endpoints: [127.0.0.1:1], lbPolicy: fastest}]
+        """));
+    assertTrue(all.contains("'fastest' is not a known load-balancing policy (expected one of:"),
+        all);
+    // Ours, grpc's own and the ones grpc-services brings: whatever the registry loads.
+    for (String policy : List.of("meshgate_least_request", "meshgate_ring_hash",
+        "meshgate_weighted_round_robin", "meshgate_zone_aware", "pick_first", "round_robin",
+        "outlier_detection_experimental")) {
+      assertTrue(all.contains(policy), policy + " in: " + all);
+    }
+  }
+
+  @Test
   void routeThatCanNeverMatchIsAConflict() {
     List<String> errors = errors(MINIMAL + """
           - name: all-users
