@@ -1,13 +1,12 @@
 package io.meshgate.bench;
 
-import io.meshgate.gateway.call.ByteArrayMarshaller;
-
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
+import io.meshgate.gateway.call.ByteArrayMarshaller;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;

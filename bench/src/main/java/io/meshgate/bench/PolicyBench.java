@@ -124,7 +124,13 @@ public final class PolicyBench {
     }
     Map<String, List<EchoRuns.Result>> runs = new LinkedHashMap<>();
     for (int round = 1; round <= rounds; round++) {
-      for (var g : gateways.entrySet()) {
+      // Every other round in the opposite order, so that no gateway always runs after another.
+      List<Map.Entry<String, Map.Entry<Integer, Process>>> order =
+          new ArrayList<>(gateways.entrySet());
+      if (round % 2 == 0) {
+        java.util.Collections.reverse(order);
+      }
+      for (var g : order) {
         runs.computeIfAbsent(g.getKey(), k -> new ArrayList<>()).add(print(g.getKey(), round,
             echo.run(g.getValue().getKey(), size, g.getValue().getValue(),
                 g.getKey().startsWith("all") ? auth : List.of())));

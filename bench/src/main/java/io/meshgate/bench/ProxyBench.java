@@ -192,8 +192,13 @@ public final class ProxyBench {
             target.getKey(), result.qps());
       }
       for (int round = 0; round < rounds; round++) {
-        // Interleaved, so that drift (JIT, thermal, noise) hits every path alike.
-        for (Map.Entry<String, Integer> target : targets.entrySet()) {
+        // Interleaved, so that drift (JIT, thermal, noise) hits every path alike; every other
+        // round in the opposite order, so that no path always runs right after another.
+        List<Map.Entry<String, Integer>> order = new ArrayList<>(targets.entrySet());
+        if (round % 2 == 1) {
+          java.util.Collections.reverse(order);
+        }
+        for (Map.Entry<String, Integer> target : order) {
           Result result = client(target.getValue(), streaming, duration,
               proxies.get(target.getKey()));
           results.computeIfAbsent(target.getKey(), k -> new ArrayList<>()).add(result);

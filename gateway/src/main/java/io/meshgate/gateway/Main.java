@@ -2,11 +2,11 @@ package io.meshgate.gateway;
 
 import io.meshgate.gateway.config.ConfigException;
 import io.meshgate.gateway.config.ConfigFileWatcher;
+import io.meshgate.gateway.config.ConfigLoader;
 import io.meshgate.gateway.config.EtcdConfigSource;
+import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.descriptors.Descriptors;
 import io.meshgate.transcoder.DescriptorException;
-import io.meshgate.gateway.config.ConfigLoader;
-import io.meshgate.gateway.config.GatewayConfig;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;

@@ -1,12 +1,9 @@
 package io.meshgate.resolver;
 
-import io.meshgate.resolver.internal.DiscoveryMetrics;
-import io.meshgate.resolver.internal.EtcdTarget;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.common.exception.CompactedException;
-import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
@@ -16,8 +13,10 @@ import io.grpc.EquivalentAddressGroup;
 import io.grpc.NameResolver;
 import io.grpc.Status;
 import io.grpc.StatusOr;
-import io.grpc.SynchronizationContext;
 import io.grpc.SynchronizationContext.ScheduledHandle;
+import io.grpc.SynchronizationContext;
+import io.meshgate.resolver.internal.DiscoveryMetrics;
+import io.meshgate.resolver.internal.EtcdTarget;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;

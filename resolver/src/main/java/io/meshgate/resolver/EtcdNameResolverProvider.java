@@ -1,8 +1,8 @@
 package io.meshgate.resolver;
 
 import io.grpc.NameResolver;
-import java.net.URI;
 import io.meshgate.resolver.internal.EtcdTarget;
+import java.net.URI;
 import java.util.List;
 import java.util.function.LongConsumer;
 

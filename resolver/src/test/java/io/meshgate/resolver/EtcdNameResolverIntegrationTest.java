@@ -1,7 +1,5 @@
 package io.meshgate.resolver;
 
-import io.meshgate.resolver.internal.DiscoveryMetrics;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,6 +10,7 @@ import io.etcd.jetcd.Client;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.Status;
 import io.grpc.StatusOr;
+import io.meshgate.resolver.internal.DiscoveryMetrics;
 import io.meshgate.testing.Await;
 import io.meshgate.testing.EtcdCluster;
 import io.meshgate.testing.FreePorts;

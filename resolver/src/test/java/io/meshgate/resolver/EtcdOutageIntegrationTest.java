@@ -1,7 +1,5 @@
 package io.meshgate.resolver;
 
-import io.meshgate.resolver.internal.DiscoveryMetrics;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +7,7 @@ import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.StatusOr;
+import io.meshgate.resolver.internal.DiscoveryMetrics;
 import io.meshgate.testing.Await;
 import io.meshgate.testing.EtcdCluster;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,5 @@
 package io.meshgate.resolver;
 
-import io.meshgate.testing.FakeClock;
 import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.ChannelLogger;
@@ -13,6 +12,7 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.SynchronizationContext;
+import io.meshgate.testing.FakeClock;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,7 +1,5 @@
 package io.meshgate.resolver;
 
-import io.meshgate.resolver.internal.DiscoveryMetrics;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +14,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
+import io.meshgate.resolver.internal.DiscoveryMetrics;
 import io.meshgate.testing.Await;
 import io.meshgate.testing.EtcdCluster;
 import java.nio.charset.StandardCharsets;

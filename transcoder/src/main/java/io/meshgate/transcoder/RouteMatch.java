@@ -2,8 +2,8 @@ package io.meshgate.transcoder;
 
 import java.util.Collections;
 import java.util.List;
-import java.util.TreeSet;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The outcome of matching a request against an {@link HttpRouteTable}: a route with the values

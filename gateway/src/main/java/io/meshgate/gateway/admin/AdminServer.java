@@ -2,6 +2,7 @@ package io.meshgate.gateway.admin;
 
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.netty.EventLoops;
+import io.meshgate.gateway.telemetry.GatewayMetrics;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -23,7 +24,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.net.InetSocketAddress;
-import io.meshgate.gateway.telemetry.GatewayMetrics;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.concurrent.ArrayBlockingQueue;

@@ -1,10 +1,10 @@
 package io.meshgate.gateway.config;
 
-import java.util.stream.Collectors;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.yaml.snakeyaml.nodes.Node;
 
 /**

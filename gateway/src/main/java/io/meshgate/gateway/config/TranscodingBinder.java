@@ -2,12 +2,12 @@ package io.meshgate.gateway.config;
 
 import io.meshgate.transcoder.JsonOptions;
 import java.nio.file.Files;
-import java.util.stream.Collectors;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.yaml.snakeyaml.nodes.Node;
 
 /**

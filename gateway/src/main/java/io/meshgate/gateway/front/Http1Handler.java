@@ -1,7 +1,7 @@
 package io.meshgate.gateway.front;
 
-import io.meshgate.gateway.netty.Channels;
 import io.grpc.Status;
+import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.Http1Exchange;
 import io.meshgate.gateway.rest.RestService;

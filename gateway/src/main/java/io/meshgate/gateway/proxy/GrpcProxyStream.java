@@ -9,6 +9,7 @@ import io.meshgate.gateway.call.GrpcTimeout;
 import io.meshgate.gateway.call.RequestView;
 import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.netty.ConnectionGuard;
+import io.meshgate.gateway.netty.Http2StreamHandler;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Admission;
 import io.meshgate.gateway.telemetry.CallRecord;
@@ -17,21 +18,17 @@ import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
-import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.AsciiString;
-import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -51,7 +48,7 @@ import java.util.zip.GZIPOutputStream;
  * ({@link CallOptions#withExecutor}), inline when they arise there. Every field is confined to
  * the loop.
  */
-final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
+final class GrpcProxyStream extends Http2StreamHandler {
   private static final Logger logger = Logger.getLogger(GrpcProxyStream.class.getName());
   private static final AsciiString STATUS_405 = AsciiString.cached("405");
   private static final AsciiString WWW_AUTHENTICATE = AsciiString.cached("www-authenticate");
@@ -76,7 +73,6 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   private final long openedNanos;
 
   // All fields below: only on the stream's event loop.
-  private ChannelHandlerContext ctx;
   private ClientCall<ByteBuf, ByteBuf> call;
   private CallRecord record;
   private Admission admission;
@@ -99,26 +95,13 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void handlerAdded(ChannelHandlerContext ctx) {
-    this.ctx = ctx;
-  }
-
-  @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    try {
-      if (msg instanceof Http2HeadersFrame headers) {
-        if (!started) {
-          started = true;
-          start(headers.headers(), headers.isEndStream());
-        } else if (headers.isEndStream()) {
-          // Request trailers: gRPC clients send none, but they end the stream like an empty DATA.
-          onInboundEnd();
-        }
-      } else if (msg instanceof Http2DataFrame data) {
-        onData(data.content(), data.isEndStream());
-      }
-    } finally {
-      ReferenceCountUtil.release(msg);
+  protected void onHeaders(Http2Headers headers, boolean endStream) {
+    if (!started) {
+      started = true;
+      start(headers, endStream);
+    } else if (endStream) {
+      // Request trailers: gRPC clients send none, but they end the stream like an empty DATA.
+      onInboundEnd();
     }
   }
 
@@ -137,17 +120,13 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    if (evt instanceof Http2ResetFrame reset) {
-      boolean abusive = guard.onClientReset(System.nanoTime() - openedNanos, responseHeadersSent);
-      cancelUpstream("the client reset the stream (HTTP/2 error " + reset.errorCode() + ")");
-      if (abusive) {
-        guard.closeAbusiveConnection(ctx.channel().parent());
-      }
-      readMoreIfReady(); // drain what is queued, so that the closed stream's channel closes
-
+  protected void onReset(long errorCode) {
+    boolean abusive = guard.onClientReset(System.nanoTime() - openedNanos, responseHeadersSent);
+    cancelUpstream("the client reset the stream (HTTP/2 error " + errorCode + ")");
+    if (abusive) {
+      guard.closeAbusiveConnection(ctx.channel().parent());
     }
-    ReferenceCountUtil.release(evt);
+    readMoreIfReady(); // drain what is queued, so that the closed stream's channel closes
   }
 
   @Override
@@ -250,7 +229,8 @@ final class GrpcProxyStream extends ChannelInboundHandlerAdapter {
     finishWith(response, refusal.status().getCode());
   }
 
-  private void onData(ByteBuf content, boolean endStream) {
+  @Override
+  protected void onData(ByteBuf content, boolean endStream) {
     if (finished || call == null || inboundDone) {
       return;
     }

@@ -1,8 +1,8 @@
 package io.meshgate.gateway.proxy;
 
-import io.meshgate.gateway.call.GrpcTimeout;
 import io.grpc.InternalMetadata;
 import io.grpc.Metadata;
+import io.meshgate.gateway.call.GrpcTimeout;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
 import java.util.Base64;

@@ -1,10 +1,10 @@
 package io.meshgate.gateway.ratelimit;
 
 import io.grpc.Status;
+import io.meshgate.gateway.call.RequestView;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.micrometer.core.instrument.Counter;
 import java.util.List;
-import io.meshgate.gateway.call.RequestView;
 import java.util.Locale;
 import java.util.function.Function;
 

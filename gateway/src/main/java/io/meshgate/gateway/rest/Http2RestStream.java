@@ -1,13 +1,13 @@
 package io.meshgate.gateway.rest;
 
 import io.meshgate.gateway.netty.Channels;
+import io.meshgate.gateway.netty.Http2StreamHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -15,13 +15,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
-import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 
 /**
@@ -30,11 +26,10 @@ import io.netty.util.concurrent.EventExecutor;
  * and writes its answer as HTTP/2 frames. A response that ends before the request did is
  * followed by RST_STREAM(NO_ERROR), as RFC 9113 §8.1 allows. Only on the stream's event loop.
  */
-final class Http2RestStream extends ChannelInboundHandlerAdapter implements RestResponder {
+final class Http2RestStream extends Http2StreamHandler implements RestResponder {
   private final RestService service;
 
   // Only on the event loop.
-  private ChannelHandlerContext ctx;
   private Http2Headers requestHeaders;
   private CompositeByteBuf body;
   private RestCall call;
@@ -47,36 +42,27 @@ final class Http2RestStream extends ChannelInboundHandlerAdapter implements Rest
   }
 
   @Override
-  public void handlerAdded(ChannelHandlerContext ctx) {
-    this.ctx = ctx;
+  protected void onHeaders(Http2Headers headers, boolean endStream) {
+    if (requestHeaders == null) {
+      onRequestHeaders(headers);
+    }
+    if (endStream) {
+      onRequestEnd();
+    }
   }
 
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    try {
-      if (msg instanceof Http2HeadersFrame frame) {
-        if (requestHeaders == null) {
-          onRequestHeaders(frame.headers());
-        }
-        if (frame.isEndStream()) {
-          onRequestEnd();
-        }
-      } else if (msg instanceof Http2DataFrame data) {
-        if (!responded && call == null) {
-          ByteBuf content = data.content();
-          if (body.readableBytes() + content.readableBytes()
-              > service.limits().maxRequestBodyBytes()) {
-            tooLarge();
-          } else if (content.isReadable()) {
-            body.addComponent(true, content.retain());
-          }
-        }
-        if (data.isEndStream()) {
-          onRequestEnd();
-        }
+  protected void onData(ByteBuf content, boolean endStream) {
+    if (!responded && call == null) {
+      if (body.readableBytes() + content.readableBytes()
+          > service.limits().maxRequestBodyBytes()) {
+        tooLarge();
+      } else if (content.isReadable()) {
+        body.addComponent(true, content.retain());
       }
-    } finally {
-      ReferenceCountUtil.release(msg);
+    }
+    if (endStream) {
+      onRequestEnd();
     }
   }
 
@@ -140,14 +126,11 @@ final class Http2RestStream extends ChannelInboundHandlerAdapter implements Rest
   }
 
   @Override
-  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    if (evt instanceof Http2ResetFrame reset) {
-      requestEnded = true;
-      if (call != null) {
-        call.cancel("the client reset the stream (HTTP/2 error " + reset.errorCode() + ")");
-      }
+  protected void onReset(long errorCode) {
+    requestEnded = true;
+    if (call != null) {
+      call.cancel("the client reset the stream (HTTP/2 error " + errorCode + ")");
     }
-    ReferenceCountUtil.release(evt);
   }
 
   @Override

@@ -1,6 +1,5 @@
 package io.meshgate.gateway.rest;
 
-import io.meshgate.gateway.descriptors.Descriptors;
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.RetryInfo;
@@ -9,6 +8,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcTimeout;
 import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.descriptors.Descriptors;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Admission;

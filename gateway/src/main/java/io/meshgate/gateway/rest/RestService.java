@@ -1,9 +1,9 @@
 package io.meshgate.gateway.rest;
 
-import io.meshgate.gateway.descriptors.Descriptors;
 import io.grpc.MethodDescriptor;
 import io.meshgate.gateway.call.ByteArrayMarshaller;
 import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.descriptors.Descriptors;
 import io.meshgate.gateway.route.CallAdmission;
 import io.meshgate.transcoder.HttpRoute;
 import io.netty.channel.ChannelHandler;

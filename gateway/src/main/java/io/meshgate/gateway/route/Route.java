@@ -1,18 +1,18 @@
 package io.meshgate.gateway.route;
 
-import io.meshgate.gateway.call.RequestView;
-import io.meshgate.gateway.auth.JwtAuthenticator;
-import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.ratelimit.RateLimitPolicy;
-import io.meshgate.gateway.resilience.RetryPolicy;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.MethodDescriptor;
+import io.meshgate.gateway.auth.JwtAuthenticator;
+import io.meshgate.gateway.call.RequestView;
+import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.ratelimit.RateLimitPolicy;
+import io.meshgate.gateway.resilience.RetryPolicy;
+import io.meshgate.gateway.upstream.UpstreamCluster;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
-import io.meshgate.gateway.upstream.UpstreamCluster;
 
 /**
  * A compiled route: where matching calls go and which deadline rules apply.

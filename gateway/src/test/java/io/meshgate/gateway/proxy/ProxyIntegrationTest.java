@@ -1,6 +1,5 @@
 package io.meshgate.gateway.proxy;
 
-import io.meshgate.gateway.call.ByteArrayMarshaller;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -18,6 +17,7 @@ import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
+import io.meshgate.gateway.call.ByteArrayMarshaller;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.SampleServer;
 import io.meshgate.samples.echo.v1.EchoRequest;

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.Status;
-import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.call.RequestView;
+import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.telemetry.GatewayMetrics;
 import java.util.List;
 import java.util.Map;

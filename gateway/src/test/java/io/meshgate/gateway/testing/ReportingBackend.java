@@ -1,6 +1,5 @@
 package io.meshgate.gateway.testing;
 
-import io.meshgate.gateway.call.ByteArrayMarshaller;
 import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Descriptors.MethodDescriptor;
@@ -16,6 +15,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
+import io.meshgate.gateway.call.ByteArrayMarshaller;
 import io.meshgate.transcoder.DescriptorPool;
 import java.io.IOException;
 import java.net.InetSocketAddress;

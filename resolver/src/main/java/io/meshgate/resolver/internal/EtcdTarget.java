@@ -2,7 +2,6 @@ package io.meshgate.resolver.internal;
 
 import io.meshgate.resolver.EtcdClients;
 import io.meshgate.resolver.InstanceMetadata;
-
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
