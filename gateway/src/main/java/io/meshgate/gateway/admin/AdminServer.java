@@ -31,6 +31,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * The admin port: {@code GET /healthz} (200 while the process runs), {@code GET /readyz}
@@ -38,6 +40,7 @@ import java.util.function.BooleanSupplier;
  * {@code GET /metrics} (Prometheus text format).
  */
 public final class AdminServer {
+  private static final Logger logger = Logger.getLogger(AdminServer.class.getName());
   private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
   private final GatewayConfig.Admin config;
@@ -104,7 +107,17 @@ public final class AdminServer {
   private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-      String path = new QueryStringDecoder(request.uri()).path();
+      if (!request.decoderResult().isSuccess()) {
+        badRequest(ctx, "malformed HTTP request: " + request.decoderResult().cause().getMessage());
+        return;
+      }
+      String path;
+      try {
+        path = new QueryStringDecoder(request.uri()).path();
+      } catch (IllegalArgumentException e) {
+        badRequest(ctx, "malformed path '" + request.uri() + "': " + e.getMessage());
+        return;
+      }
       boolean keepAlive = HttpUtil.isKeepAlive(request);
       if (path.equals("/metrics")) {
         scrape(ctx, keepAlive);
@@ -119,12 +132,31 @@ public final class AdminServer {
         case "/readyz" -> ready.getAsBoolean()
             ? json(ctx, HttpResponseStatus.OK, "{\"status\":\"ready\"}")
             : json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "{\"status\":\"not ready\"}");
-        default -> json(ctx, HttpResponseStatus.NOT_FOUND,
-            "{\"code\":5,\"message\":\"no admin endpoint " + path.replace("\"", "")
-                + " (try /healthz, /readyz, /metrics, /api/config)\"}");
+        default -> {
+          com.google.gson.JsonObject error = new com.google.gson.JsonObject();
+          error.addProperty("code", 5);
+          error.addProperty("message", "no admin endpoint " + path
+              + " (try /healthz, /readyz, /metrics, /api/config)");
+          yield json(ctx, HttpResponseStatus.NOT_FOUND, error.toString());
+        }
       };
       send(ctx, response, keepAlive);
     }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      // Malformed requests are answered above; anything else ends the connection.
+      logger.log(Level.FINE, "admin connection " + ctx.channel() + ": " + cause, cause);
+      ctx.close();
+    }
+  }
+
+  /** Answers 400 and closes: after a malformed request the connection's framing is unknown. */
+  private static void badRequest(ChannelHandlerContext ctx, String message) {
+    com.google.gson.JsonObject error = new com.google.gson.JsonObject();
+    error.addProperty("code", 3);
+    error.addProperty("message", message);
+    send(ctx, json(ctx, HttpResponseStatus.BAD_REQUEST, error.toString()), false);
   }
 
   private void scrape(ChannelHandlerContext ctx, boolean keepAlive) {
@@ -188,7 +220,7 @@ public final class AdminServer {
       switch (entry && (method.equals("PUT") || method.equals("DELETE")
           || method.equals("GET")) ? method + " entry" : method + " " + path) {
         case "GET entry" -> {
-          String name = java.net.URLDecoder.decode(parts[3], StandardCharsets.UTF_8);
+          String name = parts[3];
           com.google.gson.JsonArray all = com.google.gson.JsonParser.parseString(
               parts[2].equals("routes") ? api.routes() : api.clusters()).getAsJsonArray();
           text = null;
@@ -206,7 +238,7 @@ public final class AdminServer {
           }
         }
         case "PUT entry", "DELETE entry" -> {
-          String name = java.net.URLDecoder.decode(parts[3], StandardCharsets.UTF_8);
+          String name = parts[3];
           AdminApi.Change change = method.equals("PUT") ? api.put(parts[2], name, body)
               : api.delete(parts[2], name);
           status = HttpResponseStatus.valueOf(change.httpStatus());
