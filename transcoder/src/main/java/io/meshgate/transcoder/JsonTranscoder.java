@@ -85,7 +85,7 @@ public final class JsonTranscoder {
     checkJson(contentType);
     byte[] bound = HttpBindings.bindings(route, match, rawQuery, ignoreUnknownQuery);
     List<byte[]> messages = new ArrayList<>();
-    String text = new String(body, StandardCharsets.UTF_8);
+    String text = JsonText.decode(body);
     int first = firstNonBlank(text);
     if (first < 0) {
       return messages;
@@ -182,7 +182,7 @@ public final class JsonTranscoder {
       return;
     }
     checkJson(contentType);
-    String text = new String(body, StandardCharsets.UTF_8);
+    String text = JsonText.decode(body);
     if (firstNonBlank(text) < 0) {
       return;
     }

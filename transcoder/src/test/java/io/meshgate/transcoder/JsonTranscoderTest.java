@@ -127,6 +127,46 @@ class JsonTranscoderTest {
     assertTrue(outOfRange.getMessage().contains("3000000000"), outOfRange.getMessage());
   }
 
+  private static byte[] bytes(String before, byte[] raw, String after) {
+    byte[] a = before.getBytes(StandardCharsets.UTF_8);
+    byte[] c = after.getBytes(StandardCharsets.UTF_8);
+    byte[] all = new byte[a.length + raw.length + c.length];
+    System.arraycopy(a, 0, all, 0, a.length);
+    System.arraycopy(raw, 0, all, a.length, raw.length);
+    System.arraycopy(c, 0, all, a.length + raw.length, c.length);
+    return all;
+  }
+
+  @Test
+  void invalidUtf8IsA400NamingTheField() {
+    RouteMatch match = TABLE.match("POST", "/v1/shelves/s:archive");
+    byte[] body = bytes("{\"inner\":{\"id\":\"ok", new byte[] {(byte) 0xff, (byte) 0xfe},
+        "\"}}");
+    TranscodingException e = assertThrows(TranscodingException.class,
+        () -> TRANSCODER.request(match, null, body, "application/json", false));
+    assertEquals(400, e.httpStatus());
+    assertTrue(e.getMessage().startsWith("field 'inner.id': the request body is not valid"
+        + " UTF-8 (byte 18"), e.getMessage());
+    // An overlong encoding of '/' and a lone surrogate are not UTF-8 either.
+    for (byte[] bad : List.of(new byte[] {(byte) 0xc0, (byte) 0xaf},
+        new byte[] {(byte) 0xed, (byte) 0xa0, (byte) 0x80})) {
+      assertThrows(TranscodingException.class, () -> TRANSCODER.request(match, null,
+          bytes("{\"title\":\"", bad, "\"}"), "application/json", false));
+    }
+    RouteMatch stream = TABLE.match("POST", "/v1/shelves/s/books:batchAdd");
+    TranscodingException inStream = assertThrows(TranscodingException.class,
+        () -> TRANSCODER.requests(stream, null, bytes("[{\"title\":\"a\"},{\"title\":\"",
+            new byte[] {(byte) 0x80}, "\"}]"), "application/json", false));
+    assertTrue(inStream.getMessage().startsWith("field '[1].title'"), inStream.getMessage());
+  }
+
+  @Test
+  void aReplacementCharacterSentAsSuchIsText() throws Exception {
+    // U+FFFD written as its valid UTF-8 bytes (EF BF BD): text like any other.
+    String message = request("POST", "/v1/shelves/s:archive", "{\"title\":\"\uFFFD ok\"}");
+    assertTrue(message.contains("title: \"\\357\\277\\275 ok\""), message);
+  }
+
   @Test
   void nonJsonBodyIsUnsupportedMediaType() throws Exception {
     RouteMatch match = TABLE.match("POST", "/v1/shelves/s:archive");

@@ -141,6 +141,12 @@ class RestErrorsIntegrationTest {
             400, 3)));
     assertEquals("invalid JSON body: unexpected data after the JSON value (at line 1 column 5"
         + " path $)", message(assertStatus(post(protocol, "/v1/echo", "{} {}"), 400, 3)));
+    byte[] notUtf8 = {'{', '"', 'm', 'e', 's', 's', 'a', 'g', 'e', '"', ':', '"', (byte) 0xff,
+        (byte) 0xfe, '"', '}'};
+    assertEquals("field 'message': the request body is not valid UTF-8 (byte 12 is not part of"
+        + " a UTF-8 character; JSON text must be UTF-8)", message(assertStatus(send(protocol,
+            request(protocol, "/v1/echo").header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(notUtf8))), 400, 3)));
   }
 
   @ParameterizedTest
