@@ -11,6 +11,7 @@ import io.meshgate.gateway.descriptors.Descriptors;
 import io.meshgate.gateway.descriptors.ReflectionServer;
 import io.meshgate.gateway.front.FrontServer;
 import io.meshgate.gateway.front.ServerTls;
+import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.EventLoops;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.ratelimit.RateLimits;
@@ -123,9 +124,15 @@ public final class Gateway implements AutoCloseable {
           "descriptors", "result", ok ? "applied" : "rejected").increment());
     }
     CallAdmission admission = new CallAdmission(reload::current, telemetry, loops);
+    ConnectionCuts cuts = new ConnectionCuts(System::nanoTime);
+    for (ConnectionCuts.Reason reason : ConnectionCuts.Reason.values()) {
+      metrics.functionCounter("meshgate.connections.cut", "Client connections the gateway"
+          + " closed, by reason (rapid_reset, error)", cuts, c -> c.count(reason), "reason",
+          reason.label());
+    }
     this.front = new FrontServer(config, loops,
         new ProxyService(admission, config.limits(), loops.allocator()),
-        new RestService(admission, descriptors, transcoding, config.limits()), ssl);
+        new RestService(admission, descriptors, transcoding, config.limits()), ssl, cuts);
     this.admin = new AdminServer(config.admin(), loops, () -> ready, metrics,
         new GatewayAdminApi(reload::current, () -> store, () -> revision.getAsLong()));
   }

@@ -1,6 +1,7 @@
 package io.meshgate.gateway.front;
 
 import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.RestService;
@@ -59,12 +60,17 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
   private final RestService rest;
   private final SslContext ssl;
   private final ChannelGroup connections;
+  private final ConnectionCuts cuts;
+  private final ConnectionErrors errors;
 
   /**
    * @param connections every connection joins it (and leaves it as it closes)
+   * @param cuts where connections cut for abuse or errors are counted and logged
    */
   FrontPipeline(GatewayConfig config, ProxyService proxy, RestService rest, SslContext ssl,
-      ChannelGroup connections) {
+      ChannelGroup connections, ConnectionCuts cuts) {
+    this.cuts = cuts;
+    this.errors = new ConnectionErrors(cuts);
     this.listener = config.listener();
     this.limits = config.limits();
     this.drainTimeout = config.shutdown().drainTimeout();
@@ -91,9 +97,9 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       if (!AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
         return null;
       }
-      ConnectionGuard guard = new ConnectionGuard(limits.rapidReset());
+      ConnectionGuard guard = new ConnectionGuard(limits.rapidReset(), cuts);
       return new Http2ServerUpgradeCodec(newHttp2Codec(), newFlushConsolidation(),
-          newMultiplexer(guard), new Http2Drainer(), new ConnectionWindow(limits),
+          newMultiplexer(guard), new Http2Drainer(errors), new ConnectionWindow(limits),
           new UpgradeMarker());
     }, limits.maxRequestBodyBytes());
     pipeline.addLast(new CleartextHttp2ServerUpgradeHandler(sourceCodec, upgrade,
@@ -110,20 +116,20 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
 
   /** Adds the HTTP/2 connection handlers after the handler named {@code after}. */
   private void addHttp2(ChannelPipeline pipeline, String after) {
-    ConnectionGuard guard = new ConnectionGuard(limits.rapidReset());
+    ConnectionGuard guard = new ConnectionGuard(limits.rapidReset(), cuts);
     pipeline.addAfter(after, "h2-codec", newHttp2Codec());
     // Coalesces the flushes of the connection's streams before they reach the codec, whose
     // flush walks its flow controller each time.
     pipeline.addAfter("h2-codec", "h2-flush", newFlushConsolidation());
     pipeline.addAfter("h2-flush", "h2-streams", newMultiplexer(guard));
-    pipeline.addAfter("h2-streams", "h2-drain", new Http2Drainer());
+    pipeline.addAfter("h2-streams", "h2-drain", new Http2Drainer(errors));
     pipeline.addAfter("h2-drain", "h2-window", new ConnectionWindow(limits));
   }
 
   private void addHttp1(ChannelPipeline pipeline) {
     pipeline.addLast(newHttp1Codec());
     pipeline.addLast(new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
-    pipeline.addLast(new Http1Handler(rest));
+    pipeline.addLast(new Http1Handler(rest, errors));
   }
 
   /**
@@ -165,7 +171,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       protected void initChannel(Http2StreamChannel stream) {
         guard.onStreamOpened();
         stream.config().setAutoRead(false);
-        stream.pipeline().addLast(new Http2StreamDispatcher(proxy, rest, guard));
+        stream.pipeline().addLast(new Http2StreamDispatcher(proxy, rest, guard, errors));
       }
     });
   }
@@ -213,7 +219,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (msg instanceof HttpMessage) {
         ChannelPipeline pipeline = ctx.pipeline();
-        pipeline.addAfter(ctx.name(), null, new Http1Handler(rest));
+        pipeline.addAfter(ctx.name(), null, new Http1Handler(rest, errors));
         pipeline.replace(this, null, new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
         ctx.fireChannelRead(msg);
         return;
@@ -234,7 +240,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      ConnectionErrors.caught(ctx, cause);
+      errors.caught(ctx, cause);
     }
   }
 
@@ -294,7 +300,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      ConnectionErrors.caught(ctx, cause);
+      errors.caught(ctx, cause);
     }
   }
 

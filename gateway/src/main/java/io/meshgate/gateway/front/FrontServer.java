@@ -1,6 +1,7 @@
 package io.meshgate.gateway.front;
 
 import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.EventLoops;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.RestService;
@@ -37,13 +38,14 @@ public final class FrontServer {
    * @param proxy the native gRPC adapter
    * @param rest the REST/JSON adapter
    * @param ssl the TLS context of the port, or null for cleartext only
+   * @param cuts where connections cut for abuse or errors are counted and logged
    */
   public FrontServer(GatewayConfig config, EventLoops loops, ProxyService proxy,
-      RestService rest, SslContext ssl) {
+      RestService rest, SslContext ssl, ConnectionCuts cuts) {
     this.listener = config.listener();
     this.drainTimeout = config.shutdown().drainTimeout();
     this.loops = loops;
-    this.pipeline = new FrontPipeline(config, proxy, rest, ssl, connections);
+    this.pipeline = new FrontPipeline(config, proxy, rest, ssl, connections, cuts);
   }
 
   /**

@@ -34,6 +34,7 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
   private static final int MAX_PIPELINED = 16;
 
   private final RestService rest;
+  private final ConnectionErrors errors;
 
   // Only on the event loop.
   private final ArrayDeque<Object> pipelined = new ArrayDeque<>();
@@ -42,8 +43,9 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
   private boolean draining;
   private boolean closeWhenDone;
 
-  Http1Handler(RestService rest) {
+  Http1Handler(RestService rest, ConnectionErrors errors) {
     this.rest = rest;
+    this.errors = errors;
   }
 
   @Override
@@ -159,7 +161,7 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    ConnectionErrors.caught(ctx, cause);
+    errors.caught(ctx, cause);
   }
 
   static FullHttpResponse json(ChannelHandlerContext ctx, HttpResponseStatus status,

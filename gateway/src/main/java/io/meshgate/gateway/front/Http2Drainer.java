@@ -23,8 +23,15 @@ final class Http2Drainer extends ChannelInboundHandlerAdapter {
   private static final long PING_PAYLOAD = 0x6d65736867617465L; // "meshgate"
   private static final long PING_TIMEOUT_MILLIS = 1000;
 
+  private final ConnectionErrors errors;
+
+  // Only on the connection's event loop.
   private boolean draining;
   private ScheduledFuture<?> pingTimeout;
+
+  Http2Drainer(ConnectionErrors errors) {
+    this.errors = errors;
+  }
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
@@ -56,7 +63,7 @@ final class Http2Drainer extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    ConnectionErrors.caught(ctx, cause);
+    errors.caught(ctx, cause);
   }
 
   private void closeGracefully(ChannelHandlerContext ctx) {

@@ -24,9 +24,12 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
   private final ProxyService proxy;
   private final RestService rest;
   private final ConnectionGuard guard;
+  private final ConnectionErrors errors;
   private final long openedNanos;
 
-  Http2StreamDispatcher(ProxyService proxy, RestService rest, ConnectionGuard guard) {
+  Http2StreamDispatcher(ProxyService proxy, RestService rest, ConnectionGuard guard,
+      ConnectionErrors errors) {
+    this.errors = errors;
     this.proxy = proxy;
     this.rest = rest;
     this.guard = guard;
@@ -79,6 +82,6 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    ConnectionErrors.caught(ctx, cause); // closes (resets) this stream only
+    errors.caught(ctx, cause); // closes (resets) this stream only
   }
 }

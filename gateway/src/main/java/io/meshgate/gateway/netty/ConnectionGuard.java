@@ -9,7 +9,7 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Logger;
+import java.util.logging.Level;
 
 /**
  * Guards one HTTP/2 connection against rapid reset (CVE-2023-44487): a client that opens streams
@@ -22,7 +22,6 @@ import java.util.logging.Logger;
  * <p>Confined to the connection's event loop (its streams share it).
  */
 public final class ConnectionGuard {
-  private static final Logger logger = Logger.getLogger(ConnectionGuard.class.getName());
   private static final long LINGER_MILLIS = 1000;
   /** Set on a connection being closed for abuse: it lingers, and nothing else may close it. */
   private static final io.netty.util.AttributeKey<Boolean> LINGERING =
@@ -31,16 +30,24 @@ public final class ConnectionGuard {
   private final int minStreams;
   private final double maxResetRatio;
   private final long minLifetimeNanos;
+  private final ConnectionCuts cuts;
 
   // Only on the connection's event loop.
   private long streams;
   private long prematureResets;
   private boolean tripped;
 
-  public ConnectionGuard(GatewayConfig.RapidReset config) {
+  /** @param cuts where a connection cut for abuse is counted and logged */
+  public ConnectionGuard(GatewayConfig.RapidReset config, ConnectionCuts cuts) {
     this.minStreams = config.minStreams();
     this.maxResetRatio = config.maxResetRatio();
     this.minLifetimeNanos = config.minStreamLifetime().toNanos();
+    this.cuts = cuts;
+  }
+
+  /** Where this connection's cuts are counted (also for errors on it). */
+  public ConnectionCuts cuts() {
+    return cuts;
   }
 
   /**
@@ -94,9 +101,11 @@ public final class ConnectionGuard {
    * out. Call on the connection's event loop.
    */
   public void closeAbusiveConnection(Channel connection) {
-    logger.warning(String.format("closing connection from %s: %d of its %d streams were reset"
-        + " by the client right after opening (HTTP/2 rapid reset)", connection.remoteAddress(),
-        prematureResets, streams));
+    long resets = prematureResets;
+    long opened = streams;
+    cuts.cut(ConnectionCuts.Reason.RAPID_RESET, Level.WARNING, () -> String.format(
+        "closing connection from %s: %d of its %d streams were reset by the client right after"
+            + " opening (HTTP/2 rapid reset)", connection.remoteAddress(), resets, opened));
     connection.config().setAutoRead(false);
     connection.attr(LINGERING).set(Boolean.TRUE);
     ChannelHandlerContext codec = connection.pipeline().context(Http2FrameCodec.class);

@@ -115,6 +115,16 @@ public final class GatewayMetrics {
         .description(description).tags(tags).register(registry);
   }
 
+  /**
+   * Registers a counter that reads {@code state} when scraped. Micrometer holds {@code state}
+   * weakly: it must be kept alive elsewhere (a capturing lambda would not be).
+   */
+  public <T> void functionCounter(String name, String description, T state,
+      ToDoubleFunction<T> count, String... tags) {
+    io.micrometer.core.instrument.FunctionCounter.builder(name, state, count)
+        .description(description).tags(tags).register(registry);
+  }
+
   /** Registers a gauge that reads {@code state} when scraped; returns it (for removal). */
   public <T> io.micrometer.core.instrument.Meter gauge(String name, String description, T state,
       ToDoubleFunction<T> value, String... tags) {

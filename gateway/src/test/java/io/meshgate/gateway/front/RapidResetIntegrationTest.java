@@ -128,5 +128,8 @@ class RapidResetIntegrationTest {
     assertEquals(Http2Error.ENHANCE_YOUR_CALM.code(), goAwayError.get(),
         "the attacker got no GOAWAY ENHANCE_YOUR_CALM");
     assertTrue(served.get() >= 20, "the normal client was served " + served.get() + " calls");
+    assertEquals(1.0, io.meshgate.gateway.testing.Metrics.scrape(gateway.gateway().adminPort())
+        .sum("meshgate_connections_cut_total", "reason", "rapid_reset"),
+        "the cut is counted in /metrics");
   }
 }

@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 class ConnectionGuardTest {
   private static final long SECOND = Duration.ofSeconds(1).toNanos();
   private final ConnectionGuard guard = new ConnectionGuard(
-      new GatewayConfig.RapidReset(10, 0.5, Duration.ofSeconds(1)));
+      new GatewayConfig.RapidReset(10, 0.5, Duration.ofSeconds(1)),
+      new ConnectionCuts(System::nanoTime));
 
   @Test
   void tripsOnceHalfOfEnoughStreamsWereResetRightAway() {

@@ -1,0 +1,93 @@
+package io.meshgate.gateway.netty;
+
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The connections the gateway cut, by reason: counted for {@code /metrics}, and logged at most
+ * once per reason every {@link #LOG_INTERVAL_NANOS} — the first cut of an interval gets its own
+ * line, the rest are summed into the next line — so that a client that gets itself cut over and
+ * over cannot fill the disk with log lines. Thread-safe; time comes from an injected clock.
+ */
+public final class ConnectionCuts {
+  /** Why a connection was cut. */
+  public enum Reason {
+    /** Too many streams reset by the client right after opening (HTTP/2 rapid reset). */
+    RAPID_RESET("rapid_reset"),
+    /** An error nothing else handled (logged as a warning). */
+    ERROR("error");
+
+    private final String label;
+
+    Reason(String label) {
+      this.label = label;
+    }
+
+    /** The metrics label. */
+    public String label() {
+      return label;
+    }
+  }
+
+  /** At most one log line per reason this often. */
+  static final long LOG_INTERVAL_NANOS = 10_000_000_000L;
+
+  private static final Logger logger = Logger.getLogger(ConnectionCuts.class.getName());
+
+  private final LongSupplier nanoTime;
+  private final Map<Reason, Counts> counts = new EnumMap<>(Reason.class);
+
+  private static final class Counts {
+    final LongAdder total = new LongAdder();
+    final AtomicLong unlogged = new AtomicLong();
+    final AtomicLong nextLogNanos;
+
+    Counts(long now) {
+      this.nextLogNanos = new AtomicLong(now);
+    }
+  }
+
+  public ConnectionCuts(LongSupplier nanoTime) {
+    this.nanoTime = nanoTime;
+    long now = nanoTime.getAsLong();
+    for (Reason reason : Reason.values()) {
+      counts.put(reason, new Counts(now));
+    }
+  }
+
+  /**
+   * Counts a cut and logs it at {@code level} unless a line for the same reason went out less
+   * than the interval ago ({@code detail} is then not even made).
+   */
+  public void cut(Reason reason, Level level, Supplier<String> detail) {
+    cut(reason, level, detail, null);
+  }
+
+  /** As {@link #cut(Reason, Level, Supplier)}, with the error that caused the cut. */
+  public void cut(Reason reason, Level level, Supplier<String> detail, Throwable cause) {
+    Counts c = counts.get(reason);
+    c.total.increment();
+    long now = nanoTime.getAsLong();
+    long due = c.nextLogNanos.get();
+    if (now - due < 0 || !c.nextLogNanos.compareAndSet(due, now + LOG_INTERVAL_NANOS)) {
+      c.unlogged.incrementAndGet();
+      return;
+    }
+    long more = c.unlogged.getAndSet(0);
+    if (logger.isLoggable(level)) {
+      logger.log(level, detail.get() + (more == 0 ? "" : " (and " + more + " more cut for "
+          + reason.label() + " since the last line)"), cause);
+    }
+  }
+
+  /** Cuts counted for {@code reason} so far. */
+  public long count(Reason reason) {
+    return counts.get(reason).total.sum();
+  }
+}
