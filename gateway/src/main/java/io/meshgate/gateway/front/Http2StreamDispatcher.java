@@ -70,7 +70,7 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
           true)).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
       return;
     }
-    ctx.pipeline().replace(this, "rest", rest.newStreamHandler());
+    ctx.pipeline().replace(this, "rest", rest.newStreamHandler(guard, openedNanos));
     ctx.fireChannelRead(msg);
   }
 

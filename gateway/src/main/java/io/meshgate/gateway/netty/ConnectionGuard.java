@@ -81,6 +81,18 @@ public final class ConnectionGuard {
     return false;
   }
 
+  /**
+   * Counts a stream the gateway reset because the client broke the protocol on it (a
+   * WINDOW_UPDATE of zero, a frame on a closed stream, malformed headers...), as a client reset:
+   * otherwise a client could make the gateway do work per stream and reset it (MadeYouReset,
+   * CVE-2025-8671) without ever resetting a stream itself.
+   *
+   * @return true, once, when the connection has become abusive and must be closed
+   */
+  public boolean onServerReset(long lifetimeNanos, boolean responseStarted) {
+    return onClientReset(lifetimeNanos, responseStarted);
+  }
+
   /** Whether the connection was found abusive: its new streams are refused at once. */
   public boolean isTripped() {
     return tripped;

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
@@ -13,11 +14,29 @@ import io.netty.util.ReferenceCountUtil;
  * The skeleton of a protocol adapter on one HTTP/2 stream (a child channel of Netty's
  * multiplexer): its frames arrive as {@link #onHeaders}, {@link #onData} and {@link #onReset},
  * and each frame is released once, after its callback returns (a callback that keeps data
- * retains it). Only on the stream's event loop.
+ * retains it).
+ *
+ * <p>Every stream that ends in a reset is reported to the connection's {@link ConnectionGuard},
+ * whichever side sent the reset: the client's own (rapid reset, CVE-2023-44487) and the
+ * gateway's answers to the client's protocol errors on the stream, such as a WINDOW_UPDATE of
+ * zero (MadeYouReset, CVE-2025-8671). A connection found abusive is closed. Only on the stream's
+ * event loop.
  */
 public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter {
+  private final ConnectionGuard guard;
+  private final long openedNanos;
+
   /** The stream's context, from the moment the handler is added. */
   protected ChannelHandlerContext ctx;
+
+  /**
+   * @param guard the connection's abuse guard
+   * @param openedNanos {@link System#nanoTime()} when the stream opened
+   */
+  protected Http2StreamHandler(ConnectionGuard guard, long openedNanos) {
+    this.guard = guard;
+    this.openedNanos = openedNanos;
+  }
 
   @Override
   public final void handlerAdded(ChannelHandlerContext ctx) {
@@ -41,11 +60,32 @@ public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter {
   public final void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     try {
       if (evt instanceof Http2ResetFrame reset) {
+        boolean abusive = guard.onClientReset(System.nanoTime() - openedNanos,
+            responseStarted());
         onReset(reset.errorCode());
+        if (abusive) {
+          guard.closeAbusiveConnection(ctx.channel().parent());
+        }
       }
     } finally {
       ReferenceCountUtil.release(evt);
     }
+  }
+
+  @Override
+  public final void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    // A stream error the codec answers with RST_STREAM: the client made the gateway reset it.
+    boolean abusive = cause instanceof Http2Exception.StreamException
+        && guard.onServerReset(System.nanoTime() - openedNanos, responseStarted());
+    onStreamError(cause);
+    if (abusive) {
+      guard.closeAbusiveConnection(ctx.channel().parent());
+    }
+  }
+
+  /** Whether the stream has sent response headers (a reset after that is no rapid reset). */
+  protected boolean responseStarted() {
+    return false;
   }
 
   /** A HEADERS frame: the request headers, or the trailers that end the request. */
@@ -56,4 +96,7 @@ public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter {
 
   /** The client reset the stream with {@code errorCode}. */
   protected abstract void onReset(long errorCode);
+
+  /** The stream failed ({@code cause}): stop its work and close it. */
+  protected abstract void onStreamError(Throwable cause);
 }

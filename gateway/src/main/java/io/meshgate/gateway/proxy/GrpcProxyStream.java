@@ -69,8 +69,6 @@ final class GrpcProxyStream extends Http2StreamHandler {
   private static final long EARLY_BYTES = 32 * 1024;
 
   private final ProxyService service;
-  private final ConnectionGuard guard;
-  private final long openedNanos;
 
   // All fields below: only on the stream's event loop.
   private ClientCall<ByteBuf, ByteBuf> call;
@@ -89,9 +87,8 @@ final class GrpcProxyStream extends Http2StreamHandler {
   private final GrpcDeframer.Sink toUpstream = this::sendUpstream;
 
   GrpcProxyStream(ProxyService service, ConnectionGuard guard, long openedNanos) {
+    super(guard, openedNanos);
     this.service = service;
-    this.guard = guard;
-    this.openedNanos = openedNanos;
   }
 
   @Override
@@ -121,12 +118,13 @@ final class GrpcProxyStream extends Http2StreamHandler {
 
   @Override
   protected void onReset(long errorCode) {
-    boolean abusive = guard.onClientReset(System.nanoTime() - openedNanos, responseHeadersSent);
     cancelUpstream("the client reset the stream (HTTP/2 error " + errorCode + ")");
-    if (abusive) {
-      guard.closeAbusiveConnection(ctx.channel().parent());
-    }
     readMoreIfReady(); // drain what is queued, so that the closed stream's channel closes
+  }
+
+  @Override
+  protected boolean responseStarted() {
+    return responseHeadersSent;
   }
 
   @Override
@@ -138,7 +136,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
   }
 
   @Override
-  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+  protected void onStreamError(Throwable cause) {
     logger.log(Level.FINE, "stream error on " + ctx.channel(), cause);
     cancelUpstream("stream error: " + cause);
     ctx.close();

@@ -1,6 +1,7 @@
 package io.meshgate.gateway.rest;
 
 import io.meshgate.gateway.netty.Channels;
+import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.netty.Http2StreamHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -37,7 +38,8 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
   private boolean responded;
   private boolean head;
 
-  Http2RestStream(RestService service) {
+  Http2RestStream(RestService service, ConnectionGuard guard, long openedNanos) {
+    super(guard, openedNanos);
     this.service = service;
   }
 
@@ -145,11 +147,16 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
   }
 
   @Override
-  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+  protected void onStreamError(Throwable cause) {
     if (call != null) {
       call.cancel("stream error: " + cause);
     }
     ctx.close();
+  }
+
+  @Override
+  protected boolean responseStarted() {
+    return responded;
   }
 
   // ---- RestResponder -----------------------------------------------------------------------

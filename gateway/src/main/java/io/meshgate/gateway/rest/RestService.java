@@ -3,6 +3,7 @@ package io.meshgate.gateway.rest;
 import io.grpc.MethodDescriptor;
 import io.meshgate.gateway.call.ByteArrayMarshaller;
 import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.descriptors.Descriptors;
 import io.meshgate.gateway.route.CallAdmission;
 import io.meshgate.transcoder.HttpRoute;
@@ -41,9 +42,14 @@ public final class RestService {
     this.forwardHeaders = Set.copyOf(config.forwardHeaders());
   }
 
-  /** A handler for an HTTP/2 stream that carries a REST request. */
-  public ChannelHandler newStreamHandler() {
-    return new Http2RestStream(this);
+  /**
+   * A handler for an HTTP/2 stream that carries a REST request.
+   *
+   * @param guard the connection's abuse guard
+   * @param openedNanos {@link System#nanoTime()} when the stream opened
+   */
+  public ChannelHandler newStreamHandler(ConnectionGuard guard, long openedNanos) {
+    return new Http2RestStream(this, guard, openedNanos);
   }
 
   /**

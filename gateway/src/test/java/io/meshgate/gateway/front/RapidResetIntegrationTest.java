@@ -35,11 +35,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * HTTP/2 rapid reset (CVE-2023-44487): a client that opens streams and resets them at once is
- * cut off with GOAWAY ENHANCE_YOUR_CALM, while a well-behaved client keeps being served.
+ * cut off with GOAWAY ENHANCE_YOUR_CALM, while a well-behaved client keeps being served; for
+ * gRPC streams and REST streams alike.
  */
 class RapidResetIntegrationTest {
   private SampleServer echo;
@@ -63,8 +65,9 @@ class RapidResetIntegrationTest {
     attackerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
   }
 
-  @Test
-  void rapidResetAttackerIsCutOffWhileOthersAreServed() throws Exception {
+  @ParameterizedTest
+  @ValueSource(strings = {"application/grpc", "application/json"})
+  void rapidResetAttackerIsCutOffWhileOthersAreServed(String contentType) throws Exception {
     AtomicLong goAwayError = new AtomicLong(-1);
     Http2Connection connection = new DefaultHttp2Connection(false);
     Http2ConnectionHandler attacker = new Http2ConnectionHandlerBuilder()
@@ -100,10 +103,12 @@ class RapidResetIntegrationTest {
       return null;
     });
 
+    // gRPC calls or REST requests: every stream the client resets counts, whatever it carries.
     Http2Headers headers = new DefaultHttp2Headers()
         .method("POST").scheme("http").authority("127.0.0.1")
-        .path("/meshgate.samples.echo.v1.EchoService/Echo")
-        .set("content-type", "application/grpc").set("te", "trailers");
+        .path(contentType.equals("application/grpc")
+            ? "/meshgate.samples.echo.v1.EchoService/Echo" : "/v1/echo")
+        .set("content-type", contentType).set("te", "trailers");
     AtomicInteger opened = new AtomicInteger();
     // Open and reset 2,000 streams in batches (or fewer, if the gateway cuts us off first),
     // then listen.
