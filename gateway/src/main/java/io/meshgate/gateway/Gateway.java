@@ -127,7 +127,7 @@ public final class Gateway implements AutoCloseable {
     ConnectionCuts cuts = new ConnectionCuts(System::nanoTime);
     for (ConnectionCuts.Reason reason : ConnectionCuts.Reason.values()) {
       metrics.functionCounter("meshgate.connections.cut", "Client connections the gateway"
-          + " closed, by reason (rapid_reset, error)", cuts, c -> c.count(reason), "reason",
+          + " closed, by reason", cuts, c -> c.count(reason), "reason",
           reason.label());
     }
     this.front = new FrontServer(config, loops,

@@ -143,6 +143,7 @@ public record GatewayConfig(
    *     about twice the stream window)
    * @param maxRequestBodyBytes largest HTTP/1.1 request body
    * @param rapidReset defence against HTTP/2 rapid reset
+   * @param connections how long connections may take and how many there may be
    */
   public record Limits(
       int maxMessageBytes,
@@ -151,7 +152,24 @@ public record GatewayConfig(
       int streamWindowBytes,
       int connectionWindowBytes,
       int maxRequestBodyBytes,
-      RapidReset rapidReset) {}
+      RapidReset rapidReset,
+      Connections connections) {}
+
+  /**
+   * Time and count limits on client connections.
+   *
+   * @param requestHeadersTimeout a new connection must choose its protocol and send its first
+   *     request's headers (HTTP/2: its preface) within this, and an HTTP/1.1 request's headers
+   *     must be complete this long after its first byte; else the connection is closed
+   * @param idleTimeout a connection with no request or stream in flight this long is closed
+   *     (HTTP/2: GOAWAY, then close); zero for never
+   * @param maxConnectionAge a connection this old is drained (HTTP/2: GOAWAY; HTTP/1.1: closed
+   *     after its current answer), so that long-lived clients rebalance; zero for never
+   * @param maxConnections client connections at most; more are closed as they arrive
+   * @param maxConnectionsPerClient connections at most from one client address
+   */
+  public record Connections(Duration requestHeadersTimeout, Duration idleTimeout,
+      Duration maxConnectionAge, int maxConnections, int maxConnectionsPerClient) {}
 
   /**
    * A connection whose client resets at least {@code maxResetRatio} of its streams, each within

@@ -96,9 +96,16 @@ final class ServerBinder {
               Duration.ofMinutes(10)));
       r.finish();
     }
+    GatewayConfig.Connections connections = new GatewayConfig.Connections(
+        l.duration("requestHeadersTimeout", Duration.ofSeconds(10), Duration.ofMillis(10),
+            Duration.ofMinutes(10)),
+        l.duration("idleTimeout", Duration.ofHours(1), Duration.ZERO, Duration.ofDays(7)),
+        l.duration("maxConnectionAge", Duration.ZERO, Duration.ZERO, Duration.ofDays(365)),
+        l.integer("maxConnections", 10_000, 1, 10_000_000),
+        l.integer("maxConnectionsPerClient", 1_000, 1, 10_000_000));
     l.finish();
     return new GatewayConfig.Limits(maxMessage, streams, headerList, streamWindow,
-        connectionWindow, body, rapidReset);
+        connectionWindow, body, rapidReset, connections);
   }
 
   GatewayConfig.Shutdown shutdown(ConfigReader.Obj o) {

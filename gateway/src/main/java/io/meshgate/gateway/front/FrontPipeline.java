@@ -3,6 +3,8 @@ package io.meshgate.gateway.front;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.ConnectionGuard;
+import io.meshgate.gateway.netty.ConnectionLimiter;
+import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.RestService;
 import io.netty.buffer.ByteBuf;
@@ -62,6 +64,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
   private final ChannelGroup connections;
   private final ConnectionCuts cuts;
   private final ConnectionErrors errors;
+  private final ConnectionLimiter limiter;
 
   /**
    * @param connections every connection joins it (and leaves it as it closes)
@@ -71,6 +74,8 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       ChannelGroup connections, ConnectionCuts cuts) {
     this.cuts = cuts;
     this.errors = new ConnectionErrors(cuts);
+    this.limiter = new ConnectionLimiter(config.limits().connections().maxConnections(),
+        config.limits().connections().maxConnectionsPerClient());
     this.listener = config.listener();
     this.limits = config.limits();
     this.drainTimeout = config.shutdown().drainTimeout();
@@ -82,7 +87,17 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
 
   @Override
   protected void initChannel(SocketChannel ch) {
+    String client = Channels.clientAddress(ch);
+    String refused = limiter.tryAcquire(client);
+    if (refused != null) {
+      cuts.cut(ConnectionCuts.Reason.CONNECTION_LIMIT, Level.WARNING,
+          () -> "refusing a connection from " + ch.remoteAddress() + ": " + refused);
+      ch.close();
+      return;
+    }
+    ch.closeFuture().addListener(closed -> limiter.release(client));
     connections.add(ch);
+    ch.pipeline().addLast(new ConnectionTimer(limits.connections(), cuts));
     if (ssl == null) {
       configureCleartext(ch.pipeline());
     } else {
@@ -124,10 +139,12 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     pipeline.addAfter("h2-flush", "h2-streams", newMultiplexer(guard));
     pipeline.addAfter("h2-streams", "h2-drain", new Http2Drainer(errors));
     pipeline.addAfter("h2-drain", "h2-window", new ConnectionWindow(limits));
+    ConnectionTimer.of(pipeline.channel()).http2Started();
   }
 
   private void addHttp1(ChannelPipeline pipeline) {
     pipeline.addLast(newHttp1Codec());
+    pipeline.addLast(new RequestWatcher());
     pipeline.addLast(new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
     pipeline.addLast(new Http1Handler(rest, errors));
   }
@@ -170,6 +187,9 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       @Override
       protected void initChannel(Http2StreamChannel stream) {
         guard.onStreamOpened();
+        ConnectionTimer timer = ConnectionTimer.of(stream);
+        timer.streamOpened();
+        stream.closeFuture().addListener(closed -> timer.streamClosed());
         stream.config().setAutoRead(false);
         stream.pipeline().addLast(new Http2StreamDispatcher(proxy, rest, guard, errors));
       }
@@ -206,6 +226,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
       ctx.channel().attr(Http2StreamDispatcher.UPGRADED).set(Boolean.TRUE);
+      ConnectionTimer.of(ctx.channel()).http2Started();
       ctx.pipeline().remove(this);
     }
   }
@@ -218,9 +239,12 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (msg instanceof HttpMessage) {
+        ConnectionTimer.of(ctx.channel()).requestHeadersReceived();
         ChannelPipeline pipeline = ctx.pipeline();
         pipeline.addAfter(ctx.name(), null, new Http1Handler(rest, errors));
-        pipeline.replace(this, null, new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
+        pipeline.addAfter(ctx.name(), null,
+            new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
+        pipeline.replace(this, null, new RequestWatcher());
         ctx.fireChannelRead(msg);
         return;
       }
@@ -326,6 +350,17 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       logger.log(Level.FINE, "TLS handshake with " + ctx.channel().remoteAddress() + " failed",
           cause);
       ctx.close();
+    }
+  }
+
+  /** Between the HTTP/1.1 codec and the aggregator: tells the timer each request's headers. */
+  private static final class RequestWatcher extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof HttpMessage) {
+        ConnectionTimer.of(ctx.channel()).requestHeadersReceived();
+      }
+      ctx.fireChannelRead(msg);
     }
   }
 }

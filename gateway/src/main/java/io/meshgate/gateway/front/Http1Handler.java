@@ -124,6 +124,7 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
       handle(ctx, next);
     } else if (ctx.channel().isActive()) {
       ctx.channel().config().setAutoRead(true);
+      ConnectionTimer.of(ctx.channel()).responseDone();
     }
   }
 

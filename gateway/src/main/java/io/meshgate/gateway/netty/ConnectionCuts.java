@@ -21,7 +21,13 @@ public final class ConnectionCuts {
     /** Too many streams reset by the client right after opening (HTTP/2 rapid reset). */
     RAPID_RESET("rapid_reset"),
     /** An error nothing else handled (logged as a warning). */
-    ERROR("error");
+    ERROR("error"),
+    /** No complete request headers (or HTTP/2 preface) within limits.requestHeadersTimeout. */
+    REQUEST_TIMEOUT("request_timeout"),
+    /** Nothing in flight for limits.idleTimeout. */
+    IDLE("idle_timeout"),
+    /** Over limits.maxConnections or maxConnectionsPerClient. */
+    CONNECTION_LIMIT("connection_limit");
 
     private final String label;
 
