@@ -11,6 +11,7 @@ import io.meshgate.gateway.descriptors.Descriptors;
 import io.meshgate.gateway.descriptors.ReflectionServer;
 import io.meshgate.gateway.front.FrontServer;
 import io.meshgate.gateway.front.ServerTls;
+import io.meshgate.gateway.netty.AbuseMemory;
 import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.EventLoops;
 import io.meshgate.gateway.proxy.ProxyService;
@@ -124,7 +125,8 @@ public final class Gateway implements AutoCloseable {
           "descriptors", "result", ok ? "applied" : "rejected").increment());
     }
     CallAdmission admission = new CallAdmission(reload::current, telemetry, loops);
-    ConnectionCuts cuts = new ConnectionCuts(System::nanoTime);
+    ConnectionCuts cuts = new ConnectionCuts(new AbuseMemory(
+        config.limits().connections().abuseBan(), System::nanoTime), System::nanoTime);
     for (ConnectionCuts.Reason reason : ConnectionCuts.Reason.values()) {
       metrics.functionCounter("meshgate.connections.cut", "Client connections the gateway"
           + " closed, by reason", cuts, c -> c.count(reason), "reason",

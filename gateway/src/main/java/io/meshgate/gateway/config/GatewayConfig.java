@@ -169,7 +169,20 @@ public record GatewayConfig(
    * @param maxConnectionsPerClient connections at most from one client address
    */
   public record Connections(Duration requestHeadersTimeout, Duration idleTimeout,
-      Duration maxConnectionAge, int maxConnections, int maxConnectionsPerClient) {}
+      Duration maxConnectionAge, int maxConnections, int maxConnectionsPerClient,
+      AbuseBan abuseBan) {}
+
+  /**
+   * Refusing the new connections of a client address cut for abuse (rapid reset, MadeYouReset,
+   * slowloris) again and again.
+   *
+   * @param afterCuts cuts within {@code within} that ban the address
+   * @param initialBan the first ban; each further ban in a row doubles it
+   * @param maxBan the longest ban; after a quiet time this long the address starts over
+   * @param maxClients addresses remembered at most (least recently cut forgotten first)
+   */
+  public record AbuseBan(int afterCuts, Duration within, Duration initialBan, Duration maxBan,
+      int maxClients) {}
 
   /**
    * A connection whose client resets at least {@code maxResetRatio} of its streams, each within

@@ -102,10 +102,26 @@ final class ServerBinder {
         l.duration("idleTimeout", Duration.ofHours(1), Duration.ZERO, Duration.ofDays(7)),
         l.duration("maxConnectionAge", Duration.ZERO, Duration.ZERO, Duration.ofDays(365)),
         l.integer("maxConnections", 10_000, 1, 10_000_000),
-        l.integer("maxConnectionsPerClient", 1_000, 1, 10_000_000));
+        l.integer("maxConnectionsPerClient", 1_000, 1, 10_000_000), abuseBan(l.obj("abuseBan")));
     l.finish();
     return new GatewayConfig.Limits(maxMessage, streams, headerList, streamWindow,
         connectionWindow, body, rapidReset, connections);
+  }
+
+  private GatewayConfig.AbuseBan abuseBan(ConfigReader.Obj o) {
+    ConfigReader.Obj b = o == null ? reader.new Obj(null, "limits.abuseBan") : o;
+    GatewayConfig.AbuseBan ban = new GatewayConfig.AbuseBan(
+        b.integer("afterCuts", 3, 1, 1_000),
+        b.duration("within", Duration.ofMinutes(1), Duration.ofSeconds(1), Duration.ofDays(1)),
+        b.duration("initialBan", Duration.ofSeconds(10), Duration.ZERO, Duration.ofDays(1)),
+        b.duration("maxBan", Duration.ofMinutes(10), Duration.ZERO, Duration.ofDays(7)),
+        b.integer("maxClients", 10_000, 1, 10_000_000));
+    if (ban.maxBan().compareTo(ban.initialBan()) < 0) {
+      reader.error(b.node("maxBan"), b.child("maxBan"), ConfigReader.format(ban.maxBan())
+          + " is shorter than initialBan " + ConfigReader.format(ban.initialBan()));
+    }
+    b.finish();
+    return ban;
   }
 
   GatewayConfig.Shutdown shutdown(ConfigReader.Obj o) {

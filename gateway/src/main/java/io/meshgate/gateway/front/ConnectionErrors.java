@@ -1,5 +1,6 @@
 package io.meshgate.gateway.front;
 
+import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.ConnectionGuard;
 import io.netty.channel.ChannelHandlerContext;
@@ -30,7 +31,7 @@ final class ConnectionErrors {
         logger.log(Level.FINE, "connection " + ctx.channel() + ": " + cause, cause);
       }
     } else {
-      cuts.cut(ConnectionCuts.Reason.ERROR, Level.WARNING,
+      cuts.cut(ConnectionCuts.Reason.ERROR, Channels.clientAddress(ctx.channel()), Level.WARNING,
           () -> "connection " + ctx.channel() + ": " + cause, cause);
     }
     if (ConnectionGuard.isLingering(ctx.channel())) {

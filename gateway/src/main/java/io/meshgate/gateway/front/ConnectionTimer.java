@@ -1,6 +1,7 @@
 package io.meshgate.gateway.front;
 
 import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.netty.ConnectionCuts;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -151,12 +152,14 @@ final class ConnectionTimer extends ChannelInboundHandlerAdapter {
       return;
     }
     if (state == State.AWAITING_REQUEST) {
-      cuts.cut(ConnectionCuts.Reason.REQUEST_TIMEOUT, Level.WARNING, () -> "closing connection"
+      cuts.cut(ConnectionCuts.Reason.REQUEST_TIMEOUT, Channels.clientAddress(channel),
+          Level.WARNING, () -> "closing connection"
           + " from " + channel.remoteAddress() + ": no complete request headers within "
           + config.requestHeadersTimeout().toMillis() + " ms (limits.requestHeadersTimeout)");
       channel.close();
     } else if (state == State.IDLE || state == State.HTTP2) {
-      cuts.cut(ConnectionCuts.Reason.IDLE, Level.FINE, () -> "closing connection from "
+      cuts.cut(ConnectionCuts.Reason.IDLE, Channels.clientAddress(channel), Level.FINE,
+          () -> "closing connection from "
           + channel.remoteAddress() + ": idle for " + config.idleTimeout().toMillis()
           + " ms (limits.idleTimeout)");
       if (state == State.HTTP2) {

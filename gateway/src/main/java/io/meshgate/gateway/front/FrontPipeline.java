@@ -88,9 +88,16 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
   @Override
   protected void initChannel(SocketChannel ch) {
     String client = Channels.clientAddress(ch);
+    String banned = cuts.banned(client);
+    if (banned != null) {
+      cuts.cut(ConnectionCuts.Reason.BANNED, client, Level.WARNING,
+          () -> "refusing a connection: " + banned);
+      ch.close();
+      return;
+    }
     String refused = limiter.tryAcquire(client);
     if (refused != null) {
-      cuts.cut(ConnectionCuts.Reason.CONNECTION_LIMIT, Level.WARNING,
+      cuts.cut(ConnectionCuts.Reason.CONNECTION_LIMIT, client, Level.WARNING,
           () -> "refusing a connection from " + ch.remoteAddress() + ": " + refused);
       ch.close();
       return;

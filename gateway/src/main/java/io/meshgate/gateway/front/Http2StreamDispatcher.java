@@ -82,6 +82,13 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    // A stream error before the headers were dispatched (the codec resets the stream) counts
+    // against the connection as in the adapters (MadeYouReset).
+    boolean abusive = cause instanceof io.netty.handler.codec.http2.Http2Exception.StreamException
+        && guard.onServerReset(System.nanoTime() - openedNanos, false);
     errors.caught(ctx, cause); // closes (resets) this stream only
+    if (abusive) {
+      guard.closeAbusiveConnection(ctx.channel().parent());
+    }
   }
 }

@@ -18,21 +18,30 @@ import java.util.logging.Logger;
 public final class ConnectionCuts {
   /** Why a connection was cut. */
   public enum Reason {
-    /** Too many streams reset by the client right after opening (HTTP/2 rapid reset). */
-    RAPID_RESET("rapid_reset"),
+    /** Too many streams that ended in resets right after opening (rapid reset, MadeYouReset). */
+    RAPID_RESET("rapid_reset", true),
     /** An error nothing else handled (logged as a warning). */
-    ERROR("error"),
+    ERROR("error", false),
     /** No complete request headers (or HTTP/2 preface) within limits.requestHeadersTimeout. */
-    REQUEST_TIMEOUT("request_timeout"),
+    REQUEST_TIMEOUT("request_timeout", true),
     /** Nothing in flight for limits.idleTimeout. */
-    IDLE("idle_timeout"),
+    IDLE("idle_timeout", false),
     /** Over limits.maxConnections or maxConnectionsPerClient. */
-    CONNECTION_LIMIT("connection_limit");
+    CONNECTION_LIMIT("connection_limit", false),
+    /** A new connection from an address banned for abuse (limits.abuseBan). */
+    BANNED("banned", false);
 
     private final String label;
+    private final boolean abuse;
 
-    Reason(String label) {
+    Reason(String label, boolean abuse) {
       this.label = label;
+      this.abuse = abuse;
+    }
+
+    /** Whether a cut for this reason counts against the client's address. */
+    public boolean isAbuse() {
+      return abuse;
     }
 
     /** The metrics label. */
@@ -47,6 +56,7 @@ public final class ConnectionCuts {
   private static final Logger logger = Logger.getLogger(ConnectionCuts.class.getName());
 
   private final LongSupplier nanoTime;
+  private final AbuseMemory abuse;
   private final Map<Reason, Counts> counts = new EnumMap<>(Reason.class);
 
   private static final class Counts {
@@ -59,7 +69,9 @@ public final class ConnectionCuts {
     }
   }
 
-  public ConnectionCuts(LongSupplier nanoTime) {
+  /** @param abuse remembers the addresses cut for abuse */
+  public ConnectionCuts(AbuseMemory abuse, LongSupplier nanoTime) {
+    this.abuse = abuse;
     this.nanoTime = nanoTime;
     long now = nanoTime.getAsLong();
     for (Reason reason : Reason.values()) {
@@ -68,15 +80,20 @@ public final class ConnectionCuts {
   }
 
   /**
-   * Counts a cut and logs it at {@code level} unless a line for the same reason went out less
-   * than the interval ago ({@code detail} is then not even made).
+   * Counts a cut of a connection from {@code client} (its address, or null), holds it against
+   * the address when the reason is abuse, and logs it at {@code level} unless a line for the
+   * same reason went out less than the interval ago ({@code detail} is then not even made).
    */
-  public void cut(Reason reason, Level level, Supplier<String> detail) {
-    cut(reason, level, detail, null);
+  public void cut(Reason reason, String client, Level level, Supplier<String> detail) {
+    cut(reason, client, level, detail, null);
   }
 
-  /** As {@link #cut(Reason, Level, Supplier)}, with the error that caused the cut. */
-  public void cut(Reason reason, Level level, Supplier<String> detail, Throwable cause) {
+  /** As {@link #cut(Reason, String, Level, Supplier)}, with the error that caused the cut. */
+  public void cut(Reason reason, String client, Level level, Supplier<String> detail,
+      Throwable cause) {
+    if (reason.isAbuse()) {
+      abuse.cut(client);
+    }
     Counts c = counts.get(reason);
     c.total.increment();
     long now = nanoTime.getAsLong();
@@ -90,6 +107,16 @@ public final class ConnectionCuts {
       logger.log(level, detail.get() + (more == 0 ? "" : " (and " + more + " more cut for "
           + reason.label() + " since the last line)"), cause);
     }
+  }
+
+  /**
+   * Why a new connection from {@code client} is refused because the address is banned for
+   * abuse, or null when it is not.
+   */
+  public String banned(String client) {
+    long nanos = abuse.bannedNanos(client);
+    return nanos == 0 ? null : client + " was cut for abuse too often and is refused for "
+        + (nanos + 999_999_999L) / 1_000_000_000L + " s more (limits.abuseBan)";
   }
 
   /** Cuts counted for {@code reason} so far. */

@@ -4,7 +4,6 @@ import io.meshgate.gateway.config.GatewayConfig;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import java.nio.charset.StandardCharsets;
@@ -22,7 +21,7 @@ import java.util.logging.Level;
  * <p>Confined to the connection's event loop (its streams share it).
  */
 public final class ConnectionGuard {
-  private static final long LINGER_MILLIS = 1000;
+  private static final long LINGER_MILLIS = 2000;
   /** Set on a connection being closed for abuse: it lingers, and nothing else may close it. */
   private static final io.netty.util.AttributeKey<Boolean> LINGERING =
       io.netty.util.AttributeKey.valueOf("meshgate.lingering");
@@ -104,21 +103,24 @@ public final class ConnectionGuard {
   }
 
   /**
-   * Sends GOAWAY (ENHANCE_YOUR_CALM) and closes the connection a second later, without waiting
-   * for its streams. Until then the gateway reads nothing more from it, leaves the streams it
-   * already read alone, and has shut its own output: the client can read the GOAWAY (closing at
-   * once, with its frames unread, would make the kernel answer with a TCP reset that destroys the
-   * GOAWAY in flight) but can make the gateway do no further work. The frame is written below
-   * the HTTP/2 codec, which would otherwise close the connection the moment an error GOAWAY is
-   * out. Call on the connection's event loop.
+   * Sends GOAWAY (ENHANCE_YOUR_CALM) and closes the connection when the client does, at most
+   * {@link #LINGER_MILLIS} later, without waiting for its streams. Until then whatever the client
+   * sends is read and dropped before any codec sees it, so it can make the gateway start no
+   * further work, while the streams already read finish or fail on their own. The output stays
+   * open until the close: shutting it would fail the codec's next write, and the codec answers a
+   * failed write by closing the connection at once. Nothing unread is left at the close, which
+   * would make the kernel answer with a TCP reset that destroys a GOAWAY the client has not read
+   * yet. The frame is written below the HTTP/2 codec, which would otherwise close the connection
+   * the moment an error GOAWAY is out. Call on the connection's event loop.
    */
   public void closeAbusiveConnection(Channel connection) {
     long resets = prematureResets;
     long opened = streams;
-    cuts.cut(ConnectionCuts.Reason.RAPID_RESET, Level.WARNING, () -> String.format(
+    cuts.cut(ConnectionCuts.Reason.RAPID_RESET, Channels.clientAddress(connection),
+        Level.WARNING, () -> String.format(
         "closing connection from %s: %d of its %d streams were reset by the client right after"
             + " opening (HTTP/2 rapid reset)", connection.remoteAddress(), resets, opened));
-    connection.config().setAutoRead(false);
+    connection.pipeline().addFirst("abuse-discard", new DiscardInbound());
     connection.attr(LINGERING).set(Boolean.TRUE);
     ChannelHandlerContext codec = connection.pipeline().context(Http2FrameCodec.class);
     if (codec == null) {
@@ -131,12 +133,20 @@ public final class ConnectionGuard {
         .writeInt(Integer.MAX_VALUE)
         .writeInt((int) Http2Error.ENHANCE_YOUR_CALM.code())
         .writeBytes(reason);
-    codec.writeAndFlush(goAway).addListener(written -> {
-      if (connection instanceof DuplexChannel duplex) {
-        duplex.shutdownOutput();
-      }
-      // Closing below the codec skips its graceful close, which would wait for the streams.
-      connection.eventLoop().schedule(() -> codec.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS);
-    });
+    codec.writeAndFlush(goAway).addListener(written ->
+        // Closing below the codec skips its graceful close, which would wait for the streams.
+        connection.eventLoop().schedule(() -> codec.close(), LINGER_MILLIS,
+            TimeUnit.MILLISECONDS));
+  }
+
+  /** First in the pipeline of a connection closed for abuse: drops everything it receives. */
+  private static final class DiscardInbound extends io.netty.channel.ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      io.netty.util.ReferenceCountUtil.release(msg);
+    }
+
+    // channelReadComplete still goes on: the flush consolidation behind this handler holds the
+    // GOAWAY's flush until the read it was written in completes.
   }
 }

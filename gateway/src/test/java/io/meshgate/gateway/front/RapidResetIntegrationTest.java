@@ -3,6 +3,7 @@ package io.meshgate.gateway.front;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.meshgate.gateway.testing.Metrics;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.SampleServer;
 import io.meshgate.samples.echo.v1.EchoRequest;
@@ -63,6 +64,63 @@ class RapidResetIntegrationTest {
     gateway.close();
     echo.close();
     attackerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+  }
+
+  /** Connects a raw HTTP/2 client; returns its channel, with its connection in {@code out}. */
+  private Channel connect(Http2Connection connection, Http2ConnectionHandler handler)
+      throws InterruptedException {
+    return new Bootstrap().group(attackerGroup).channel(NioSocketChannel.class)
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(handler);
+          }
+        })
+        .connect("127.0.0.1", gateway.port()).sync().channel();
+  }
+
+  @org.junit.jupiter.api.Test
+  void anAttackerThatReconnectsIsRefusedOnceCutThreeTimes() throws Exception {
+    gateway.close();
+    gateway = TestGateway.start("""
+        limits: {rapidReset: {minStreams: 50}}
+        clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
+        routes: [{match: {servicePrefix: ""}, cluster: echo}]
+        """.formatted(echo.port()));
+    Http2Headers headers = new DefaultHttp2Headers()
+        .method("POST").scheme("http").authority("127.0.0.1")
+        .path("/meshgate.samples.echo.v1.EchoService/Echo")
+        .set("content-type", "application/grpc").set("te", "trailers");
+    long callsBefore = echo.echo().callsStarted();
+    for (int attempt = 0; attempt < 8; attempt++) {
+      Http2Connection connection = new DefaultHttp2Connection(false);
+      Http2ConnectionHandler attacker = new Http2ConnectionHandlerBuilder()
+          .connection(connection).frameListener(new Http2FrameAdapter()).build();
+      Channel channel = connect(connection, attacker);
+      AtomicInteger opened = new AtomicInteger();
+      while (channel.isActive() && opened.get() < 1_000) {
+        channel.eventLoop().submit(() -> {
+          ChannelHandlerContext ctx = channel.pipeline().context(attacker);
+          for (int i = 0; i < 50 && channel.isActive(); i++) {
+            int id = connection.local().incrementAndGetNextStreamId();
+            attacker.encoder().writeHeaders(ctx, id, headers, 0, false, ctx.newPromise());
+            attacker.encoder().writeRstStream(ctx, id, Http2Error.CANCEL.code(),
+                ctx.newPromise());
+            opened.incrementAndGet();
+          }
+          ctx.flush();
+        }).sync();
+      }
+      Await.until("the gateway closes attempt " + attempt, Duration.ofSeconds(10),
+          () -> !channel.isActive());
+    }
+    // Three connections were cut for rapid reset; the five after them were refused as they
+    // arrived, before a stream of theirs was read.
+    Metrics metrics = Metrics.scrape(gateway.gateway().adminPort());
+    assertEquals(3.0, metrics.sum("meshgate_connections_cut_total", "reason", "rapid_reset"));
+    assertEquals(5.0, metrics.sum("meshgate_connections_cut_total", "reason", "banned"));
+    long upstream = echo.echo().callsStarted() - callsBefore;
+    assertTrue(upstream < 3 * 1_000, "eight attempts started " + upstream + " upstream calls");
   }
 
   @ParameterizedTest
@@ -133,7 +191,7 @@ class RapidResetIntegrationTest {
     assertEquals(Http2Error.ENHANCE_YOUR_CALM.code(), goAwayError.get(),
         "the attacker got no GOAWAY ENHANCE_YOUR_CALM");
     assertTrue(served.get() >= 20, "the normal client was served " + served.get() + " calls");
-    assertEquals(1.0, io.meshgate.gateway.testing.Metrics.scrape(gateway.gateway().adminPort())
+    assertEquals(1.0, Metrics.scrape(gateway.gateway().adminPort())
         .sum("meshgate_connections_cut_total", "reason", "rapid_reset"),
         "the cut is counted in /metrics");
   }

@@ -11,7 +11,9 @@ class ConnectionGuardTest {
   private static final long SECOND = Duration.ofSeconds(1).toNanos();
   private final ConnectionGuard guard = new ConnectionGuard(
       new GatewayConfig.RapidReset(10, 0.5, Duration.ofSeconds(1)),
-      new ConnectionCuts(System::nanoTime));
+      new ConnectionCuts(new AbuseMemory(new GatewayConfig.AbuseBan(3, Duration.ofMinutes(1),
+          Duration.ofSeconds(10), Duration.ofMinutes(10), 100), System::nanoTime),
+          System::nanoTime));
 
   @Test
   void tripsOnceHalfOfEnoughStreamsWereResetRightAway() {
