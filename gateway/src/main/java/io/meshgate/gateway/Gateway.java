@@ -102,8 +102,7 @@ public final class Gateway implements AutoCloseable {
         metrics, System::nanoTime, builtIn);
     try {
       this.reload = new GatewayReload(config, auth, cluster -> UpstreamCluster.create(cluster,
-          loops, config.limits().maxMessageBytes(), config.limits().maxHeaderListBytes(),
-          offload, metrics, telemetry.tracing()), compiler, metrics);
+          loops, config.limits(), offload, metrics, telemetry.tracing()), compiler, metrics);
     } catch (RuntimeException e) {
       if (descriptors != null) {
         descriptors.close();

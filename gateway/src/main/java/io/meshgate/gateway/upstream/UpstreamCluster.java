@@ -85,19 +85,20 @@ public final class UpstreamCluster {
   /**
    * Creates the cluster's channels. They connect lazily, on the first call.
    *
-   * @param maxMessageBytes largest response message accepted from the cluster
-   * @param maxHeaderListBytes largest response header list accepted from the cluster
+   * @param limits the largest response message and header list accepted from the cluster, and
+   *     the flow-control window of each upstream stream (so that what the gateway holds for a
+   *     client that stops reading is bounded by the same window it gives clients)
    * @param offloadExecutor runs blocking work of name resolution (DNS)
    * @param metrics where the circuit breaker reports its state
    * @param tracing makes a client span of every attempt (when on)
    */
   public static UpstreamCluster create(GatewayConfig.Cluster config, EventLoops loops,
-      int maxMessageBytes, int maxHeaderListBytes, Executor offloadExecutor,
+      GatewayConfig.Limits limits, Executor offloadExecutor,
       GatewayMetrics metrics, Tracing tracing) {
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     ManagedChannel first = null;
     for (EventLoop loop : loops.workerLoops()) {
-      ManagedChannel channel = newChannel(config, loop, loops, maxMessageBytes, maxHeaderListBytes,
+      ManagedChannel channel = newChannel(config, loop, loops, limits,
           offloadExecutor);
       channels.put(loop, channel);
       if (first == null) {
@@ -111,7 +112,7 @@ public final class UpstreamCluster {
   }
 
   private static ManagedChannel newChannel(GatewayConfig.Cluster config, EventLoop loop,
-      EventLoops loops, int maxMessageBytes, int maxHeaderListBytes, Executor offloadExecutor) {
+      EventLoops loops, GatewayConfig.Limits limits, Executor offloadExecutor) {
     return NettyChannelBuilder.forTarget(config.target())
         .eventLoopGroup(loop)
         .channelType(loops.socketChannelType())
@@ -121,8 +122,12 @@ public final class UpstreamCluster {
         .usePlaintext()
         .defaultServiceConfig(config.serviceConfig())
         .disableRetry()
-        .maxInboundMessageSize(maxMessageBytes)
-        .maxInboundMetadataSize(maxHeaderListBytes)
+        .maxInboundMessageSize(limits.maxMessageBytes())
+        .maxInboundMetadataSize(limits.maxHeaderListBytes())
+        // A fixed window, the one clients get: grpc-java would otherwise grow it by BDP
+        // estimation, and a backend on a fast link then fills megabytes a stream for a client
+        // that stopped reading.
+        .flowControlWindow(limits.streamWindowBytes())
         .offloadExecutor(offloadExecutor)
         .directExecutor()
         .userAgent("meshgate")
