@@ -13,6 +13,8 @@ import io.meshgate.gateway.front.FrontServer;
 import io.meshgate.gateway.front.ServerTls;
 import io.meshgate.gateway.netty.AbuseMemory;
 import io.meshgate.gateway.netty.ConnectionCuts;
+import io.meshgate.gateway.overload.Memory;
+import io.meshgate.gateway.overload.OverloadManager;
 import io.meshgate.gateway.netty.EventLoops;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.ratelimit.RateLimits;
@@ -59,6 +61,7 @@ public final class Gateway implements AutoCloseable {
   private final GatewayReload reload;
   private final FrontServer front;
   private final AdminServer admin;
+  private final OverloadManager overload;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   private volatile boolean ready;
@@ -131,11 +134,42 @@ public final class Gateway implements AutoCloseable {
           + " closed, by reason", cuts, c -> c.count(reason), "reason",
           reason.label());
     }
+    this.overload = new OverloadManager(config.limits().overload(),
+        Memory.jvm((io.netty.buffer.PooledByteBufAllocator) loops.allocator()), System::nanoTime);
+    registerOverloadMeters(metrics, overload);
     this.front = new FrontServer(config, loops,
         new ProxyService(admission, config.limits(), loops.allocator()),
-        new RestService(admission, descriptors, transcoding, config.limits()), ssl, cuts);
-    this.admin = new AdminServer(config.admin(), loops, () -> ready, metrics,
+        new RestService(admission, descriptors, transcoding, config.limits()), ssl, cuts,
+        overload);
+    this.admin = new AdminServer(config.admin(), loops, this::unreadyReason, metrics,
         new GatewayAdminApi(reload::current, () -> store, () -> revision.getAsLong()));
+  }
+
+  private static void registerOverloadMeters(GatewayMetrics metrics, OverloadManager overload) {
+    metrics.gauge("meshgate.overload.state", "The overload manager's state: 0 normal, 1 refusing"
+        + " new connections and streams, 2 also resetting the streams holding the most buffers",
+        overload, o -> o.state().ordinal());
+    metrics.gauge("meshgate.overload.memory.bytes", "Memory the overload manager measured:"
+        + " heap after the last GC, direct memory in use by buffers", overload,
+        OverloadManager::heapUsed, "resource", "heap");
+    metrics.gauge("meshgate.overload.memory.bytes", "Memory the overload manager measured:"
+        + " heap after the last GC, direct memory in use by buffers", overload,
+        OverloadManager::directUsed, "resource", "direct");
+    for (OverloadManager.Refused what : OverloadManager.Refused.values()) {
+      metrics.functionCounter("meshgate.overload.refused", "Connections, streams and requests"
+          + " refused while overloaded", overload, o -> o.refusedCount(what), "what",
+          what.label());
+    }
+    metrics.functionCounter("meshgate.overload.streams.reset", "Streams reset while overloaded,"
+        + " those holding the most buffered bytes first", overload, OverloadManager::shedCount);
+  }
+
+  /** Why {@code /readyz} is unready now, or null. */
+  private String unreadyReason() {
+    if (!ready) {
+      return stopping.get() ? "draining" : "starting";
+    }
+    return overload.isRefusing() ? "overloaded: " + overload.reason() : null;
   }
 
   /** The channel of a running cluster, for the gateway's own calls (reflection). */
@@ -279,7 +313,12 @@ public final class Gateway implements AutoCloseable {
 
   /** Whether {@code /readyz} reports ready. */
   public boolean isReady() {
-    return ready;
+    return unreadyReason() == null;
+  }
+
+  /** The overload manager. */
+  public OverloadManager overload() {
+    return overload;
   }
 
   /** Client connections currently open on the main port. */
@@ -343,6 +382,7 @@ public final class Gateway implements AutoCloseable {
     }
     reload.close();
     admin.close();
+    overload.close();
     telemetry.close();
     stopThreads();
   }

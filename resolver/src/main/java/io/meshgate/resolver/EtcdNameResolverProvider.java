@@ -17,7 +17,11 @@ import java.util.function.LongConsumer;
  *       system property, else the {@value EtcdClients#ENDPOINTS_ENV} environment variable, else
  *       the provider's default ({@link #EtcdNameResolverProvider(List)}), else
  *       {@value EtcdClients#LOCAL_ENDPOINT}.</li>
- *   <li>{@code etcd://10.0.0.5:2379,10.0.0.6:2379/orders} — explicit endpoints.</li>
+ *   <li>{@code etcd://10.0.0.5:2379/orders} — an explicit endpoint. A list
+ *       ({@code etcd://a:2379,b:2379/orders}) is understood too, but grpc-java's RFC 3986 target
+ *       parsing (on by default in grpc-java 1.83) rejects it before any provider sees it: give several
+ *       endpoints to {@link #EtcdNameResolverProvider(List)} instead, registered on the
+ *       channel's {@code nameResolverRegistry}.</li>
  *   <li>Query parameters filter instances by their metadata: {@code ?tag=canary} (repeatable:
  *       every tag must be present), {@code ?version=1.4.2}, {@code ?zone=eu-1}.</li>
  * </ul>

@@ -30,7 +30,6 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -45,7 +44,7 @@ public final class AdminServer {
 
   private final GatewayConfig.Admin config;
   private final EventLoops loops;
-  private final BooleanSupplier ready;
+  private final java.util.function.Supplier<String> unready;
   private final GatewayMetrics metrics;
   // Rendering every meter is CPU work that must not hold an event loop; scrapes beyond a few
   // waiting ones are refused rather than queued.
@@ -58,14 +57,29 @@ public final class AdminServer {
   private final AdminApi api;
   private Channel serverChannel;
 
-  public AdminServer(GatewayConfig.Admin config, EventLoops loops, BooleanSupplier ready,
-      GatewayMetrics metrics, AdminApi api) {
+  /**
+   * @param unready why {@code /readyz} reports unready now (starting, draining, overloaded), or
+   *     null when ready
+   */
+  public AdminServer(GatewayConfig.Admin config, EventLoops loops,
+      java.util.function.Supplier<String> unready, GatewayMetrics metrics, AdminApi api) {
     this.config = config;
     this.loops = loops;
-    this.ready = ready;
+    this.unready = unready;
     this.metrics = metrics;
     this.api = api;
     scraper.allowCoreThreadTimeOut(true);
+  }
+
+  private FullHttpResponse readiness(ChannelHandlerContext ctx) {
+    String why = unready.get();
+    if (why == null) {
+      return json(ctx, HttpResponseStatus.OK, "{\"status\":\"ready\"}");
+    }
+    com.google.gson.JsonObject body = new com.google.gson.JsonObject();
+    body.addProperty("status", "not ready");
+    body.addProperty("reason", why);
+    return json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, body.toString());
   }
 
   /**
@@ -129,9 +143,7 @@ public final class AdminServer {
       }
       FullHttpResponse response = switch (path) {
         case "/healthz" -> json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}");
-        case "/readyz" -> ready.getAsBoolean()
-            ? json(ctx, HttpResponseStatus.OK, "{\"status\":\"ready\"}")
-            : json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "{\"status\":\"not ready\"}");
+        case "/readyz" -> readiness(ctx);
         default -> {
           com.google.gson.JsonObject error = new com.google.gson.JsonObject();
           error.addProperty("code", 5);

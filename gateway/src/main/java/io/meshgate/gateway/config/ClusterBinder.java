@@ -38,7 +38,7 @@ final class ClusterBinder {
       String path = "clusters[" + i + "]";
       ConfigReader.Obj c = reader.item(items.get(i), path);
       String name = c.requiredString("name");
-      String target = target(c, discovery);
+      String target = target(c);
       String lb = c.string("lbPolicy", "round_robin");
       Map<String, ?> lbConfig = lbConfig(c, lb);
       String healthCheck = null;
@@ -58,15 +58,28 @@ final class ClusterBinder {
               "'" + name + "' is already the name of an earlier cluster");
         } else {
           clusters.put(name, new GatewayConfig.Cluster(name, target, lb, lbConfig, healthCheck,
-              connectTimeout, breaker));
+              connectTimeout, breaker, etcdEndpoints(target, discovery)));
         }
       }
     }
     return clusters;
   }
 
+  /**
+   * The etcd endpoints an {@code etcd:///service} target resolves through: those of
+   * {@code discovery.etcd}, given to the cluster's own name-resolver registry (a list of them
+   * cannot go into the target: grpc-java's RFC 3986 parser takes {@code a:1,b:2} for one host).
+   */
+  private static List<String> etcdEndpoints(String target,
+      GatewayConfig.Discovery discovery) {
+    if (target == null || !target.startsWith("etcd:///")) {
+      return List.of();
+    }
+    return discovery.etcdEndpoints();
+  }
+
   /** Either {@code target: <uri>} or {@code endpoints: [host:port, ...]}. */
-  private String target(ConfigReader.Obj c, GatewayConfig.Discovery discovery) {
+  private String target(ConfigReader.Obj c) {
     boolean hasTarget = c.has("target");
     boolean hasEndpoints = c.has("endpoints");
     if (hasTarget == hasEndpoints) {
@@ -108,16 +121,10 @@ final class ClusterBinder {
             + "' has no name resolver (expected e.g. static, dns)");
       } else if (scheme.equals("etcd")) {
         EtcdTarget.check(uri);
-        if ((uri.getRawAuthority() == null || uri.getRawAuthority().isEmpty())
-            && !discovery.etcdEndpoints().isEmpty()) {
-          // etcd:///service uses discovery.etcd.endpoints.
-          StringBuilder authority = new StringBuilder();
-          for (String endpoint : discovery.etcdEndpoints()) {
-            authority.append(authority.length() == 0 ? "" : ",")
-                .append(endpoint.replaceFirst("^https?://", ""));
-          }
-          return "etcd://" + authority + uri.getRawPath()
-              + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+        if (uri.getRawAuthority() != null && uri.getRawAuthority().contains(",")) {
+          reader.error(c.node("target"), c.child("target"), "'" + target + "' lists several"
+              + " etcd endpoints in the target, which grpc-java cannot parse (expected:"
+              + " etcd:///service with the endpoints under discovery.etcd.endpoints)");
         }
       } else if (scheme.equals("static")) {
         String path = uri.getPath() == null ? "" : uri.getPath().replaceFirst("^/", "");

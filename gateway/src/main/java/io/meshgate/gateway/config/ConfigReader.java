@@ -251,6 +251,33 @@ final class ConfigReader {
       }
     }
 
+    /**
+     * A watermark: a share of a maximum ({@code 90%}) or a byte size ({@code 512MiB}); the
+     * default is a share.
+     */
+    GatewayConfig.Threshold threshold(String key, double defaultFraction) {
+      String text = string(key, null);
+      if (text == null) {
+        return new GatewayConfig.Threshold(defaultFraction, 0);
+      }
+      String trimmed = text.trim();
+      if (trimmed.endsWith("%")) {
+        try {
+          double percent = Double.parseDouble(trimmed.substring(0, trimmed.length() - 1).trim());
+          if (percent > 0 && percent <= 100) {
+            return new GatewayConfig.Threshold(percent / 100, 0);
+          }
+        } catch (NumberFormatException e) {
+          // reported below
+        }
+        error(node(key), child(key), "'" + text + "' is not a share (expected: 1% to 100%)");
+        return new GatewayConfig.Threshold(defaultFraction, 0);
+      }
+      long bytes = bytes(key, 0, 1, Long.MAX_VALUE);
+      return bytes > 0 ? new GatewayConfig.Threshold(0, bytes)
+          : new GatewayConfig.Threshold(defaultFraction, 0);
+    }
+
     /** A byte size: {@code 1048576}, {@code 64KiB}, {@code 4MiB}, {@code 1GiB}, {@code 10MB}. */
     long bytes(String key, long defaultValue, long min, long max) {
       String text = string(key, null);

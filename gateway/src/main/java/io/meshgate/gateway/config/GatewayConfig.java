@@ -153,7 +153,38 @@ public record GatewayConfig(
       int connectionWindowBytes,
       int maxRequestBodyBytes,
       RapidReset rapidReset,
-      Connections connections) {}
+      Connections connections,
+      Overload overload) {}
+
+  /**
+   * The overload manager's watermarks: past {@code refuseAt} of a memory resource the gateway
+   * opens no new connections or streams (REFUSED_STREAM, 503 with Retry-After) and reports
+   * unready; past {@code resetAt} it also resets the streams holding the most buffered bytes.
+   *
+   * @param heap the heap in use after the last garbage collection, against the maximum heap
+   * @param direct the direct memory held by the gateway's buffers, against the JVM's maximum
+   * @param checkInterval how often memory is measured
+   */
+  public record Overload(Watermarks heap, Watermarks direct, Duration checkInterval) {}
+
+  /** A resource's two watermarks. */
+  public record Watermarks(Threshold refuseAt, Threshold resetAt) {}
+
+  /**
+   * A watermark: a share of the resource's maximum ({@code fraction}, 0..1) or, when
+   * {@code bytes} is positive, that many bytes.
+   */
+  public record Threshold(double fraction, long bytes) {
+    /** The watermark in bytes for a resource of {@code max} bytes. */
+    public long of(long max) {
+      return bytes > 0 ? bytes : (long) (fraction * max);
+    }
+
+    @Override
+    public String toString() {
+      return bytes > 0 ? bytes + " bytes" : Math.round(fraction * 1000) / 10.0 + "%";
+    }
+  }
 
   /**
    * Time and count limits on client connections.
@@ -167,10 +198,12 @@ public record GatewayConfig(
    *     after its current answer), so that long-lived clients rebalance; zero for never
    * @param maxConnections client connections at most; more are closed as they arrive
    * @param maxConnectionsPerClient connections at most from one client address
+   * @param settingsAckTimeout an HTTP/2 client must acknowledge the gateway's SETTINGS within
+   *     this; else the connection gets GOAWAY (SETTINGS_TIMEOUT) and is closed
    */
   public record Connections(Duration requestHeadersTimeout, Duration idleTimeout,
       Duration maxConnectionAge, int maxConnections, int maxConnectionsPerClient,
-      AbuseBan abuseBan) {}
+      AbuseBan abuseBan, Duration settingsAckTimeout) {}
 
   /**
    * Refusing the new connections of a client address cut for abuse (rapid reset, MadeYouReset,
@@ -224,9 +257,16 @@ public record GatewayConfig(
    * @param healthCheckService grpc.health.v1 service name to check on each endpoint ("" for the
    *     server as a whole), or null for no health checking
    * @param connectTimeout TCP connect timeout to one endpoint
+   * @param etcdEndpoints for an {@code etcd:///service} target, the etcd endpoints of
+   *     {@code discovery.etcd} (empty: the resolver's defaults, or the target's own)
    */
   public record Cluster(String name, String target, String lbPolicy, Map<String, ?> lbConfig,
-      String healthCheckService, Duration connectTimeout, CircuitBreaker circuitBreaker) {
+      String healthCheckService, Duration connectTimeout, CircuitBreaker circuitBreaker,
+      List<String> etcdEndpoints) {
+
+    public Cluster {
+      etcdEndpoints = List.copyOf(etcdEndpoints);
+    }
 
     /** The service config the cluster's channels start with. */
     public Map<String, ?> serviceConfig() {

@@ -102,10 +102,40 @@ final class ServerBinder {
         l.duration("idleTimeout", Duration.ofHours(1), Duration.ZERO, Duration.ofDays(7)),
         l.duration("maxConnectionAge", Duration.ZERO, Duration.ZERO, Duration.ofDays(365)),
         l.integer("maxConnections", 10_000, 1, 10_000_000),
-        l.integer("maxConnectionsPerClient", 1_000, 1, 10_000_000), abuseBan(l.obj("abuseBan")));
+        l.integer("maxConnectionsPerClient", 1_000, 1, 10_000_000), abuseBan(l.obj("abuseBan")),
+        l.duration("settingsAckTimeout", Duration.ofSeconds(10), Duration.ofMillis(10),
+            Duration.ofMinutes(10)));
+    GatewayConfig.Overload overload = overload(l.obj("overload"));
     l.finish();
     return new GatewayConfig.Limits(maxMessage, streams, headerList, streamWindow,
-        connectionWindow, body, rapidReset, connections);
+        connectionWindow, body, rapidReset, connections, overload);
+  }
+
+  private GatewayConfig.Overload overload(ConfigReader.Obj o) {
+    ConfigReader.Obj v = o == null ? reader.new Obj(null, "limits.overload") : o;
+    GatewayConfig.Overload overload = new GatewayConfig.Overload(
+        watermarks(v.obj("heap"), "limits.overload.heap", 0.92, 0.97),
+        watermarks(v.obj("direct"), "limits.overload.direct", 0.85, 0.95),
+        v.duration("checkInterval", Duration.ofMillis(250), Duration.ofMillis(10),
+            Duration.ofMinutes(1)));
+    v.finish();
+    return overload;
+  }
+
+  private GatewayConfig.Watermarks watermarks(ConfigReader.Obj o, String path, double refuse,
+      double reset) {
+    ConfigReader.Obj w = o == null ? reader.new Obj(null, path) : o;
+    GatewayConfig.Threshold refuseAt = w.threshold("refuseAt", refuse);
+    GatewayConfig.Threshold resetAt = w.threshold("resetAt", reset);
+    boolean comparable = (refuseAt.bytes() > 0) == (resetAt.bytes() > 0);
+    if (comparable && (refuseAt.bytes() > 0 ? refuseAt.bytes() > resetAt.bytes()
+        : refuseAt.fraction() > resetAt.fraction())) {
+      reader.error(w.node("resetAt"), w.child("resetAt"), resetAt + " is below refuseAt "
+          + refuseAt + " (expected: streams are reset only past the point where new ones are"
+          + " refused)");
+    }
+    w.finish();
+    return new GatewayConfig.Watermarks(refuseAt, resetAt);
   }
 
   private GatewayConfig.AbuseBan abuseBan(ConfigReader.Obj o) {

@@ -45,6 +45,7 @@ final class ConnectionTimer extends ChannelInboundHandlerAdapter {
   private int streams;
   private ScheduledFuture<?> timer;
   private ScheduledFuture<?> age;
+  private ScheduledFuture<?> settingsAck;
 
   ConnectionTimer(GatewayConfig.Connections config, ConnectionCuts cuts) {
     this.config = config;
@@ -84,6 +85,7 @@ final class ConnectionTimer extends ChannelInboundHandlerAdapter {
     if (age != null) {
       age.cancel(false);
     }
+    settingsAcked();
     ctx.fireChannelInactive();
   }
 
@@ -103,12 +105,49 @@ final class ConnectionTimer extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** The connection speaks HTTP/2 from now on (prior knowledge, upgrade or ALPN). */
+  /**
+   * The connection speaks HTTP/2 from now on (prior knowledge, upgrade or ALPN), and the
+   * gateway has sent its SETTINGS: the client has {@code settingsAckTimeout} to acknowledge them.
+   */
   void http2Started() {
+    if (state != State.HTTP2 && settingsAck == null) {
+      settingsAck = ctx.executor().schedule(this::settingsTimedOut,
+          config.settingsAckTimeout().toNanos(), TimeUnit.NANOSECONDS);
+    }
     state = State.HTTP2;
     if (streams == 0) {
       armIdle();
     }
+  }
+
+  /** HTTP/2: the client acknowledged the gateway's SETTINGS. */
+  void settingsAcked() {
+    if (settingsAck != null) {
+      settingsAck.cancel(false);
+      settingsAck = null;
+    }
+  }
+
+  /**
+   * RFC 9113 section 6.5.3: a client that does not acknowledge SETTINGS in time may be treated
+   * as a connection error of type SETTINGS_TIMEOUT — it would hold the gateway to settings (such
+   * as a window or table size) it never agreed to.
+   */
+  private void settingsTimedOut() {
+    settingsAck = null;
+    Channel channel = ctx.channel();
+    if (!channel.isActive()) {
+      return;
+    }
+    cuts.cut(ConnectionCuts.Reason.SETTINGS_TIMEOUT, Channels.clientAddress(channel),
+        Level.WARNING, () -> "closing connection from " + channel.remoteAddress()
+        + ": its client did not acknowledge the gateway's HTTP/2 SETTINGS within "
+        + config.settingsAckTimeout().toMillis() + " ms (limits.settingsAckTimeout)");
+    // From the tail, so that the HTTP/2 codec writes the frame (and closes once it is out).
+    channel.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame(
+        io.netty.handler.codec.http2.Http2Error.SETTINGS_TIMEOUT,
+        io.netty.buffer.ByteBufUtil.writeAscii(channel.alloc(), "SETTINGS not acknowledged")))
+        .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
   }
 
   /** HTTP/2: a stream opened. */

@@ -5,6 +5,7 @@ import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.netty.ConnectionLimiter;
 import io.meshgate.gateway.netty.Channels;
+import io.meshgate.gateway.overload.OverloadManager;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.RestService;
 import io.netty.buffer.ByteBuf;
@@ -31,6 +32,7 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsAckFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -65,14 +67,17 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
   private final ConnectionCuts cuts;
   private final ConnectionErrors errors;
   private final ConnectionLimiter limiter;
+  private final OverloadManager overload;
 
   /**
    * @param connections every connection joins it (and leaves it as it closes)
    * @param cuts where connections cut for abuse or errors are counted and logged
+   * @param overload refuses new connections and streams while memory runs out
    */
   FrontPipeline(GatewayConfig config, ProxyService proxy, RestService rest, SslContext ssl,
-      ChannelGroup connections, ConnectionCuts cuts) {
+      ChannelGroup connections, ConnectionCuts cuts, OverloadManager overload) {
     this.cuts = cuts;
+    this.overload = overload;
     this.errors = new ConnectionErrors(cuts);
     this.limiter = new ConnectionLimiter(config.limits().connections().maxConnections(),
         config.limits().connections().maxConnectionsPerClient());
@@ -95,6 +100,14 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       ch.close();
       return;
     }
+    if (overload.isRefusing()) {
+      overload.refused(OverloadManager.Refused.CONNECTION);
+      cuts.cut(ConnectionCuts.Reason.OVERLOAD, client, Level.FINE,
+          () -> "refusing a connection from " + ch.remoteAddress() + ": "
+              + Http1Handler.overloadMessage(overload));
+      ch.close();
+      return;
+    }
     String refused = limiter.tryAcquire(client);
     if (refused != null) {
       cuts.cut(ConnectionCuts.Reason.CONNECTION_LIMIT, client, Level.WARNING,
@@ -104,6 +117,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     }
     ch.closeFuture().addListener(closed -> limiter.release(client));
     connections.add(ch);
+    overload.ledger(ch.eventLoop()).attachTo(ch);
     ch.pipeline().addLast(new ConnectionTimer(limits.connections(), cuts));
     if (ssl == null) {
       configureCleartext(ch.pipeline());
@@ -121,8 +135,8 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       }
       ConnectionGuard guard = new ConnectionGuard(limits.rapidReset(), cuts);
       return new Http2ServerUpgradeCodec(newHttp2Codec(), newFlushConsolidation(),
-          newMultiplexer(guard), new Http2Drainer(errors), new ConnectionWindow(limits),
-          new UpgradeMarker());
+          newMultiplexer(guard), new Http2Drainer(errors), new SettingsAckWatch(),
+          new ConnectionWindow(limits), new UpgradeMarker());
     }, limits.maxRequestBodyBytes());
     pipeline.addLast(new CleartextHttp2ServerUpgradeHandler(sourceCodec, upgrade,
         new ChannelInitializer<Channel>() {
@@ -145,7 +159,9 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     pipeline.addAfter("h2-codec", "h2-flush", newFlushConsolidation());
     pipeline.addAfter("h2-flush", "h2-streams", newMultiplexer(guard));
     pipeline.addAfter("h2-streams", "h2-drain", new Http2Drainer(errors));
-    pipeline.addAfter("h2-drain", "h2-window", new ConnectionWindow(limits));
+    pipeline.addAfter("h2-drain", "h2-settings-ack", new SettingsAckWatch());
+    // Last: it removes itself as it is added.
+    pipeline.addAfter("h2-settings-ack", "h2-window", new ConnectionWindow(limits));
     ConnectionTimer.of(pipeline.channel()).http2Started();
   }
 
@@ -153,7 +169,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     pipeline.addLast(newHttp1Codec());
     pipeline.addLast(new RequestWatcher());
     pipeline.addLast(new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
-    pipeline.addLast(new Http1Handler(rest, errors));
+    pipeline.addLast(new Http1Handler(rest, errors, overload));
   }
 
   /**
@@ -198,7 +214,8 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
         timer.streamOpened();
         stream.closeFuture().addListener(closed -> timer.streamClosed());
         stream.config().setAutoRead(false);
-        stream.pipeline().addLast(new Http2StreamDispatcher(proxy, rest, guard, errors));
+        stream.pipeline().addLast(new Http2StreamDispatcher(proxy, rest, guard, errors,
+            overload));
       }
     });
   }
@@ -228,6 +245,20 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     }
   }
 
+  /** Tells the connection's timer when the client acknowledges SETTINGS. Removes itself. */
+  private static final class SettingsAckWatch extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof Http2SettingsAckFrame) {
+        ReferenceCountUtil.release(msg);
+        ConnectionTimer.of(ctx.channel()).settingsAcked();
+        ctx.pipeline().remove(this);
+        return;
+      }
+      ctx.fireChannelRead(msg);
+    }
+  }
+
   /** Marks a connection that became HTTP/2 through an HTTP/1.1 Upgrade. Removes itself. */
   private static final class UpgradeMarker extends ChannelInboundHandlerAdapter {
     @Override
@@ -248,7 +279,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       if (msg instanceof HttpMessage) {
         ConnectionTimer.of(ctx.channel()).requestHeadersReceived();
         ChannelPipeline pipeline = ctx.pipeline();
-        pipeline.addAfter(ctx.name(), null, new Http1Handler(rest, errors));
+        pipeline.addAfter(ctx.name(), null, new Http1Handler(rest, errors, overload));
         pipeline.addAfter(ctx.name(), null,
             new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
         pipeline.replace(this, null, new RequestWatcher());

@@ -39,13 +39,16 @@ public final class FrontServer {
    * @param rest the REST/JSON adapter
    * @param ssl the TLS context of the port, or null for cleartext only
    * @param cuts where connections cut for abuse or errors are counted and logged
+   * @param overload refuses new connections and streams while memory runs out
    */
   public FrontServer(GatewayConfig config, EventLoops loops, ProxyService proxy,
-      RestService rest, SslContext ssl, ConnectionCuts cuts) {
+      RestService rest, SslContext ssl, ConnectionCuts cuts,
+      io.meshgate.gateway.overload.OverloadManager overload) {
     this.listener = config.listener();
     this.drainTimeout = config.shutdown().drainTimeout();
     this.loops = loops;
-    this.pipeline = new FrontPipeline(config, proxy, rest, ssl, connections, cuts);
+    this.pipeline = new FrontPipeline(config, proxy, rest, ssl, connections, cuts,
+        overload);
   }
 
   /**

@@ -2,6 +2,7 @@ package io.meshgate.gateway.front;
 
 import io.grpc.Status;
 import io.meshgate.gateway.netty.Channels;
+import io.meshgate.gateway.overload.OverloadManager;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.Http1Exchange;
 import io.meshgate.gateway.rest.RestService;
@@ -35,6 +36,7 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
 
   private final RestService rest;
   private final ConnectionErrors errors;
+  private final OverloadManager overload;
 
   // Only on the event loop.
   private final ArrayDeque<Object> pipelined = new ArrayDeque<>();
@@ -43,9 +45,10 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
   private boolean draining;
   private boolean closeWhenDone;
 
-  Http1Handler(RestService rest, ConnectionErrors errors) {
+  Http1Handler(RestService rest, ConnectionErrors errors, OverloadManager overload) {
     this.rest = rest;
     this.errors = errors;
+    this.overload = overload;
   }
 
   @Override
@@ -86,6 +89,9 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
         respondDirectly(ctx, json(ctx, HttpResponseStatus.BAD_REQUEST,
             Status.Code.INVALID_ARGUMENT, "malformed HTTP/1.1 request: "
                 + request.decoderResult().cause().getMessage()), false);
+      } else if (overload.isRefusing()) {
+        overload.refused(OverloadManager.Refused.REQUEST);
+        respondDirectly(ctx, overloaded(ctx, overload), false);
       } else if (ProxyService.isGrpcContentType(
           request.headers().get(HttpHeaderNames.CONTENT_TYPE))) {
         respondDirectly(ctx, json(ctx, HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED,
@@ -173,6 +179,20 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
         .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
         .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
     return response;
+  }
+
+  /** 503 with Retry-After, for a request refused because the gateway is out of memory. */
+  static FullHttpResponse overloaded(ChannelHandlerContext ctx, OverloadManager overload) {
+    FullHttpResponse response = json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE,
+        Status.Code.UNAVAILABLE, overloadMessage(overload));
+    response.headers().set(HttpHeaderNames.RETRY_AFTER, overload.retryAfterSeconds());
+    return response;
+  }
+
+  static String overloadMessage(OverloadManager overload) {
+    String reason = overload.reason();
+    return "the gateway is overloaded and takes no new requests for now"
+        + (reason == null ? "" : " (" + reason + ")") + "; retry later or elsewhere";
   }
 
   /** A request whose body was larger than the limit: answered 413. */

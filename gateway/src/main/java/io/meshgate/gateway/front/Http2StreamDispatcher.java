@@ -1,6 +1,7 @@
 package io.meshgate.gateway.front;
 
 import io.meshgate.gateway.netty.ConnectionGuard;
+import io.meshgate.gateway.overload.OverloadManager;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.RestService;
 import io.netty.channel.ChannelHandlerContext;
@@ -25,11 +26,13 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
   private final RestService rest;
   private final ConnectionGuard guard;
   private final ConnectionErrors errors;
+  private final OverloadManager overload;
   private final long openedNanos;
 
   Http2StreamDispatcher(ProxyService proxy, RestService rest, ConnectionGuard guard,
-      ConnectionErrors errors) {
+      ConnectionErrors errors, OverloadManager overload) {
     this.errors = errors;
+    this.overload = overload;
     this.proxy = proxy;
     this.rest = rest;
     this.guard = guard;
@@ -55,6 +58,10 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
       ReferenceCountUtil.release(msg);
       return;
     }
+    if (overload.isRefusing()) {
+      refuse(ctx, headers);
+      return;
+    }
     if (ProxyService.isGrpc(headers.headers())) {
       ctx.pipeline().replace(this, "grpc-proxy", proxy.newStreamHandler(guard, openedNanos));
       ctx.fireChannelRead(msg);
@@ -72,6 +79,30 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
     }
     ctx.pipeline().replace(this, "rest", rest.newStreamHandler(guard, openedNanos));
     ctx.fireChannelRead(msg);
+  }
+
+  /**
+   * The gateway is out of memory: a gRPC stream gets REFUSED_STREAM, which tells the client that
+   * nothing was processed (grpc clients retry it, on another gateway if they have one); a REST
+   * request gets 503 with Retry-After and the reason.
+   */
+  private void refuse(ChannelHandlerContext ctx, Http2HeadersFrame headers) {
+    overload.refused(OverloadManager.Refused.STREAM);
+    boolean grpc = ProxyService.isGrpc(headers.headers());
+    ReferenceCountUtil.release(headers);
+    if (grpc) {
+      ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(
+          io.netty.handler.codec.http2.Http2Error.REFUSED_STREAM));
+      return;
+    }
+    byte[] body = ErrorResponses.json(io.grpc.Status.Code.UNAVAILABLE,
+        Http1Handler.overloadMessage(overload)).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("503")
+        .set("content-type", "application/json")
+        .setLong("retry-after", overload.retryAfterSeconds()), false));
+    ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(
+        io.netty.buffer.Unpooled.wrappedBuffer(body), true))
+        .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
   }
 
   private static boolean isUpgradeRequest(ChannelHandlerContext ctx) {

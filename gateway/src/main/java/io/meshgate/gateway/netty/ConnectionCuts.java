@@ -29,7 +29,11 @@ public final class ConnectionCuts {
     /** Over limits.maxConnections or maxConnectionsPerClient. */
     CONNECTION_LIMIT("connection_limit", false),
     /** A new connection from an address banned for abuse (limits.abuseBan). */
-    BANNED("banned", false);
+    BANNED("banned", false),
+    /** A new connection while the gateway is out of memory (limits.overload). */
+    OVERLOAD("overload", false),
+    /** The client did not acknowledge the gateway's HTTP/2 SETTINGS in time. */
+    SETTINGS_TIMEOUT("settings_timeout", true);
 
     private final String label;
     private final boolean abuse;

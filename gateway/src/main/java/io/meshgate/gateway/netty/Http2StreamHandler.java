@@ -1,9 +1,13 @@
 package io.meshgate.gateway.netty;
 
+import io.meshgate.gateway.overload.BufferHolder;
+import io.meshgate.gateway.overload.StreamLedger;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -19,12 +23,18 @@ import io.netty.util.ReferenceCountUtil;
  * <p>Every stream that ends in a reset is reported to the connection's {@link ConnectionGuard},
  * whichever side sent the reset: the client's own (rapid reset, CVE-2023-44487) and the
  * gateway's answers to the client's protocol errors on the stream, such as a WINDOW_UPDATE of
- * zero (MadeYouReset, CVE-2025-8671). A connection found abusive is closed. Only on the stream's
- * event loop.
+ * zero (MadeYouReset, CVE-2025-8671). A connection found abusive is closed.
+ *
+ * <p>While open, the stream is in its loop's {@link StreamLedger}, so that the overload manager
+ * can reset the streams holding the most buffered bytes ({@link #bufferedBytes}); a stream shed
+ * that way stops its work ({@link #onShed}) and is reset with ENHANCE_YOUR_CALM, which gRPC
+ * clients report as RESOURCE_EXHAUSTED. Only on the stream's event loop.
  */
-public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter {
+public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter
+    implements BufferHolder {
   private final ConnectionGuard guard;
   private final long openedNanos;
+  private StreamLedger.Entry ledgerEntry;
 
   /** The stream's context, from the moment the handler is added. */
   protected ChannelHandlerContext ctx;
@@ -41,6 +51,33 @@ public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter {
   @Override
   public final void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
+    StreamLedger ledger = StreamLedger.of(ctx.channel().parent());
+    if (ledger != null) {
+      ledgerEntry = ledger.add(this);
+    }
+  }
+
+  @Override
+  public final void handlerRemoved(ChannelHandlerContext ctx) {
+    if (ledgerEntry != null) {
+      ledgerEntry.remove();
+      ledgerEntry = null;
+    }
+  }
+
+  @Override
+  public final void shed(String reason) {
+    ledgerEntry = null; // the ledger already dropped it
+    onShed(reason);
+    if (ctx.channel().isActive()) {
+      ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.ENHANCE_YOUR_CALM));
+    }
+  }
+
+  /** By default a stream holds nothing worth counting. */
+  @Override
+  public long bufferedBytes() {
+    return 0;
   }
 
   @Override
@@ -96,6 +133,12 @@ public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter {
 
   /** The client reset the stream with {@code errorCode}. */
   protected abstract void onReset(long errorCode);
+
+  /**
+   * The overload manager resets this stream to free memory: stop its work (cancel the upstream
+   * call) and record it. The reset follows.
+   */
+  protected abstract void onShed(String reason);
 
   /** The stream failed ({@code cause}): stop its work and close it. */
   protected abstract void onStreamError(Throwable cause);

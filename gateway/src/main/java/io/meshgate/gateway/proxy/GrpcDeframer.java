@@ -97,6 +97,11 @@ final class GrpcDeframer {
     return headerBytes != 0;
   }
 
+  /** Bytes of an unfinished message held so far. */
+  long partialBytes() {
+    return partial == null ? 0 : partial.readableBytes();
+  }
+
   /** Releases what an unfinished message holds. */
   void close() {
     if (partial != null) {

@@ -84,6 +84,8 @@ final class GrpcProxyStream extends Http2StreamHandler {
   private boolean gzipResponses;
   private boolean clientAcceptsGzip;
   private long bytesSentBeforeReady;
+  /** Response bytes written while the client stream was unwritable: parked for its window. */
+  private long parkedBytes;
   private final GrpcDeframer.Sink toUpstream = this::sendUpstream;
 
   GrpcProxyStream(ProxyService service, ConnectionGuard guard, long openedNanos) {
@@ -109,6 +111,9 @@ final class GrpcProxyStream extends Http2StreamHandler {
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable()) {
+      parkedBytes = 0;
+    }
     if (responseWanted && ctx.channel().isWritable() && call != null && !finished) {
       responseWanted = false;
       call.request(1);
@@ -130,6 +135,25 @@ final class GrpcProxyStream extends Http2StreamHandler {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     cancelUpstream("the client went away");
+    if (deframer != null) {
+      deframer.close();
+    }
+  }
+
+  @Override
+  public long bufferedBytes() {
+    return parkedBytes + (deframer == null ? 0 : deframer.partialBytes());
+  }
+
+  @Override
+  protected void onShed(String reason) {
+    if (call != null && !finished) {
+      call.cancel(reason, null);
+    }
+    finished = true;
+    if (record != null) {
+      record.finish(Status.Code.RESOURCE_EXHAUSTED, 0);
+    }
     if (deframer != null) {
       deframer.close();
     }
@@ -343,11 +367,13 @@ final class GrpcProxyStream extends Http2StreamHandler {
       }
       record.responseMessage(message.readableBytes() - RawMarshaller.HEADER_BYTES);
       ByteBuf frame = gzipResponses ? compress(message) : prefix(message);
+      int frameBytes = frame.readableBytes();
       // Flushes are coalesced per event-loop turn by the connection's FlushConsolidationHandler.
       ctx.writeAndFlush(new DefaultHttp2DataFrame(frame, false), ctx.voidPromise());
       if (ctx.channel().isWritable()) {
         call.request(1);
       } else {
+        parkedBytes += frameBytes;
         responseWanted = true;
       }
     }

@@ -200,10 +200,11 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
 
     @Override
-    public void onClose(Status status, Metadata trailers) {
+    public void onClose(Status closed, Metadata trailers) {
       if (call != current) {
         return;
       }
+      Status status = io.meshgate.gateway.call.TransportFailures.normalize(closed);
       boolean callDeadlinePassed = options.getDeadline() != null
           && options.getDeadline().isExpired();
       boolean perTryTimedOut = perTryDeadline && !callDeadlinePassed

@@ -55,7 +55,7 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
 
   @Override
   protected void onData(ByteBuf content, boolean endStream) {
-    if (!responded && call == null) {
+    if (!responded && call == null && body != null) {
       if (body.readableBytes() + content.readableBytes()
           > service.limits().maxRequestBodyBytes()) {
         tooLarge();
@@ -92,7 +92,7 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
 
   private void onRequestEnd() {
     requestEnded = true;
-    if (responded || call != null) {
+    if (responded || call != null || body == null) {
       return;
     }
     byte[] bytes = ByteBufUtil.getBytes(body);
@@ -139,6 +139,23 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
   public void channelInactive(ChannelHandlerContext ctx) {
     if (call != null) {
       call.cancel("the client went away");
+    }
+    if (body != null) {
+      body.release();
+      body = null;
+    }
+  }
+
+  @Override
+  public long bufferedBytes() {
+    return body == null ? 0 : body.readableBytes();
+  }
+
+  @Override
+  protected void onShed(String reason) {
+    requestEnded = true;
+    if (call != null) {
+      call.cancel(reason);
     }
     if (body != null) {
       body.release();

@@ -174,7 +174,8 @@ public final class Admission {
    * @param responseStarted whether the backend sent response headers
    * @return the status to give the client
    */
-  public Status upstreamClosed(Status status, boolean responseStarted, Metadata trailers) {
+  public Status upstreamClosed(Status closed, boolean responseStarted, Metadata trailers) {
+    Status status = io.meshgate.gateway.call.TransportFailures.normalize(closed);
     record.upstream(call == null ? null
         : call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
     if (!responseStarted && !trailers.containsKey(CONTENT_TYPE)) {

@@ -113,7 +113,14 @@ public final class UpstreamCluster {
 
   private static ManagedChannel newChannel(GatewayConfig.Cluster config, EventLoop loop,
       EventLoops loops, GatewayConfig.Limits limits, Executor offloadExecutor) {
-    return NettyChannelBuilder.forTarget(config.target())
+    NettyChannelBuilder builder = NettyChannelBuilder.forTarget(config.target());
+    if (!config.etcdEndpoints().isEmpty()) {
+      // discovery.etcd.endpoints, for this cluster's etcd:///service target. (The builder
+      // takes no registry of its own; a factory is the way grpc-java 1.83 leaves open.)
+      setResolver(builder, new io.meshgate.resolver.EtcdNameResolverProvider(
+          config.etcdEndpoints()));
+    }
+    return builder
         .eventLoopGroup(loop)
         .channelType(loops.socketChannelType())
         .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS,
@@ -132,6 +139,11 @@ public final class UpstreamCluster {
         .directExecutor()
         .userAgent("meshgate")
         .build();
+  }
+
+  @SuppressWarnings("deprecation")
+  private static void setResolver(NettyChannelBuilder builder, io.grpc.NameResolverProvider p) {
+    builder.nameResolverFactory(p);
   }
 
   /** The cluster's name. */
@@ -194,7 +206,7 @@ public final class UpstreamCluster {
     ManagedChannel copying = new CopyingChannel(channel);
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     return new UpstreamCluster(new GatewayConfig.Cluster(name, "in-process:" + name, "pick_first",
-        Map.of(), null, java.time.Duration.ofSeconds(1), null), channels, copying, null,
+        Map.of(), null, java.time.Duration.ofSeconds(1), null, java.util.List.of()), channels, copying, null,
         Tracing.OFF, null);
   }
 

@@ -172,6 +172,36 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void overloadWatermarksAreSharesOrSizes() throws Exception {
+    GatewayConfig.Overload defaults = parse(MINIMAL).limits().overload();
+    assertEquals(0.92, defaults.heap().refuseAt().fraction());
+    assertEquals(0.95, defaults.direct().resetAt().fraction());
+    assertEquals(Duration.ofMillis(250), defaults.checkInterval());
+    assertEquals(Duration.ofSeconds(10), parse(MINIMAL).limits().connections()
+        .settingsAckTimeout());
+
+    GatewayConfig.Overload set = parse("""
+        limits:
+          overload: {heap: {refuseAt: 80%, resetAt: 90%}, direct: {refuseAt: 1GiB, resetAt: 2GiB}}
+        """ + MINIMAL).limits().overload();
+    assertEquals(800, set.heap().refuseAt().of(1000));
+    assertEquals(1L << 30, set.direct().refuseAt().of(100));
+
+    assertEquals(List.of(
+        "gw.yaml:3:22: limits.overload.heap.refuseAt: '120%' is not a share (expected: 1% to"
+            + " 100%)",
+        "gw.yaml:4:39: limits.overload.direct.resetAt: 1073741824 bytes is below refuseAt"
+            + " 2147483648 bytes (expected: streams are reset only past the point where new ones"
+            + " are refused)"),
+        errors("""
+            limits:
+              overload:
+                heap: {refuseAt: 120%}
+                direct: {refuseAt: 2GiB, resetAt: 1GiB}
+            """ + MINIMAL));
+  }
+
+  @Test
   void rateLimitsParseRatesAndKeys() throws Exception {
     GatewayConfig config = parse(MINIMAL + """
             rateLimits:
@@ -412,12 +442,16 @@ class ConfigLoaderTest {
           - {match: {servicePrefix: ""}, cluster: orders}
         """);
     GatewayConfig.Cluster orders = config.clusters().get(0);
-    assertEquals("etcd://10.0.0.5:2379,10.0.0.6:2379/orders?tag=canary", orders.target());
+    assertEquals("etcd:///orders?tag=canary", orders.target());
+    assertEquals(config.discovery().etcdEndpoints(), orders.etcdEndpoints(),
+        "resolved through discovery.etcd");
+    assertEquals(2, orders.etcdEndpoints().size());
     assertEquals(java.util.Map.of("loadBalancingConfig", List.of(java.util.Map.of(
             "meshgate_ring_hash", java.util.Map.of("hashHeader", "x-user",
                 "pointsPerWeight", 100.0))),
         "healthCheckConfig", java.util.Map.of("serviceName", "")), orders.serviceConfig());
     assertEquals("etcd://10.9.9.9:2379/pinned", config.clusters().get(1).target());
+    assertEquals(List.of(), config.clusters().get(1).etcdEndpoints(), "its own endpoint");
   }
 
   @Test

@@ -223,4 +223,38 @@ class ConnectionLimitsIntegrationTest {
     assertTrue(closedByServer(socket), "drained once 700 ms old");
     assertStillServing();
   }
+
+  @Test
+  void http2ClientsThatNeverAcknowledgeSettingsAreCutWithSettingsTimeout() throws Exception {
+    start("{settingsAckTimeout: 300ms, abuseBan: {afterCuts: 1000}}");
+    Socket socket = connect();
+    OutputStream out = socket.getOutputStream();
+    out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // our own, empty SETTINGS; no ACK ever
+    out.flush();
+    java.io.DataInputStream in = new java.io.DataInputStream(socket.getInputStream());
+    long goAwayCode = -1;
+    try {
+      while (true) {
+        int length = in.readUnsignedShort() << 8 | in.readUnsignedByte();
+        int type = in.readUnsignedByte();
+        in.readUnsignedByte(); // flags
+        in.readInt(); // stream id
+        byte[] payload = in.readNBytes(length);
+        if (type == 7) {
+          goAwayCode = java.nio.ByteBuffer.wrap(payload, 4, 4).getInt();
+        }
+      }
+    } catch (java.io.EOFException closed) {
+      // the gateway closed the connection
+    }
+    assertEquals(Http2Error.SETTINGS_TIMEOUT.code(), goAwayCode, "GOAWAY SETTINGS_TIMEOUT");
+    assertEquals(1.0, cuts("settings_timeout"));
+    // grpc-java acknowledges at once: a call that outlasts the timeout is not cut.
+    assertEquals("slow", EchoServiceGrpc.newBlockingStub(gateway.channel())
+        .withDeadlineAfter(10, TimeUnit.SECONDS)
+        .echo(EchoRequest.newBuilder().setMessage("slow").setDelayMillis(900).build())
+        .getMessage());
+    assertEquals(1.0, cuts("settings_timeout"));
+  }
 }
