@@ -136,7 +136,9 @@ final class ConnectionTimer extends ChannelInboundHandlerAdapter {
   private void settingsTimedOut() {
     settingsAck = null;
     Channel channel = ctx.channel();
-    if (!channel.isActive()) {
+    if (!channel.isActive() || io.meshgate.gateway.netty.ConnectionGuard.isLingering(channel)) {
+      // Closing for abuse already: what it sends (its ACK too) is dropped unread, and its
+      // GOAWAY has said why.
       return;
     }
     cuts.cut(ConnectionCuts.Reason.SETTINGS_TIMEOUT, Channels.clientAddress(channel),

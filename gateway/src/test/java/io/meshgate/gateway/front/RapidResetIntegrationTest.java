@@ -123,6 +123,54 @@ class RapidResetIntegrationTest {
     assertTrue(upstream < 3 * 1_000, "eight attempts started " + upstream + " upstream calls");
   }
 
+  @org.junit.jupiter.api.Test
+  void aCutConnectionGetsOneReasonNotALaterSettingsTimeout() throws Exception {
+    gateway.close();
+    gateway = TestGateway.start("""
+        limits: {rapidReset: {minStreams: 50}, settingsAckTimeout: 300ms}
+        clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
+        routes: [{match: {servicePrefix: ""}, cluster: echo}]
+        """.formatted(echo.port()));
+    java.util.List<Long> goAways = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Http2Connection connection = new DefaultHttp2Connection(false);
+    Http2ConnectionHandler attacker = new Http2ConnectionHandlerBuilder()
+        .connection(connection)
+        .frameListener(new Http2FrameAdapter() {
+          @Override
+          public void onGoAwayRead(ChannelHandlerContext ctx, int lastStreamId, long errorCode,
+              ByteBuf debugData) {
+            goAways.add(errorCode);
+          }
+        })
+        .build();
+    Channel channel = connect(connection, attacker);
+    // Reads nothing (so it never acknowledges the gateway's SETTINGS) while it attacks, and for
+    // longer than the SETTINGS timeout; then reads what the gateway sent.
+    channel.config().setAutoRead(false);
+    Http2Headers headers = new DefaultHttp2Headers()
+        .method("POST").scheme("http").authority("127.0.0.1")
+        .path("/meshgate.samples.echo.v1.EchoService/Echo")
+        .set("content-type", "application/grpc").set("te", "trailers");
+    channel.eventLoop().submit(() -> {
+      ChannelHandlerContext ctx = channel.pipeline().context(attacker);
+      for (int i = 0; i < 100; i++) {
+        int id = connection.local().incrementAndGetNextStreamId();
+        attacker.encoder().writeHeaders(ctx, id, headers, 0, false, ctx.newPromise());
+        attacker.encoder().writeRstStream(ctx, id, Http2Error.CANCEL.code(), ctx.newPromise());
+      }
+      ctx.flush();
+    }).sync();
+    Await.until("the gateway cuts the attacker", Duration.ofSeconds(10),
+        () -> Metrics.parse(gateway.gateway().metrics().scrape())
+            .sum("meshgate_connections_cut_total", "reason", "rapid_reset") == 1.0);
+    Await.until("the attacker's connection is closed", Duration.ofSeconds(10), () -> {
+      channel.read();
+      return !channel.isActive();
+    });
+    assertEquals(java.util.List.of(Http2Error.ENHANCE_YOUR_CALM.code()), goAways,
+        "one GOAWAY, saying why");
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"application/grpc", "application/json"})
   void rapidResetAttackerIsCutOffWhileOthersAreServed(String contentType) throws Exception {

@@ -56,12 +56,19 @@ public final class GatewayProcess implements AutoCloseable {
 
   /** Starts {@code bin/meshgate --config file} and waits until its admin port says ready. */
   public static GatewayProcess start(Path config, int adminPort) throws Exception {
+    return start(config, adminPort, "");
+  }
+
+  /** As {@link #start(Path, int)}, with JVM options ({@code MESHGATE_JAVA_OPTS}). */
+  public static GatewayProcess start(Path config, int adminPort, String javaOpts)
+      throws Exception {
     Path log = Files.createTempFile("meshgate", ".log");
-    Process process = new ProcessBuilder(root().resolve("bin/meshgate").toString(),
+    ProcessBuilder builder = new ProcessBuilder(root().resolve("bin/meshgate").toString(),
         "--config", config.toString())
         .redirectErrorStream(true)
-        .redirectOutput(log.toFile())
-        .start();
+        .redirectOutput(log.toFile());
+    builder.environment().put("MESHGATE_JAVA_OPTS", javaOpts);
+    Process process = builder.start();
     GatewayProcess gateway = new GatewayProcess(process, log);
     try {
       Await.until("the gateway reports ready", Duration.ofSeconds(30),
