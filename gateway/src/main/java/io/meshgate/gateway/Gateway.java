@@ -12,6 +12,7 @@ import io.meshgate.gateway.descriptors.ReflectionServer;
 import io.meshgate.gateway.front.FrontServer;
 import io.meshgate.gateway.front.ServerTls;
 import io.meshgate.gateway.netty.AbuseMemory;
+import io.meshgate.gateway.netty.CertificateWatcher;
 import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.overload.Memory;
 import io.meshgate.gateway.overload.OverloadManager;
@@ -62,6 +63,9 @@ public final class Gateway implements AutoCloseable {
   private final FrontServer front;
   private final AdminServer admin;
   private final OverloadManager overload;
+  private final CertificateWatcher certificates;
+  /** How often certificate, key and CA files are checked for changes. */
+  private static final java.time.Duration CERTIFICATE_POLL = java.time.Duration.ofSeconds(2);
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final CompletableFuture<Void> terminated = new CompletableFuture<>();
   private volatile boolean ready;
@@ -69,9 +73,11 @@ public final class Gateway implements AutoCloseable {
   private volatile ConfigStore store;
   private volatile LongSupplier revision = () -> 0;
 
-  private Gateway(GatewayConfig config, SslContext ssl, Telemetry telemetry, Authentication auth)
-      throws ConfigException {
+  private Gateway(GatewayConfig config, ServerTls tls, ServerTls adminTls, Telemetry telemetry,
+      Authentication auth) throws ConfigException {
     this.telemetry = telemetry;
+    this.certificates = new CertificateWatcher(CERTIFICATE_POLL,
+        certificateListener(telemetry.metrics()));
     this.loops = new EventLoops(config.listener().workerThreads());
     this.offload = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(1024), r -> {
@@ -105,7 +111,8 @@ public final class Gateway implements AutoCloseable {
         metrics, System::nanoTime, builtIn);
     try {
       this.reload = new GatewayReload(config, auth, cluster -> UpstreamCluster.create(cluster,
-          loops, config.limits(), offload, metrics, telemetry.tracing()), compiler, metrics);
+          loops, config.limits(), offload, metrics, telemetry.tracing(), certificates), compiler,
+          metrics);
     } catch (RuntimeException e) {
       if (descriptors != null) {
         descriptors.close();
@@ -126,7 +133,9 @@ public final class Gateway implements AutoCloseable {
           "Configuration changes applied or rejected, by source (file, descriptors)", "source",
           "descriptors", "result", ok ? "applied" : "rejected").increment());
     }
-    CallAdmission admission = new CallAdmission(reload::current, telemetry, loops);
+    CallAdmission admission = new CallAdmission(reload::current, telemetry, loops,
+        io.meshgate.gateway.route.ClientCertForwarding.of(config,
+            tls == null ? null : tls.ownUri()));
     ConnectionCuts cuts = new ConnectionCuts(new AbuseMemory(
         config.limits().connections().abuseBan(), System::nanoTime), System::nanoTime);
     for (ConnectionCuts.Reason reason : ConnectionCuts.Reason.values()) {
@@ -139,9 +148,15 @@ public final class Gateway implements AutoCloseable {
     registerOverloadMeters(metrics, overload);
     this.front = new FrontServer(config, loops,
         new ProxyService(admission, config.limits(), loops.allocator()),
-        new RestService(admission, descriptors, transcoding, config.limits()), ssl, cuts,
-        overload);
-    this.admin = new AdminServer(config.admin(), loops, this::unreadyReason, metrics,
+        new RestService(admission, descriptors, transcoding, config.limits()),
+        tls == null ? null : tls.context(), cuts, overload);
+    if (tls != null) {
+      tls.watch(certificates);
+    }
+    if (adminTls != null) {
+      adminTls.watch(certificates);
+    }
+    this.admin = new AdminServer(config.admin(), adminTls, loops, this::unreadyReason, metrics,
         new GatewayAdminApi(reload::current, () -> store, () -> revision.getAsLong()));
   }
 
@@ -162,6 +177,41 @@ public final class Gateway implements AutoCloseable {
     }
     metrics.functionCounter("meshgate.overload.streams.reset", "Streams reset while overloaded,"
         + " those holding the most buffered bytes first", overload, OverloadManager::shedCount);
+  }
+
+  /** Counts certificate reloads and shows how long each certificate in use has left. */
+  private static CertificateWatcher.Listener certificateListener(GatewayMetrics metrics) {
+    Map<CertificateWatcher.Watch, io.micrometer.core.instrument.Meter> gauges =
+        new java.util.concurrent.ConcurrentHashMap<>();
+    return new CertificateWatcher.Listener() {
+      @Override
+      public void reloaded(String role) {
+        metrics.counter("meshgate.tls.reloads", "Changed certificate, key and CA files, loaded"
+            + " or refused", "role", role, "result", "loaded").increment();
+      }
+
+      @Override
+      public void refused(String role) {
+        metrics.counter("meshgate.tls.reloads", "Changed certificate, key and CA files, loaded"
+            + " or refused", "role", role, "result", "refused").increment();
+      }
+
+      @Override
+      public void added(CertificateWatcher.Watch watch) {
+        gauges.put(watch, metrics.gauge("meshgate.tls.certificate.expiry.seconds", "Seconds"
+            + " until the certificate in use expires", watch,
+            CertificateWatcher.Watch::expirySeconds, "role", watch.role(), "file",
+            watch.file().toString()));
+      }
+
+      @Override
+      public void removed(CertificateWatcher.Watch watch) {
+        io.micrometer.core.instrument.Meter gauge = gauges.remove(watch);
+        if (gauge != null) {
+          metrics.remove(gauge);
+        }
+      }
+    };
   }
 
   /** Why {@code /readyz} is unready now, or null. */
@@ -215,7 +265,8 @@ public final class Gateway implements AutoCloseable {
     }
     Gateway gateway;
     try {
-      gateway = new Gateway(config, ServerTls.forListener(config), telemetry, auth);
+      gateway = new Gateway(config, ServerTls.forListener(config), ServerTls.forAdmin(config),
+          telemetry, auth);
     } catch (ConfigException | RuntimeException e) {
       auth.close();
       telemetry.close();
@@ -388,6 +439,7 @@ public final class Gateway implements AutoCloseable {
   }
 
   private void stopThreads() {
+    certificates.close();
     offload.shutdownNow();
     loops.close();
   }

@@ -27,8 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 class DocsConfigTest {
   private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
   private static final Pattern TOP_LEVEL_LISTENER = Pattern.compile("(?m)^listener:");
-  private static final List<String> PLACEHOLDERS = List.of("certs/server.pem",
-      "certs/server.key", "certs/corp-ca.pem", "keys/legacy.pem", "jwks.json", "api.pb");
+  private static final List<String> PLACEHOLDERS = List.of("keys/legacy.pem", "jwks.json",
+      "api.pb");
 
   @TempDir
   static Path base;
@@ -41,6 +41,19 @@ class DocsConfigTest {
       Files.writeString(file, "placeholder");
     }
     Files.writeString(base.resolve("admin.token"), "0123456789abcdef0123456789abcdef");
+    // Certificates are parsed by the loader: real ones, from a CA of the test's own.
+    Path certs = Files.createDirectories(base.resolve("certs"));
+    try {
+      io.meshgate.gateway.testing.TestCa ca = io.meshgate.gateway.testing.TestCa.create("corp-ca",
+          certs);
+      for (String name : List.of("server", "meshgate")) {
+        io.meshgate.gateway.testing.TestCa.Issued issued = ca.issue(name, "127.0.0.1");
+        Files.move(issued.certFile(), certs.resolve(name + ".pem"));
+        Files.move(issued.keyFile(), certs.resolve(name + ".key"));
+      }
+    } catch (Exception e) {
+      throw new IOException("cannot make the test certificates", e);
+    }
   }
 
   /** A fenced block: where it starts and what it holds. */

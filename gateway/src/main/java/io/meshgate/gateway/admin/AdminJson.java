@@ -87,8 +87,11 @@ final class AdminJson {
         r.add("split", split);
       }
       JsonArray policies = new JsonArray();
-      if (route.auth() != null) {
+      if (route.auth() != null && route.auth().requiresToken()) {
         policies.add("auth");
+      }
+      if (route.auth() != null && !route.auth().principals().isEmpty()) {
+        policies.add("principals");
       }
       if (!route.rateLimits().isEmpty()) {
         policies.add("rateLimits");

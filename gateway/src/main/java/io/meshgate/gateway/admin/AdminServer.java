@@ -55,6 +55,7 @@ public final class AdminServer {
         return t;
       });
   private final AdminApi api;
+  private final io.meshgate.gateway.front.ServerTls tls;
   private Channel serverChannel;
 
   /**
@@ -63,7 +64,15 @@ public final class AdminServer {
    */
   public AdminServer(GatewayConfig.Admin config, EventLoops loops,
       java.util.function.Supplier<String> unready, GatewayMetrics metrics, AdminApi api) {
+    this(config, null, loops, unready, metrics, api);
+  }
+
+  /** @param tls HTTPS on the port (and client certificates for the API), or null */
+  public AdminServer(GatewayConfig.Admin config, io.meshgate.gateway.front.ServerTls tls,
+      EventLoops loops, java.util.function.Supplier<String> unready, GatewayMetrics metrics,
+      AdminApi api) {
     this.config = config;
+    this.tls = tls;
     this.loops = loops;
     this.unready = unready;
     this.metrics = metrics;
@@ -94,6 +103,11 @@ public final class AdminServer {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
+            if (tls != null) {
+              io.netty.handler.ssl.SslHandler ssl = tls.context().newHandler(ch.alloc());
+              ssl.setHandshakeTimeoutMillis(10_000);
+              ch.pipeline().addLast(ssl);
+            }
             ch.pipeline().addLast(new HttpServerCodec(4096, 16 * 1024, 8192),
                 new HttpObjectAggregator(1024 * 1024), new Handler());
           }
@@ -190,22 +204,39 @@ public final class AdminServer {
     }
   }
 
-  /** The admin API: bearer token required; answered off the event loop. */
+  /**
+   * The admin API: the bearer token, or a client certificate of {@code admin.tls.clientCaFile};
+   * answered off the event loop.
+   */
   private void api(ChannelHandlerContext ctx, FullHttpRequest request, String path,
       boolean keepAlive) {
-    if (config.token() == null) {
+    boolean certificates = tls != null && config.tls().clientCaFile() != null;
+    if (config.token() == null && !certificates) {
       send(ctx, json(ctx, HttpResponseStatus.NOT_FOUND, "{\"code\":5,\"message\":\"the admin"
-          + " API is off (set admin.token or admin.tokenFile)\"}"), keepAlive);
+          + " API is off (set admin.token or admin.tokenFile, or admin.tls.clientCaFile)\"}"),
+          keepAlive);
       return;
     }
+    io.netty.handler.ssl.SslHandler ssl = ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+    boolean byCertificate = certificates && ssl != null
+        && io.meshgate.gateway.front.ServerTls.verifiedClient(ssl.engine()) != null;
     String authorization = request.headers().get(HttpHeaderNames.AUTHORIZATION);
-    byte[] expected = ("Bearer " + config.token()).getBytes(StandardCharsets.UTF_8);
+    byte[] expected = config.token() == null ? null
+        : ("Bearer " + config.token()).getBytes(StandardCharsets.UTF_8);
     byte[] given = authorization == null ? new byte[0]
         : authorization.getBytes(StandardCharsets.UTF_8);
-    if (!MessageDigest.isEqual(expected, given)) {
+    if (!byCertificate && (expected == null || !MessageDigest.isEqual(expected, given))) {
+      if (config.token() == null) {
+        send(ctx, json(ctx, HttpResponseStatus.UNAUTHORIZED, "{\"code\":16,\"message\":\"the"
+            + " admin API needs a client certificate from " + config.tls().clientCaFile()
+                .getFileName() + "\"}"), keepAlive);
+        return;
+      }
       FullHttpResponse response = json(ctx, HttpResponseStatus.UNAUTHORIZED, "{\"code\":16,"
           + "\"message\":\"" + (authorization == null ? "the admin API needs Authorization:"
-              + " Bearer <admin.token>" : "wrong admin token") + "\"}");
+              + " Bearer <admin.token>" + (certificates ? " or a client certificate from "
+                  + config.tls().clientCaFile().getFileName() : "") : "wrong admin token")
+          + "\"}");
       response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"meshgate-admin\"");
       send(ctx, response, keepAlive);
       return;

@@ -96,7 +96,7 @@ public final class Authentication implements AutoCloseable {
 
   /** The authenticator of a route, or null for a public route. */
   public JwtAuthenticator forRoute(String route, GatewayConfig.RouteAuth config) {
-    if (config == null) {
+    if (config == null || !config.requiresToken()) {
       return null;
     }
     List<JwtVerifier> providers = new ArrayList<>();

@@ -16,4 +16,9 @@ public interface RequestView {
 
   /** The request's {@code :authority} (HTTP/1.1: {@code Host}), or null. */
   String authority();
+
+  /** Who the client proved to be with a TLS certificate, or null (none, or no TLS). */
+  default ClientIdentity clientIdentity() {
+    return null;
+  }
 }

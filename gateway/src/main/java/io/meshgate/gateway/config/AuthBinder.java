@@ -160,7 +160,17 @@ final class AuthBinder {
 
   GatewayConfig.RouteAuth routeAuth(ConfigReader.Obj a,
       Map<String, GatewayConfig.JwtProvider> providers) {
+    List<String> principals = a.strings("principals");
+    // A route that lists principals and says nothing of tokens admits by certificate alone.
+    boolean requiresToken = principals.isEmpty() || a.has("providers")
+        || a.has("requireScopes") || a.has("requireClaims");
     List<String> names = a.strings("providers");
+    if (!requiresToken) {
+      boolean forward = a.bool("forwardAuthorization", true);
+      a.finish();
+      return new GatewayConfig.RouteAuth(List.of(), List.of(), Map.of(), forward, principals,
+          false);
+    }
     if (names.isEmpty()) {
       if (providers.isEmpty()) {
         reader.error(a.node, a.path, "requires a token but auth.providers defines no JWT"
@@ -179,6 +189,6 @@ final class AuthBinder {
     Map<String, String> claims = a.stringMap("requireClaims");
     boolean forward = a.bool("forwardAuthorization", true);
     a.finish();
-    return new GatewayConfig.RouteAuth(names, scopes, claims, forward);
+    return new GatewayConfig.RouteAuth(names, scopes, claims, forward, principals, true);
   }
 }

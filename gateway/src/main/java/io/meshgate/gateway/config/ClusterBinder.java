@@ -51,6 +51,8 @@ final class ClusterBinder {
           Duration.ofMillis(1), Duration.ofMinutes(5));
       ConfigReader.Obj cb = c.obj("circuitBreaker");
       GatewayConfig.CircuitBreaker breaker = cb == null ? null : resilienceBinder.circuitBreaker(cb);
+      ConfigReader.Obj t = c.obj("tls");
+      GatewayConfig.UpstreamTls tls = t == null ? null : tls(t);
       c.finish();
       if (name != null) {
         if (clusters.containsKey(name)) {
@@ -58,11 +60,56 @@ final class ClusterBinder {
               "'" + name + "' is already the name of an earlier cluster");
         } else {
           clusters.put(name, new GatewayConfig.Cluster(name, target, lb, lbConfig, healthCheck,
-              connectTimeout, breaker, etcdEndpoints(target, discovery)));
+              connectTimeout, breaker, etcdEndpoints(target, discovery), tls));
         }
       }
     }
     return clusters;
+  }
+
+  /** {@code clusters[].tls}: trust, the gateway's certificate, names, version. */
+  private GatewayConfig.UpstreamTls tls(ConfigReader.Obj t) {
+    java.nio.file.Path ca = t.has("caFile") ? context.file(t, "caFile") : null;
+    java.nio.file.Path cert = t.has("certFile") ? context.file(t, "certFile") : null;
+    java.nio.file.Path key = t.has("keyFile") ? context.file(t, "keyFile") : null;
+    if (t.has("certFile") != t.has("keyFile")) {
+      reader.error(t.node, t.path, "give certFile and keyFile together (the gateway's client"
+          + " certificate for mTLS), or neither");
+    }
+    String serverName = t.string("serverName", null);
+    List<String> sans = t.strings("subjectAltNames");
+    String minVersion = t.string("minVersion", "TLSv1.2");
+    if (!minVersion.equals("TLSv1.2") && !minVersion.equals("TLSv1.3")) {
+      reader.error(t.node("minVersion"), t.child("minVersion"), "'" + minVersion
+          + "' is not a TLS version the gateway speaks (expected: TLSv1.2 or TLSv1.3)");
+      minVersion = "TLSv1.2";
+    }
+    t.finish();
+    if (cert != null && key != null && java.nio.file.Files.isReadable(cert)
+        && java.nio.file.Files.isReadable(key)) {
+      try {
+        // Loads the pair as the cluster will, so that a bad one is refused with the config.
+        io.netty.handler.ssl.SslContextBuilder.forClient().keyManager(cert.toFile(),
+            key.toFile()).build();
+      } catch (Exception e) {
+        reader.error(t.node("certFile"), t.child("certFile"), "cannot load certificate "
+            + cert + " with key " + key + " (expected: a PEM certificate chain and its PEM"
+            + " PKCS#8 private key): " + e.getMessage());
+      }
+    }
+    if (ca != null && java.nio.file.Files.isReadable(ca)) {
+      try (var in = java.nio.file.Files.newInputStream(ca)) {
+        if (java.security.cert.CertificateFactory.getInstance("X.509")
+            .generateCertificates(in).isEmpty()) {
+          reader.error(t.node("caFile"), t.child("caFile"), "'" + ca
+              + "' holds no certificate (expected: PEM CA certificates)");
+        }
+      } catch (Exception e) {
+        reader.error(t.node("caFile"), t.child("caFile"), "'" + ca
+            + "' is not a PEM certificate bundle: " + e.getMessage());
+      }
+    }
+    return new GatewayConfig.UpstreamTls(ca, cert, key, serverName, sans, minVersion);
   }
 
   /**

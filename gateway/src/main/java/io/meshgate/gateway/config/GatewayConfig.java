@@ -63,24 +63,59 @@ public record GatewayConfig(
    * @param certFile PEM certificate chain
    * @param keyFile PEM PKCS#8 private key
    * @param allowPlaintext whether the same port also accepts cleartext (h2c and HTTP/1.1)
+   * @param clientAuth whether clients are asked for a certificate
+   * @param clientCaFile the CAs a client certificate must chain to (with clientAuth optional
+   *     or require)
+   * @param forwardClientCert what goes upstream in {@code x-forwarded-client-cert}
    */
-  public record Tls(Path certFile, Path keyFile, boolean allowPlaintext) {}
+  public record Tls(Path certFile, Path keyFile, boolean allowPlaintext, ClientAuth clientAuth,
+      Path clientCaFile, ForwardClientCert forwardClientCert) {}
+
+  /** Client certificates at the front ({@code listener.tls.clientAuth}). */
+  public enum ClientAuth {
+    /** Not asked for. */
+    NONE,
+    /** Asked for; a client without one connects, and routes decide ({@code auth.principals}). */
+    OPTIONAL,
+    /** Required: a client without a trusted certificate gets no connection. */
+    REQUIRE
+  }
+
+  /**
+   * What goes upstream in {@code x-forwarded-client-cert}, with Envoy's meanings. A header the
+   * client sent is removed unless the mode forwards it.
+   */
+  public enum ForwardClientCert {
+    /** Never sent: the client's is removed, none is added. */
+    SANITIZE,
+    /** With an mTLS client, the client's header is passed on unchanged. */
+    FORWARD,
+    /** With an mTLS client, the client's certificate is appended to its header. */
+    APPEND_FORWARD,
+    /** With an mTLS client, the header is replaced by the client's certificate. */
+    SANITIZE_SET,
+    /** The client's header is always passed on, mTLS or not. */
+    ALWAYS_FORWARD
+  }
 
   /**
    * The admin port.
    *
    * @param token the bearer token the admin API ({@code /api/...}) requires; null turns the API
-   *     off ({@code /healthz}, {@code /readyz}, {@code /metrics} need none)
+   *     off ({@code /healthz}, {@code /readyz}, {@code /metrics} need none) unless a client
+   *     certificate may stand in for it
+   * @param tls HTTPS on the admin port, or null; with {@code clientCaFile}, a client
+   *     certificate those CAs issued authorizes the admin API as the token does
    */
-  public record Admin(String host, int port, String token) {
+  public record Admin(String host, int port, String token, Tls tls) {
     public Admin(String host, int port) {
-      this(host, port, null);
+      this(host, port, null, null);
     }
 
     @Override
     public String toString() {
       return "Admin[host=" + host + ", port=" + port + ", token=" + (token == null ? "none"
-          : "(set)") + "]";
+          : "(set)") + ", tls=" + tls + "]";
     }
   }
 
@@ -246,6 +281,26 @@ public record GatewayConfig(
   }
 
   /**
+   * TLS (and, with a certificate, mTLS) from the gateway to a cluster's endpoints.
+   *
+   * @param caFile the certificates trusted for the endpoints, or null for the JVM's
+   * @param certFile the gateway's client certificate (mTLS), or null
+   * @param keyFile its key, with {@code certFile}
+   * @param serverName sent as SNI and checked against the endpoints' certificates, or null for
+   *     the endpoint's own host
+   * @param subjectAltNames when not empty, an endpoint's certificate must carry one of these URI
+   *     or DNS SANs (a trailing {@code *} matches any rest, e.g. {@code spiffe://corp/ns/pay/*})
+   *     and its host name is not checked
+   * @param minVersion {@code TLSv1.2} or {@code TLSv1.3}
+   */
+  public record UpstreamTls(Path caFile, Path certFile, Path keyFile, String serverName,
+      List<String> subjectAltNames, String minVersion) {
+    public UpstreamTls {
+      subjectAltNames = List.copyOf(subjectAltNames);
+    }
+  }
+
+  /**
    * An upstream cluster: one grpc-java channel (per event loop) to a target.
    *
    * @param name referenced by routes
@@ -259,10 +314,11 @@ public record GatewayConfig(
    * @param connectTimeout TCP connect timeout to one endpoint
    * @param etcdEndpoints for an {@code etcd:///service} target, the etcd endpoints of
    *     {@code discovery.etcd} (empty: the resolver's defaults, or the target's own)
+   * @param tls TLS to the cluster's endpoints, or null for cleartext (h2c)
    */
   public record Cluster(String name, String target, String lbPolicy, Map<String, ?> lbConfig,
       String healthCheckService, Duration connectTimeout, CircuitBreaker circuitBreaker,
-      List<String> etcdEndpoints) {
+      List<String> etcdEndpoints, UpstreamTls tls) {
 
     public Cluster {
       etcdEndpoints = List.copyOf(etcdEndpoints);
@@ -381,13 +437,20 @@ public record GatewayConfig(
    * @param requireClaims claims the token must carry with these values (a list claim must
    *     contain the value)
    * @param forwardAuthorization whether the {@code authorization} header still goes upstream
+   * @param principals when not empty, the client's TLS certificate must carry a URI or DNS SAN
+   *     matching one of these ({@code spiffe://corp.example/ns/web/*}; a trailing {@code *}
+   *     matches any rest)
+   * @param requiresToken whether a JWT is required (false for a route that admits by
+   *     certificate only: {@code auth: {principals: [...]}})
    */
   public record RouteAuth(List<String> providers, List<String> requireScopes,
-      Map<String, String> requireClaims, boolean forwardAuthorization) {
+      Map<String, String> requireClaims, boolean forwardAuthorization, List<String> principals,
+      boolean requiresToken) {
     public RouteAuth {
       providers = List.copyOf(providers);
       requireScopes = List.copyOf(requireScopes);
       requireClaims = Map.copyOf(requireClaims);
+      principals = List.copyOf(principals);
     }
   }
 

@@ -39,15 +39,15 @@ final class RateLimitBinder {
         keyName = keyText.substring(colon + 1).trim();
       }
       boolean named = key.equals("header") || key.equals("claim");
-      if (!(key.equals("clientIp") || key.equals("route") || named)
+      if (!(key.equals("clientIp") || key.equals("route") || key.equals("clientCert") || named)
           || named == (keyName == null || keyName.isEmpty())) {
         reader.error(l.node("key"), l.child("key"), "'" + keyText + "' is not a rate-limit key"
-            + " (expected: clientIp, route, header:<name> or claim:<name>)");
+            + " (expected: clientIp, route, clientCert, header:<name> or claim:<name>)");
       }
       if (key.equals("header") && keyName != null) {
         keyName = keyName.toLowerCase(java.util.Locale.ROOT);
       }
-      if (key.equals("claim") && auth == null) {
+      if (key.equals("claim") && (auth == null || !auth.requiresToken())) {
         reader.error(l.node("key"), l.child("key"), "a claim key needs the route to require a"
             + " token (auth:)");
       }

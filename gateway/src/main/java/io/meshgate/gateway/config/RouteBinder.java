@@ -148,7 +148,7 @@ final class RouteBinder {
       String cluster = c.requiredString("cluster");
       if ((header == null) == (claim == null)) {
         reader.error(c.node, c.path, "needs exactly one of header or claim");
-      } else if (claim != null && auth == null) {
+      } else if (claim != null && (auth == null || !auth.requiresToken())) {
         reader.error(c.node("claim"), c.child("claim"), "a claim rule needs the route to"
             + " require a token (auth:)");
       }

@@ -28,13 +28,58 @@ final class ServerBinder {
     GatewayConfig.Tls tls = null;
     ConfigReader.Obj t = o.obj("tls");
     if (t != null) {
-      Path cert = context.file(t, "certFile");
-      Path key = context.file(t, "keyFile");
-      tls = new GatewayConfig.Tls(cert, key, t.bool("allowPlaintext", false));
-      t.finish();
+      tls = tls(t, true);
     }
     o.finish();
     return new GatewayConfig.Listener(host, port, tls, workers);
+  }
+
+  /** A lower-case, underscored name of one of {@code type}'s constants. */
+  private <E extends Enum<E>> E enumValue(ConfigReader.Obj o, String key, Class<E> type,
+      E defaultValue) {
+    String text = o.string(key, null);
+    if (text == null) {
+      return defaultValue;
+    }
+    for (E value : type.getEnumConstants()) {
+      if (value.name().equalsIgnoreCase(text)) {
+        return value;
+      }
+    }
+    List<String> names = new java.util.ArrayList<>();
+    for (E value : type.getEnumConstants()) {
+      names.add(value.name().toLowerCase(java.util.Locale.ROOT));
+    }
+    reader.error(o.node(key), o.child(key), "'" + text + "' is not one of "
+        + String.join(", ", names));
+    return defaultValue;
+  }
+
+  /**
+   * A {@code tls:} section of a port: certificate, key, client certificates; for the main port
+   * also cleartext on the same port and what goes upstream in x-forwarded-client-cert.
+   */
+  private GatewayConfig.Tls tls(ConfigReader.Obj t, boolean mainPort) {
+    Path cert = context.file(t, "certFile");
+    Path key = context.file(t, "keyFile");
+    Path clientCa = t.has("clientCaFile") ? context.file(t, "clientCaFile") : null;
+    GatewayConfig.ClientAuth clientAuth = enumValue(t, "clientAuth",
+        GatewayConfig.ClientAuth.class, mainPort || clientCa == null
+            ? GatewayConfig.ClientAuth.NONE : GatewayConfig.ClientAuth.OPTIONAL);
+    if (clientAuth != GatewayConfig.ClientAuth.NONE && clientCa == null) {
+      reader.error(t.node("clientAuth"), t.child("clientAuth"), "clientAuth "
+          + clientAuth.name().toLowerCase(java.util.Locale.ROOT) + " needs clientCaFile (the"
+          + " CAs client certificates must chain to)");
+    }
+    boolean allowPlaintext = false;
+    GatewayConfig.ForwardClientCert forward = GatewayConfig.ForwardClientCert.SANITIZE;
+    if (mainPort) {
+      allowPlaintext = t.bool("allowPlaintext", false);
+      forward = enumValue(t, "forwardClientCert", GatewayConfig.ForwardClientCert.class,
+          GatewayConfig.ForwardClientCert.SANITIZE);
+    }
+    t.finish();
+    return new GatewayConfig.Tls(cert, key, allowPlaintext, clientAuth, clientCa, forward);
   }
 
   GatewayConfig.Admin admin(ConfigReader.Obj o) {
@@ -62,8 +107,9 @@ final class ServerBinder {
               + token.length() + " characters (expected: at least 16, e.g. openssl rand"
               + " -hex 16)");
     }
+    ConfigReader.Obj t = o.obj("tls");
     GatewayConfig.Admin admin = new GatewayConfig.Admin(o.string("host", "127.0.0.1"),
-        o.integer("port", 9901, 0, 65535), token);
+        o.integer("port", 9901, 0, 65535), token, t == null ? null : tls(t, false));
     o.finish();
     return admin;
   }

@@ -375,6 +375,26 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     @Override
     protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
       ChannelPipeline pipeline = ctx.pipeline();
+      SslHandler tls = pipeline.get(SslHandler.class);
+      String rejected = ClientTrust.rejection(tls.engine().getSession());
+      if (rejected != null) {
+        logger.log(Level.FINE, "closing connection from " + ctx.channel().remoteAddress()
+            + ": " + rejected);
+        cuts.cut(ConnectionCuts.Reason.CLIENT_CERTIFICATE, Channels.clientAddress(ctx.channel()),
+            Level.WARNING, () -> "closing connection from " + ctx.channel().remoteAddress()
+            + ": " + rejected + " (listener.tls.clientCaFile)");
+        ctx.close();
+        return;
+      }
+      try {
+        java.security.cert.Certificate[] peer = tls.engine().getSession().getPeerCertificates();
+        if (peer.length > 0 && peer[0] instanceof java.security.cert.X509Certificate leaf) {
+          Channels.setClientIdentity(ctx.channel(),
+              io.meshgate.gateway.call.ClientIdentity.of(leaf));
+        }
+      } catch (javax.net.ssl.SSLPeerUnverifiedException noCertificate) {
+        // clientAuth none or optional, and the client sent none
+      }
       pipeline.addLast(newFlushConsolidation());
       if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
         addHttp2(pipeline, pipeline.lastContext().name());

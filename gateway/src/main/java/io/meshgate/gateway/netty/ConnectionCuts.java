@@ -32,6 +32,8 @@ public final class ConnectionCuts {
     BANNED("banned", false),
     /** A new connection while the gateway is out of memory (limits.overload). */
     OVERLOAD("overload", false),
+    /** The client's TLS certificate did not verify (listener.tls.clientCaFile). */
+    CLIENT_CERTIFICATE("client_certificate", false),
     /** The client did not acknowledge the gateway's HTTP/2 SETTINGS in time. */
     SETTINGS_TIMEOUT("settings_timeout", true);
 

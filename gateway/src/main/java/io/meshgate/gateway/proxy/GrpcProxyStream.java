@@ -171,7 +171,8 @@ final class GrpcProxyStream extends Http2StreamHandler {
   private void start(Http2Headers headers, boolean endStream) {
     // Made once: the record, the policies and x-forwarded-for all read it.
     String client = Channels.clientAddress(ctx.channel());
-    RequestView request = new GrpcRequest(headers, client);
+    RequestView request = new GrpcRequest(headers, client,
+        Channels.clientIdentity(ctx.channel()));
     record = service.admission().record("grpc", request);
     CharSequence method = headers.method();
     if (method == null || !AsciiString.contentEquals("POST", method)) {
@@ -485,10 +486,13 @@ final class GrpcProxyStream extends Http2StreamHandler {
     private final Http2Headers headers;
     private final String peerAddress;
     private final String authority;
+    private final io.meshgate.gateway.call.ClientIdentity identity;
 
-    GrpcRequest(Http2Headers headers, String peerAddress) {
+    GrpcRequest(Http2Headers headers, String peerAddress,
+        io.meshgate.gateway.call.ClientIdentity identity) {
       this.headers = headers;
       this.peerAddress = peerAddress;
+      this.identity = identity;
       CharSequence value = headers.authority();
       this.authority = value == null ? null : value.toString();
     }
@@ -512,6 +516,11 @@ final class GrpcProxyStream extends Http2StreamHandler {
     @Override
     public String authority() {
       return authority;
+    }
+
+    @Override
+    public io.meshgate.gateway.call.ClientIdentity clientIdentity() {
+      return identity;
     }
   }
 

@@ -88,6 +88,8 @@ public final class RateLimitPolicy {
       case "route" -> "";
       case "header" -> call.header(rule.keyName());
       case "claim" -> claims.apply(rule.keyName());
+      case "clientCert" -> call.clientIdentity() == null ? null
+          : call.clientIdentity().principal();
       default -> clientIp(call, rule.trustedHops());
     };
   }
@@ -119,6 +121,7 @@ public final class RateLimitPolicy {
       case "route" -> "route";
       case "header" -> "header " + rule.keyName();
       case "claim" -> "claim " + rule.keyName();
+      case "clientCert" -> "client certificate";
       default -> "client address";
     };
   }

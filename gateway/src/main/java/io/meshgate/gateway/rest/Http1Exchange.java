@@ -48,7 +48,8 @@ public final class Http1Exchange implements RestResponder {
     byte[] body = ByteBufUtil.getBytes(request.content());
     this.call = new RestCall(service, new RestRequest(request.method().name(), target[0],
         target[1], RestRequest.Headers.of(request.headers()), body, clientAddress,
-        request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST)), this);
+        request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST),
+        io.meshgate.gateway.netty.Channels.clientIdentity(ctx.channel())), this);
   }
 
   /** Runs the exchange. */

@@ -109,7 +109,8 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
     return new RestRequest(requestHeaders.method() == null ? ""
         : requestHeaders.method().toString(), target[0], target[1],
         RestRequest.Headers.of(requestHeaders), bytes, Channels.clientAddress(ctx.channel()),
-        authority == null ? null : authority.toString());
+        authority == null ? null : authority.toString(),
+        Channels.clientIdentity(ctx.channel()));
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.rest;
 
+import io.meshgate.gateway.call.ClientIdentity;
 import io.meshgate.gateway.call.RequestView;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -16,9 +17,11 @@ import java.util.Map;
  * @param body the body (empty when there is none)
  * @param clientAddress the client's IP address, or null
  * @param authority the request's authority (Host), or null
+ * @param clientIdentity who the client is by its TLS certificate, or null
  */
 record RestRequest(String method, String rawPath, String rawQuery, Headers headers, byte[] body,
-    String clientAddress, String authority) implements RequestView {
+    String clientAddress, String authority, ClientIdentity clientIdentity)
+    implements RequestView {
 
   @Override
   public String header(String name) {

@@ -31,7 +31,9 @@ public final class Admission {
     /** No valid token, or one that does not grant the route (the auth status). */
     AUTHENTICATION,
     /** A rate limit of the route is spent (RESOURCE_EXHAUSTED). */
-    RATE_LIMIT
+    RATE_LIMIT,
+    /** The client's certificate names no principal the route admits (PERMISSION_DENIED). */
+    PRINCIPAL
   }
 
   /**
@@ -55,6 +57,7 @@ public final class Admission {
   private final CallRecord record;
   private final RequestView request;
   private final EventLoops loops;
+  private final ClientCertForwarding forwarding;
 
   // Only on the call's event loop.
   private UpstreamCluster cluster;
@@ -66,13 +69,14 @@ public final class Admission {
    */
   Admission(Running running, Route route, AuthResult auth, Function<String, String> claims,
       RateLimitPolicy.Result rateLimit, CallRecord record, RequestView request,
-      EventLoops loops) {
-    this(null, running, route, auth, claims, rateLimit, record, request, loops);
+      EventLoops loops, ClientCertForwarding forwarding) {
+    this(null, running, route, auth, claims, rateLimit, record, request, loops, forwarding);
   }
 
   private Admission(Refusal refusal, Running running, Route route, AuthResult auth,
       Function<String, String> claims, RateLimitPolicy.Result rateLimit, CallRecord record,
-      RequestView request, EventLoops loops) {
+      RequestView request, EventLoops loops, ClientCertForwarding forwarding) {
+    this.forwarding = forwarding;
     this.refusal = refusal;
     this.running = running;
     this.route = route;
@@ -87,7 +91,7 @@ public final class Admission {
   static Admission refused(Reason reason, Status status, String challenge, byte[] details,
       RateLimitPolicy.Result rateLimit) {
     return new Admission(new Refusal(reason, status, challenge, details), null, null, null, null,
-        rateLimit, null, null, null);
+        rateLimit, null, null, null, null);
   }
 
   /** Why the call was refused, or null when it was admitted. */
@@ -135,6 +139,7 @@ public final class Admission {
       throw new IllegalStateException("a refused call cannot be opened: " + refusal.status());
     }
     running.auth().stripClaimHeaders(headers);
+    forwarding.apply(headers, request.clientIdentity());
     if (auth != null) {
       auth.applyTo(headers);
     }
@@ -149,10 +154,17 @@ public final class Admission {
     if (compression != null) {
       options = options.withCompression(compression);
     }
-    if (authority != null && !authority.isEmpty()) {
-      options = options.withAuthority(authority);
-    }
     cluster = route.pick(request, claims);
+    if (authority != null && !authority.isEmpty()) {
+      if (cluster.config().tls() == null) {
+        options = options.withAuthority(authority);
+      } else {
+        // Over TLS grpc-java checks a call's :authority against the backend's certificate, which
+        // names the backend, not the gateway the client called: the call keeps the cluster's
+        // authority (tls.serverName) and the client's goes along as x-forwarded-host.
+        headers.put(FORWARDED_HOST, authority);
+      }
+    }
     record.cluster(cluster.name());
     ClientCall<ReqT, RespT> opened = route.newCall(cluster, method, options, loop, replay);
     // Kept before start: a call that fails at once closes inside start().
@@ -160,6 +172,9 @@ public final class Admission {
     opened.start(listener, headers);
     return opened;
   }
+
+  private static final Metadata.Key<String> FORWARDED_HOST =
+      Metadata.Key.of("x-forwarded-host", Metadata.ASCII_STRING_MARSHALLER);
 
   /** The cluster the call went to (null before {@link #open}). */
   public UpstreamCluster cluster() {

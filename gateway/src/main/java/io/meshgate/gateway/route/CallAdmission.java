@@ -36,15 +36,24 @@ public final class CallAdmission {
   private final Supplier<Running> running;
   private final Telemetry telemetry;
   private final EventLoops loops;
+  private final ClientCertForwarding forwarding;
 
   /**
    * @param running the configuration new calls are admitted under (read once per call)
    * @param loops give each upstream call the call options of its event loop
    */
   public CallAdmission(Supplier<Running> running, Telemetry telemetry, EventLoops loops) {
+    this(running, telemetry, loops, new ClientCertForwarding(
+        io.meshgate.gateway.config.GatewayConfig.ForwardClientCert.SANITIZE, null));
+  }
+
+  /** @param forwarding what calls take upstream in {@code x-forwarded-client-cert} */
+  public CallAdmission(Supplier<Running> running, Telemetry telemetry, EventLoops loops,
+      ClientCertForwarding forwarding) {
     this.running = running;
     this.telemetry = telemetry;
     this.loops = loops;
+    this.forwarding = forwarding;
   }
 
   /**
@@ -75,6 +84,17 @@ public final class CallAdmission {
           null, null, null);
     }
     record.routed(route.name(), route.cluster().name(), service, method);
+    io.meshgate.gateway.call.ClientIdentity identity = request.clientIdentity();
+    if (identity != null) {
+      record.clientPrincipal(identity.principal());
+    }
+    if (!route.principals().isEmpty()) {
+      String denied = denied(route, identity);
+      if (denied != null) {
+        return Admission.refused(Admission.Reason.PRINCIPAL,
+            Status.PERMISSION_DENIED.withDescription(denied), null, null, null);
+      }
+    }
     AuthResult auth = null;
     if (route.auth() != null) {
       auth = route.auth().authenticate(request);
@@ -93,6 +113,21 @@ public final class CallAdmission {
             RateLimitPolicy.statusDetails(limit), limit);
       }
     }
-    return new Admission(now, route, auth, claims, limit, record, request, loops);
+    return new Admission(now, route, auth, claims, limit, record, request, loops, forwarding);
+  }
+
+  /** Why {@code client} may not call {@code route} ({@code auth.principals}), or null. */
+  private static String denied(Route route, io.meshgate.gateway.call.ClientIdentity client) {
+    if (client == null) {
+      return "route '" + route.name() + "' needs a client certificate naming one of "
+          + route.principals() + "; the client presented none";
+    }
+    for (String pattern : route.principals()) {
+      if (client.matches(pattern)) {
+        return null;
+      }
+    }
+    return "route '" + route.name() + "' admits the principals " + route.principals()
+        + "; the client's certificate names " + client.uris() + " " + client.dnsNames();
   }
 }

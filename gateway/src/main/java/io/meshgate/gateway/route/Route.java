@@ -27,10 +27,16 @@ import java.util.function.Function;
  * @param retry how failed calls are retried; null for no retries
  * @param choice which cluster each call goes to (canary rules, weighted split); null: always
  *     {@code cluster}
+ * @param principals the client certificate names the route admits (empty: any client)
  */
 public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNanos,
     long maxTimeoutNanos, GatewayConfig.RestOptions rest, JwtAuthenticator auth,
-    RateLimitPolicy rateLimit, RetryPolicy retry, ClusterChoice choice) {
+    RateLimitPolicy rateLimit, RetryPolicy retry, ClusterChoice choice,
+    java.util.List<String> principals) {
+
+  public Route {
+    principals = principals == null ? java.util.List.of() : java.util.List.copyOf(principals);
+  }
 
   /** Compiles a configured route against the running clusters and its policies. */
   public static Route of(GatewayConfig.Route config, Map<String, UpstreamCluster> clusters,
@@ -40,7 +46,7 @@ public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNan
     return new Route(config.name(), clusters.get(config.cluster()),
         config.timeout() == null ? 0 : config.timeout().toNanos(),
         config.maxTimeout() == null ? 0 : config.maxTimeout().toNanos(), config.rest(), auth,
-        rateLimit, retry, choice);
+        rateLimit, retry, choice, config.auth() == null ? null : config.auth().principals());
   }
 
   /**

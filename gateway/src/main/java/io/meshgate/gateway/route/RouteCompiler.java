@@ -45,7 +45,7 @@ public final class RouteCompiler {
     List<GatewayConfig.Match> matches = new ArrayList<>();
     builtIn.forEach((service, cluster) -> {
       compiled.add(new Route(cluster.name(), cluster, 0, 0, null, null, null,
-          null, null));
+          null, null, null));
       matches.add(new GatewayConfig.Match(service, null, null, List.of()));
     });
     for (GatewayConfig.Route route : config.routes()) {

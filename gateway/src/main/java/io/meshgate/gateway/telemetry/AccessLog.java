@@ -43,11 +43,13 @@ public final class AccessLog implements AutoCloseable {
    * @param upstream the backend address that served it, or null
    * @param traceId the W3C trace id, or null
    * @param subject the JWT subject, or null
+   * @param principal who the client is by its TLS certificate (its SPIFFE ID, DNS name or
+   *     subject), or null
    */
   public record Entry(long startMillis, long durationNanos, String protocol, String route,
       String service, String method, String code, int httpStatus, String httpMethod,
       String path, long requestBytes, long responseBytes, String client, String upstream,
-      String traceId, String subject) {}
+      String traceId, String subject, String principal) {}
 
   private AccessLog(Writer out, boolean closeOut, int capacity, Counter dropped) {
     this.out = out;
@@ -160,6 +162,7 @@ public final class AccessLog implements AutoCloseable {
     field(b, "upstream", e.upstream());
     field(b, "traceId", e.traceId());
     field(b, "subject", e.subject());
+    field(b, "principal", e.principal());
     b.append("}\n");
   }
 

@@ -31,6 +31,7 @@ public final class CallRecord {
   private SocketAddress upstream;
   private String traceId;
   private String subject;
+  private String principal;
   private boolean finished;
   private io.opentelemetry.api.trace.Span span;
 
@@ -132,6 +133,14 @@ public final class CallRecord {
     this.traceId = traceId;
   }
 
+  /** Who the client is by its TLS certificate: logged, and set on the span. */
+  public void clientPrincipal(String principal) {
+    this.principal = principal;
+    if (span != null) {
+      span.setAttribute("meshgate.client.principal", principal);
+    }
+  }
+
   /** The authenticated subject (JWT {@code sub}). */
   public void subject(String subject) {
     this.subject = subject;
@@ -164,7 +173,7 @@ public final class CallRecord {
       log.log(new AccessLog.Entry(startMillis, nanos, protocol,
           route == null ? GatewayMetrics.UNMATCHED : route, service, method, code.name(),
           httpStatus, httpMethod, path, requestBytes, responseBytes, client,
-          upstream == null ? null : address(upstream), traceId, subject));
+          upstream == null ? null : address(upstream), traceId, subject, principal));
     }
   }
 

@@ -19,6 +19,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -38,6 +39,9 @@ public final class UpstreamCluster {
   private final Tracing tracing;
   private final GatewayMetrics metrics;
   private final java.util.List<io.micrometer.core.instrument.Meter> meters =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  private final List<io.meshgate.gateway.netty.CertificateWatcher.Watch> watches =
       new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private UpstreamCluster(GatewayConfig.Cluster config, Map<EventExecutor, ManagedChannel> channels,
@@ -95,11 +99,51 @@ public final class UpstreamCluster {
   public static UpstreamCluster create(GatewayConfig.Cluster config, EventLoops loops,
       GatewayConfig.Limits limits, Executor offloadExecutor,
       GatewayMetrics metrics, Tracing tracing) {
+    return create(config, loops, limits, offloadExecutor, metrics, tracing, null);
+  }
+
+  /**
+   * As {@link #create(GatewayConfig.Cluster, EventLoops, GatewayConfig.Limits, Executor,
+   * GatewayMetrics, Tracing)}, reloading the cluster's TLS files with {@code certificates}
+   * (null: never) until the cluster shuts down.
+   */
+  public static UpstreamCluster create(GatewayConfig.Cluster config, EventLoops loops,
+      GatewayConfig.Limits limits, Executor offloadExecutor,
+      GatewayMetrics metrics, Tracing tracing,
+      io.meshgate.gateway.netty.CertificateWatcher certificates) {
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     ManagedChannel first = null;
+    io.netty.handler.ssl.SslContext tls = null;
+    List<io.meshgate.gateway.netty.CertificateWatcher.Watch> watches = new java.util.ArrayList<>();
+    if (config.tls() != null) {
+      try {
+        UpstreamTls.Material material = UpstreamTls.context(config.name(), config.tls(), reason -> {
+          if (metrics != null) {
+            metrics.counter("meshgate.upstream.tls.failures", "Endpoint certificates the"
+                + " gateway refused, by cluster and reason", "cluster", config.name(),
+                "reason", reason).increment();
+          }
+        });
+        tls = material.context();
+        if (certificates != null) {
+          if (material.keys() != null) {
+            watches.add(certificates.watch("cluster " + config.name(), List.of(
+                material.keys().certFile(), material.keys().keyFile()),
+                material.keys()::reload, material.keys()::certificate));
+          }
+          if (material.cas().caFile() != null) {
+            watches.add(certificates.watch("cluster " + config.name() + " CAs",
+                List.of(material.cas().caFile()), material.cas()::reload, null));
+          }
+        }
+      } catch (javax.net.ssl.SSLException e) {
+        throw new IllegalArgumentException("clusters[" + config.name() + "].tls: "
+            + e.getMessage(), e);
+      }
+    }
     for (EventLoop loop : loops.workerLoops()) {
       ManagedChannel channel = newChannel(config, loop, loops, limits,
-          offloadExecutor);
+          offloadExecutor, tls);
       channels.put(loop, channel);
       if (first == null) {
         first = channel;
@@ -108,12 +152,24 @@ public final class UpstreamCluster {
     ClusterCircuitBreaker breaker = config.circuitBreaker() == null ? null
         : new ClusterCircuitBreaker(config.name(), config.circuitBreaker(),
             java.time.Clock.systemUTC(), System::nanoTime, metrics);
-    return new UpstreamCluster(config, channels, first, breaker, tracing, metrics);
+    UpstreamCluster cluster = new UpstreamCluster(config, channels, first, breaker, tracing,
+        metrics);
+    cluster.watches.addAll(watches);
+    return cluster;
   }
 
   private static ManagedChannel newChannel(GatewayConfig.Cluster config, EventLoop loop,
-      EventLoops loops, GatewayConfig.Limits limits, Executor offloadExecutor) {
+      EventLoops loops, GatewayConfig.Limits limits, Executor offloadExecutor,
+      io.netty.handler.ssl.SslContext tls) {
     NettyChannelBuilder builder = NettyChannelBuilder.forTarget(config.target());
+    if (tls == null) {
+      builder.usePlaintext();
+    } else {
+      builder.sslContext(tls);
+      if (config.tls().serverName() != null) {
+        builder.overrideAuthority(config.tls().serverName());
+      }
+    }
     if (!config.etcdEndpoints().isEmpty()) {
       // discovery.etcd.endpoints, for this cluster's etcd:///service target. (The builder
       // takes no registry of its own; a factory is the way grpc-java 1.83 leaves open.)
@@ -126,7 +182,6 @@ public final class UpstreamCluster {
         .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS,
             (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis()))
         .withOption(ChannelOption.ALLOCATOR, loops.allocator())
-        .usePlaintext()
         .defaultServiceConfig(config.serviceConfig())
         .disableRetry()
         .maxInboundMessageSize(limits.maxMessageBytes())
@@ -190,11 +245,38 @@ public final class UpstreamCluster {
    */
   public Status explainLocalFailure(Status status) {
     if (status.getCode() == Status.Code.UNAVAILABLE && !ClusterCircuitBreaker.isOpenCircuit(status)) {
+      String tls = tlsFailure(status.getCause());
+      if (tls != null && (tls.contains("bad_certificate") || tls.contains("certificate_required")
+          || tls.contains("unknown_ca")) && config.tls() != null) {
+        // The endpoint refused us: say which certificate it refused.
+        tls += config.tls().certFile() == null
+            ? " (the endpoint wants a client certificate: set clusters[" + name()
+                + "].tls.certFile and keyFile)"
+            : " (the endpoint refused the gateway's certificate " + config.tls().certFile()
+                + ")";
+      }
       return Status.UNAVAILABLE.withCause(status.getCause()).withDescription(
           "no endpoint of cluster '" + name() + "' (" + target() + ") is reachable: "
-              + status.getDescription());
+              + (tls != null ? "TLS handshake failed: " + tls : status.getDescription()));
     }
     return status;
+  }
+
+  /**
+   * What a failed TLS handshake says, from the certificate check's own message (which names the
+   * endpoint and the reason) when it has one; null when {@code cause} is no TLS failure.
+   */
+  private static String tlsFailure(Throwable cause) {
+    String ssl = null;
+    for (Throwable t = cause; t != null; t = t.getCause()) {
+      if (t instanceof java.security.cert.CertificateException) {
+        return t.getMessage();
+      }
+      if (t instanceof javax.net.ssl.SSLException && ssl == null) {
+        ssl = t.getMessage();
+      }
+    }
+    return ssl;
   }
 
   /**
@@ -206,8 +288,8 @@ public final class UpstreamCluster {
     ManagedChannel copying = new CopyingChannel(channel);
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     return new UpstreamCluster(new GatewayConfig.Cluster(name, "in-process:" + name, "pick_first",
-        Map.of(), null, java.time.Duration.ofSeconds(1), null, java.util.List.of()), channels, copying, null,
-        Tracing.OFF, null);
+        Map.of(), null, java.time.Duration.ofSeconds(1), null, java.util.List.of(), null),
+        channels, copying, null, Tracing.OFF, null);
   }
 
   /** Copies pooled request buffers before they reach an in-process channel. */
@@ -299,6 +381,7 @@ public final class UpstreamCluster {
 
   /** Stops new calls; calls in flight continue until they finish. */
   public void shutdown() {
+    watches.forEach(io.meshgate.gateway.netty.CertificateWatcher.Watch::close);
     channels.values().forEach(ManagedChannel::shutdown);
   }
 

@@ -202,6 +202,40 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void clusterTlsIsCheckedWithTheConfig(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    Path notPem = java.nio.file.Files.writeString(dir.resolve("ca.pem"), "not a certificate");
+    GatewayConfig ok = parse("""
+        listener: {port: 8080}
+        clusters:
+          - name: pay
+            endpoints: [10.0.0.1:8443]
+            tls: {serverName: pay.internal, subjectAltNames: ["spiffe://corp/ns/pay/*"],
+                  minVersion: TLSv1.3}
+        routes: [{match: {servicePrefix: ""}, cluster: pay}]
+        """);
+    assertEquals(new GatewayConfig.UpstreamTls(null, null, null, "pay.internal",
+        List.of("spiffe://corp/ns/pay/*"), "TLSv1.3"), ok.clusters().get(0).tls());
+    assertNull(parse(MINIMAL).clusters().get(0).tls(), "cleartext unless tls is given");
+
+    List<String> errors = errors("""
+        listener: {port: 8080}
+        clusters:
+          - name: pay
+            endpoints: [10.0.0.1:8443]
+            tls: {caFile: "%s", certFile: "%s", minVersion: TLSv1.1}
+        routes: [{match: {servicePrefix: ""}, cluster: pay}]
+        """.formatted(notPem, notPem));
+    assertEquals(3, errors.size(), errors.toString());
+    for (String expected : List.of(
+        "clusters[0].tls.minVersion: 'TLSv1.1' is not a TLS version the gateway speaks",
+        "clusters[0].tls: give certFile and keyFile together",
+        "clusters[0].tls.caFile: '" + notPem + "' is not a PEM certificate bundle")) {
+      assertTrue(errors.stream().anyMatch(e -> e.contains(expected)), expected + " in " + errors);
+    }
+  }
+
+  @Test
   void rateLimitsParseRatesAndKeys() throws Exception {
     GatewayConfig config = parse(MINIMAL + """
             rateLimits:
@@ -223,7 +257,7 @@ class ConfigLoaderTest {
         "gw.yaml:10:15: routes[0].rateLimits[1].key: a claim key needs the route to require a"
             + " token (auth:)",
         "gw.yaml:11:15: routes[0].rateLimits[2].key: 'cookie:x' is not a rate-limit key"
-            + " (expected: clientIp, route, header:<name> or claim:<name>)"),
+            + " (expected: clientIp, route, clientCert, header:<name> or claim:<name>)"),
         errors(MINIMAL + """
                 rateLimits:
                   - {rate: fast}

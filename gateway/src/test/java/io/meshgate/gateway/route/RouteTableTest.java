@@ -14,7 +14,7 @@ class RouteTableTest {
 
   private void add(String name, String service, String prefix, String method,
       String... authorities) {
-    routes.add(new Route(name, null, 0, 0, null, null, null, null, null));
+    routes.add(new Route(name, null, 0, 0, null, null, null, null, null, null));
     matches.add(new GatewayConfig.Match(service, prefix, method, List.of(authorities)));
   }
 
@@ -58,14 +58,14 @@ class RouteTableTest {
 
   @Test
   void deadlinesFollowTheRoute() {
-    Route capped = new Route("capped", null, 0, 1_000, null, null, null, null, null);
+    Route capped = new Route("capped", null, 0, 1_000, null, null, null, null, null, null);
     assertEquals(1_000, capped.effectiveTimeoutNanos(5_000));
     assertEquals(500, capped.effectiveTimeoutNanos(500));
     assertEquals(1_000, capped.effectiveTimeoutNanos(-1));
-    Route defaulted = new Route("defaulted", null, 2_000, 0, null, null, null, null, null);
+    Route defaulted = new Route("defaulted", null, 2_000, 0, null, null, null, null, null, null);
     assertEquals(2_000, defaulted.effectiveTimeoutNanos(-1));
     assertEquals(5_000, defaulted.effectiveTimeoutNanos(5_000));
-    Route none = new Route("none", null, 0, 0, null, null, null, null, null);
+    Route none = new Route("none", null, 0, 0, null, null, null, null, null, null);
     assertEquals(0, none.effectiveTimeoutNanos(-1));
   }
 }

@@ -20,7 +20,7 @@ class AccessLogTest {
   private static AccessLog.Entry entry(String path) {
     return new AccessLog.Entry(1_700_000_000_123L, 1_500_000, "rest", "users",
         "acme.Users", "GetUser", "OK", 200, "GET", path, 10, 20, "10.0.0.1", "10.0.0.2:50051",
-        "4bf92f3577b34da6a3ce929d0e0e4736", "alice");
+        "4bf92f3577b34da6a3ce929d0e0e4736", "alice", null);
   }
 
   @Test
