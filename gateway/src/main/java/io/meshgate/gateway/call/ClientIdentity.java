@@ -30,23 +30,8 @@ public record ClientIdentity(List<String> uris, List<String> dnsNames, String su
 
   /** The identity {@code certificate} proves. */
   public static ClientIdentity of(X509Certificate certificate) {
-    List<String> uris = new ArrayList<>();
-    List<String> dns = new ArrayList<>();
-    try {
-      Collection<List<?>> names = certificate.getSubjectAlternativeNames();
-      if (names != null) {
-        for (List<?> name : names) {
-          int type = (Integer) name.get(0);
-          if (type == 6) {
-            uris.add(String.valueOf(name.get(1)));
-          } else if (type == 2) {
-            dns.add(String.valueOf(name.get(1)));
-          }
-        }
-      }
-    } catch (CertificateParsingException e) {
-      // no SANs to read
-    }
+    List<String> uris = subjectAltNames(certificate, URI);
+    List<String> dns = subjectAltNames(certificate, DNS);
     String hash;
     try {
       hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
@@ -55,6 +40,32 @@ public record ClientIdentity(List<String> uris, List<String> dnsNames, String su
       throw new IllegalStateException("cannot hash a client certificate", e);
     }
     return new ClientIdentity(uris, dns, certificate.getSubjectX500Principal().getName(), hash);
+  }
+
+  /** The SAN type numbers of RFC 5280: DNS name, URI, IP address. */
+  public static final int DNS = 2;
+  public static final int URI = 6;
+  public static final int IP = 7;
+
+  /** The subject alternative names of {@code certificate} of the given types, in order. */
+  public static List<String> subjectAltNames(X509Certificate certificate, int... types) {
+    List<String> names = new ArrayList<>();
+    try {
+      Collection<List<?>> entries = certificate.getSubjectAlternativeNames();
+      if (entries != null) {
+        for (List<?> entry : entries) {
+          int type = (Integer) entry.get(0);
+          for (int wanted : types) {
+            if (type == wanted) {
+              names.add(String.valueOf(entry.get(1)));
+            }
+          }
+        }
+      }
+    } catch (CertificateParsingException e) {
+      // no readable SANs
+    }
+    return names;
   }
 
   /**

@@ -11,8 +11,6 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
-import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.function.Consumer;
 import javax.net.ssl.SSLEngine;
@@ -183,22 +181,10 @@ final class UpstreamTls {
     }
   }
 
-  /** The URI and DNS (and IP) subject alternative names of {@code certificate}. */
+  /** The URI, DNS and IP subject alternative names of {@code certificate}. */
   static List<String> subjectAltNames(X509Certificate certificate) {
-    List<String> names = new ArrayList<>();
-    try {
-      Collection<List<?>> entries = certificate.getSubjectAlternativeNames();
-      if (entries != null) {
-        for (List<?> entry : entries) {
-          int type = (Integer) entry.get(0);
-          if (type == 2 || type == 6 || type == 7) { // DNS, URI, IP
-            names.add(String.valueOf(entry.get(1)));
-          }
-        }
-      }
-    } catch (java.security.cert.CertificateParsingException e) {
-      // no readable SANs
-    }
-    return names;
+    return io.meshgate.gateway.call.ClientIdentity.subjectAltNames(certificate,
+        io.meshgate.gateway.call.ClientIdentity.DNS, io.meshgate.gateway.call.ClientIdentity.URI,
+        io.meshgate.gateway.call.ClientIdentity.IP);
   }
 }
