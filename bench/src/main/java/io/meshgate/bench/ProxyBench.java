@@ -49,7 +49,39 @@ public final class ProxyBench {
   /** One run; {@code cpuMicros} is the proxy's CPU per call (-1 for the direct path). */
   record Result(long qps, long p50, long p99, double cpuMicros) {}
 
-  private ProxyBench(Map<String, String> options) throws IOException {
+  Path work() {
+    return work;
+  }
+
+  Path root() {
+    return root;
+  }
+
+  BenchProcesses processes() {
+    return processes;
+  }
+
+  String javaCmd() {
+    return javaCmd;
+  }
+
+  String benchJar() {
+    return benchJar;
+  }
+
+  int duration() {
+    return duration;
+  }
+
+  int rounds() {
+    return rounds;
+  }
+
+  int workers() {
+    return workers;
+  }
+
+  ProxyBench(Map<String, String> options) throws IOException {
     this.root = Path.of(options.getOrDefault("root", "..")).toAbsolutePath().normalize();
     this.work = Files.createTempDirectory("meshgate-bench");
     this.processes = new BenchProcesses(work);
@@ -242,21 +274,21 @@ public final class ProxyBench {
     System.out.print(ratios);
   }
 
-  private static double ratio(Result a, Result b) {
+  static double ratio(Result a, Result b) {
     return (double) a.qps() / Math.max(1, b.qps());
   }
 
-  private static String cpu(double micros) {
+  static String cpu(double micros) {
     return micros < 0 ? "-" : String.format(Locale.ROOT, "%.1f us", micros);
   }
 
   /** The median of the runs' CPU per call (taken on its own: steadier than QPS). */
-  private static double medianCpu(List<Result> results) {
+  static double medianCpu(List<Result> results) {
     double[] values = results.stream().mapToDouble(Result::cpuMicros).sorted().toArray();
     return values[values.length / 2];
   }
 
-  private static Result median(List<Result> results) {
+  static Result median(List<Result> results) {
     List<Result> sorted = new ArrayList<>(results);
     sorted.sort((a, b) -> Long.compare(a.qps(), b.qps()));
     return sorted.get(sorted.size() / 2);
@@ -270,10 +302,23 @@ public final class ProxyBench {
    */
   private Result client(int port, boolean streaming, int seconds, Process proxy)
       throws Exception {
+    return client(port, streaming, seconds, proxy, false);
+  }
+
+  /**
+   * As {@link #client(int, boolean, int, Process)}; with {@code tls} the client speaks TLS and
+   * trusts grpc's test CA (checking the name foo.test.google.fr).
+   */
+  Result client(int port, boolean streaming, int seconds, Process proxy, boolean tls)
+      throws Exception {
     List<String> command = new ArrayList<>(List.of(javaCmd, "-cp", benchJar,
         "io.grpc.benchmarks.qps.AsyncClient", "--address=127.0.0.1:" + port,
         "--channels=" + channels, "--outstanding_rpcs=" + outstanding,
         "--duration=" + seconds, "--warmup_duration=" + warmup, "--directexecutor"));
+    if (tls) {
+      command.add("--tls");
+      command.add("--testca");
+    }
     if (streaming) {
       command.add("--streaming_rpcs");
     }
