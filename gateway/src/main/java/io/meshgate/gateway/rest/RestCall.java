@@ -235,6 +235,10 @@ final class RestCall {
           Status.Code.RESOURCE_EXHAUSTED, status.getDescription(), refusal.statusDetails(),
           new DefaultHttpHeaders().set(HttpHeaderNames.RETRY_AFTER,
               admission.rateLimit().retryAfterSeconds()));
+      // Any other refusal (the client certificate's principal, ...): its status, mapped. A
+      // refusal must always be answered: a case missing here would leave the client hanging.
+      default -> error(HttpResponseStatus.valueOf(StatusJson.httpStatus(
+          status.getCode().value())), status.getCode(), status.getDescription(), null, null);
     }
   }
 

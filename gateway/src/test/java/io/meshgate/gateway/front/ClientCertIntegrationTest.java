@@ -97,6 +97,7 @@ class ClientCertIntegrationTest {
           tls: {certFile: "%s", keyFile: "%s", clientAuth: %s, clientCaFile: "%s",
                 forwardClientCert: %s}
         admin: {host: 127.0.0.1, port: 0}
+        transcoding: {descriptors: ["%s"]}
         clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
         routes:
           - name: web-only
@@ -109,7 +110,8 @@ class ClientCertIntegrationTest {
             rateLimits: [{key: clientCert, rate: 1/h, burst: 1}]
           - {name: public, match: {servicePrefix: ""}, cluster: echo}
         """.formatted(serverCert.certFile(), serverCert.keyFile(), clientAuth,
-        clientCa.caFile(), forward, backend.getPort()));
+        clientCa.caFile(), forward,
+        io.meshgate.gateway.testing.SampleFleet.descriptorSet(dir), backend.getPort()));
   }
 
   /** A grpc-java TLS client with {@code cert} (or none). */
@@ -158,6 +160,39 @@ class ClientCertIntegrationTest {
     // optional: a client without a certificate still reaches the routes that do not ask.
     assertEquals(1, countExpanded(anonymous));
     assertEquals("none", xfcc.get(xfcc.size() - 1), "no certificate, no header");
+  }
+
+  @Test
+  void restCallsOverHttp1AndHttp2CarryTheIdentityToo() throws Exception {
+    gateway("optional", "sanitize_set");
+    TestCa.Issued web = clientCa.issue("frontend", WEB);
+    for (java.net.http.HttpClient.Version version : List.of(
+        java.net.http.HttpClient.Version.HTTP_2, java.net.http.HttpClient.Version.HTTP_1_1)) {
+      java.net.http.HttpResponse<String> ok = rest(web, version);
+      assertEquals(200, ok.statusCode(), version + ": " + ok.body());
+      assertTrue(xfcc.get(xfcc.size() - 1).endsWith(";URI=" + WEB), version + ": "
+          + xfcc.get(xfcc.size() - 1));
+      java.net.http.HttpResponse<String> denied = rest(null, version);
+      assertEquals(403, denied.statusCode(), version + ": " + denied.body());
+      assertTrue(denied.body().contains("the client presented none"), denied.body());
+    }
+  }
+
+  private java.net.http.HttpResponse<String> rest(TestCa.Issued cert,
+      java.net.http.HttpClient.Version version) throws Exception {
+    javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+    ssl.init(cert == null ? null : new javax.net.ssl.KeyManager[] {
+        io.meshgate.gateway.netty.RotatingKeyManager.load(cert.certFile(), cert.keyFile())},
+        new javax.net.ssl.TrustManager[] {
+            io.meshgate.gateway.netty.TrustFiles.trustManager(serverCa.caFile())}, null);
+    java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder().sslContext(ssl)
+        .version(version).build();
+    return client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+            "https://127.0.0.1:" + gateway.port() + "/v1/echo"))
+        .timeout(java.time.Duration.ofSeconds(10))
+        .header("content-type", "application/json")
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"message\":\"rest\"}"))
+        .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
   }
 
   private static int countExpanded(EchoServiceGrpc.EchoServiceBlockingStub stub) {
