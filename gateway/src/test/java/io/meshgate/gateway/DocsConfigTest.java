@@ -44,10 +44,10 @@ class DocsConfigTest {
     // Certificates are parsed by the loader: real ones, from a CA of the test's own.
     Path certs = Files.createDirectories(base.resolve("certs"));
     try {
-      io.meshgate.gateway.testing.TestCa ca = io.meshgate.gateway.testing.TestCa.create("corp-ca",
+      io.meshgate.testing.TestCa ca = io.meshgate.testing.TestCa.create("corp-ca",
           certs);
       for (String name : List.of("server", "meshgate")) {
-        io.meshgate.gateway.testing.TestCa.Issued issued = ca.issue(name, "127.0.0.1");
+        io.meshgate.testing.TestCa.Issued issued = ca.issue(name, "127.0.0.1");
         Files.move(issued.certFile(), certs.resolve(name + ".pem"));
         Files.move(issued.keyFile(), certs.resolve(name + ".key"));
       }

@@ -87,12 +87,41 @@ public final class EtcdClients {
    * endpoints does not matter.
    */
   public static Handle acquire(List<String> endpoints) {
-    String key = String.join(",", new TreeSet<>(endpoints));
+    return acquire(endpoints, null);
+  }
+
+  /**
+   * As {@link #acquire(List)}, over TLS when {@code tls} is not null (plain {@code host:port}
+   * and {@code http://} endpoints are then taken as {@code https://}).
+   *
+   * @throws IllegalArgumentException when the TLS files cannot be used
+   */
+  public static Handle acquire(List<String> endpoints, EtcdTls tls) {
+    List<String> urls = tls == null ? endpoints
+        : endpoints.stream().map(e -> e.startsWith("http://") ? "https://" + e.substring(7) : e)
+            .toList();
+    String key = String.join(",", new TreeSet<>(urls)) + (tls == null ? "" : " " + tls);
     synchronized (CLIENTS) {
       Shared shared = CLIENTS.get(key);
       if (shared == null) {
-        shared = new Shared(Client.builder()
-            .endpoints(endpoints.toArray(new String[0]))
+        io.etcd.jetcd.ClientBuilder builder = Client.builder();
+        if (tls != null) {
+          try {
+            builder.sslContext(ssl -> {
+              if (tls.caFile() != null) {
+                ssl.trustManager(tls.caFile().toFile());
+              }
+              if (tls.certFile() != null) {
+                ssl.keyManager(tls.certFile().toFile(), tls.keyFile().toFile());
+              }
+            });
+          } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+            throw new IllegalArgumentException("cannot use the etcd TLS files " + tls + ": "
+                + e.getMessage(), e);
+          }
+        }
+        shared = new Shared(builder
+            .endpoints(urls.toArray(new String[0]))
             .connectTimeout(Duration.ofSeconds(3))
             .keepaliveTime(Duration.ofSeconds(10))
             .keepaliveTimeout(Duration.ofSeconds(5))

@@ -75,14 +75,15 @@ final class EtcdNameResolver extends NameResolver {
   /** One registered instance, parsed off the synchronization context. */
   private record Instance(InetSocketAddress address, InstanceMetadata metadata) {}
 
-  EtcdNameResolver(EtcdTarget target, String targetText, Args args, LongConsumer beforeWatch) {
+  EtcdNameResolver(EtcdTarget target, EtcdTls tls, String targetText, Args args,
+      LongConsumer beforeWatch) {
     this.target = target;
     this.targetText = targetText;
     this.syncContext = args.getSynchronizationContext();
     this.timer = args.getScheduledExecutorService();
     this.beforeWatch = beforeWatch;
     this.prefix = ByteSequence.from(target.prefix(), StandardCharsets.UTF_8);
-    this.etcd = EtcdClients.acquire(target.endpoints());
+    this.etcd = EtcdClients.acquire(target.endpoints(), tls);
   }
 
   @Override

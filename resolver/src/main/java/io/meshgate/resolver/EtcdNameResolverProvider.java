@@ -20,8 +20,9 @@ import java.util.function.LongConsumer;
  *   <li>{@code etcd://10.0.0.5:2379/orders} — an explicit endpoint. A list
  *       ({@code etcd://a:2379,b:2379/orders}) is understood too, but grpc-java's RFC 3986 target
  *       parsing (on by default in grpc-java 1.83) rejects it before any provider sees it: give several
- *       endpoints to {@link #EtcdNameResolverProvider(List)} instead, registered on the
- *       channel's {@code nameResolverRegistry}.</li>
+ *       endpoints to {@link #EtcdNameResolverProvider(List)} instead, registered with the
+ *       default {@code NameResolverRegistry} or given to one channel as its
+ *       {@code nameResolverFactory}.</li>
  *   <li>Query parameters filter instances by their metadata: {@code ?tag=canary} (repeatable:
  *       every tag must be present), {@code ?version=1.4.2}, {@code ?zone=eu-1}.</li>
  * </ul>
@@ -35,6 +36,7 @@ public final class EtcdNameResolverProvider extends SchemeNameResolverProvider {
   public static final String SCHEME = "etcd";
 
   private final List<String> defaultEndpoints;
+  private final EtcdTls tls;
   // Tests only: runs between a listing and the watch that follows it.
   private volatile LongConsumer beforeWatch = revision -> { };
 
@@ -42,6 +44,7 @@ public final class EtcdNameResolverProvider extends SchemeNameResolverProvider {
   public EtcdNameResolverProvider() {
     super(SCHEME);
     this.defaultEndpoints = null;
+    this.tls = null;
   }
 
   /**
@@ -52,8 +55,19 @@ public final class EtcdNameResolverProvider extends SchemeNameResolverProvider {
    * @throws IllegalArgumentException if an endpoint is not {@code host:port} or a URL
    */
   public EtcdNameResolverProvider(List<String> defaultEndpoints) {
+    this(defaultEndpoints, null);
+  }
+
+  /**
+   * As {@link #EtcdNameResolverProvider(List)}, reaching etcd over TLS with {@code tls} (null:
+   * cleartext) — for this provider's resolvers only.
+   *
+   * @throws IllegalArgumentException if an endpoint is not {@code host:port} or a URL
+   */
+  public EtcdNameResolverProvider(List<String> defaultEndpoints, EtcdTls tls) {
     super(SCHEME);
     this.defaultEndpoints = EtcdClients.parseEndpoints(String.join(",", defaultEndpoints));
+    this.tls = tls;
   }
 
   /**
@@ -70,8 +84,8 @@ public final class EtcdNameResolverProvider extends SchemeNameResolverProvider {
     List<String> defaults = System.getProperty(EtcdClients.ENDPOINTS_PROPERTY) == null
         && System.getenv(EtcdClients.ENDPOINTS_ENV) == null && defaultEndpoints != null
         ? defaultEndpoints : EtcdClients.defaultEndpoints();
-    return new EtcdNameResolver(EtcdTarget.parse(targetUri, defaults), targetUri.toString(),
-        args, beforeWatch);
+    return new EtcdNameResolver(EtcdTarget.parse(targetUri, defaults), tls,
+        targetUri.toString(), args, beforeWatch);
   }
 
   /** Tests only: a hook that runs after each listing, before the watch starts. */

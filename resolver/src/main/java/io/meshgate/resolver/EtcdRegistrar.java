@@ -69,7 +69,7 @@ public final class EtcdRegistrar implements AutoCloseable {
   private ScheduledFuture<?> retry;
 
   private EtcdRegistrar(Builder b) {
-    this.etcd = EtcdClients.acquire(b.endpoints);
+    this.etcd = EtcdClients.acquire(b.endpoints, b.tls);
     this.key = b.service + "/" + b.address;
     this.value = new EndpointValue(b.address,
         InstanceMetadata.of(b.weight, b.zone, b.version, b.tags));
@@ -273,6 +273,7 @@ public final class EtcdRegistrar implements AutoCloseable {
   /** Builds an {@link EtcdRegistrar}. Not thread-safe. */
   public static final class Builder {
     private List<String> endpoints = EtcdClients.defaultEndpoints();
+    private EtcdTls tls;
     private String service;
     private HostAndPort address;
     private int weight = 1;
@@ -284,6 +285,12 @@ public final class EtcdRegistrar implements AutoCloseable {
     private Random random = new Random();
 
     private Builder() {}
+
+    /** TLS to etcd (and a client certificate for {@code --client-cert-auth}); default none. */
+    public Builder tls(EtcdTls tls) {
+      this.tls = tls;
+      return this;
+    }
 
     /** etcd endpoints ({@code host:port} or URLs); default {@link EtcdClients#defaultEndpoints()}. */
     public Builder etcdEndpoints(List<String> endpoints) {

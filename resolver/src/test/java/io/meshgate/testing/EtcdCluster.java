@@ -30,6 +30,10 @@ public final class EtcdCluster implements AutoCloseable {
   private final List<Member> members = new ArrayList<>();
   private final Path root;
   private final List<Client> clients = new ArrayList<>();
+  // With TLS: the CA, etcd's certificate, and the client certificate etcd requires.
+  private TestCa ca;
+  private TestCa.Issued serverCert;
+  private TestCa.Issued clientCert;
 
   private static final class Member {
     final String name;
@@ -54,9 +58,26 @@ public final class EtcdCluster implements AutoCloseable {
 
   /** Starts a cluster of {@code size} members and waits until every member is healthy. */
   public static EtcdCluster start(int size) {
+    return start(size, false);
+  }
+
+  /**
+   * Starts a cluster whose clients must speak TLS and present a certificate of the cluster's
+   * own test CA ({@code --client-cert-auth}); {@link #tls()} gives a client what it needs.
+   */
+  public static EtcdCluster startTls(int size) {
+    return start(size, true);
+  }
+
+  private static EtcdCluster start(int size, boolean tls) {
     DebianPackages.ensure("etcd-server", List.of("etcd", "--version"));
     try {
       EtcdCluster cluster = new EtcdCluster(Files.createTempDirectory("meshgate-etcd"));
+      if (tls) {
+        cluster.ca = TestCa.create("etcd-ca", cluster.root);
+        cluster.serverCert = cluster.ca.issue("etcd", "127.0.0.1", "localhost");
+        cluster.clientCert = cluster.ca.issue("meshgate-client");
+      }
       for (int i = 0; i < size; i++) {
         String name = "m" + i;
         cluster.members.add(new Member(name, FreePorts.next(), FreePorts.next(),
@@ -76,15 +97,35 @@ public final class EtcdCluster implements AutoCloseable {
       return cluster;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot make etcd's test certificates", e);
     }
+  }
+
+  /** TLS for a client of a {@link #startTls} cluster (its CA and a client certificate). */
+  public io.meshgate.resolver.EtcdTls tls() {
+    if (ca == null) {
+      throw new IllegalStateException("this cluster speaks cleartext");
+    }
+    return io.meshgate.resolver.EtcdTls.of(ca.caFile(), clientCert.certFile(),
+        clientCert.keyFile());
+  }
+
+  /** The cluster's test CA (TLS clusters only). */
+  public TestCa ca() {
+    return ca;
+  }
+
+  private String scheme() {
+    return ca == null ? "http" : "https";
   }
 
   private void launch(Member member, List<String> bootstrap) throws IOException {
     List<String> command = new ArrayList<>(List.of("etcd",
         "--name", member.name,
         "--data-dir", member.dataDir.toString(),
-        "--listen-client-urls", "http://127.0.0.1:" + member.clientPort,
-        "--advertise-client-urls", "http://127.0.0.1:" + member.clientPort,
+        "--listen-client-urls", scheme() + "://127.0.0.1:" + member.clientPort,
+        "--advertise-client-urls", scheme() + "://127.0.0.1:" + member.clientPort,
         "--listen-peer-urls", "http://127.0.0.1:" + member.peerPort,
         "--initial-advertise-peer-urls", "http://127.0.0.1:" + member.peerPort,
         // Fast elections: a killed leader is replaced within a second on loopback.
@@ -92,6 +133,11 @@ public final class EtcdCluster implements AutoCloseable {
         "--election-timeout", "500",
         "--logger", "zap",
         "--log-level", "warn"));
+    if (ca != null) {
+      command.addAll(List.of("--cert-file", serverCert.certFile().toString(),
+          "--key-file", serverCert.keyFile().toString(),
+          "--trusted-ca-file", ca.caFile().toString(), "--client-cert-auth"));
+    }
     command.addAll(bootstrap);
     member.process = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(member.log.toFile())).start();
@@ -103,14 +149,25 @@ public final class EtcdCluster implements AutoCloseable {
       if (!member.process.isAlive()) {
         throw new IllegalStateException("etcd " + member.name + " exited:\n" + log(member));
       }
-      return healthy(member);
+      return healthy(member, scheme(), healthClient());
     });
   }
 
-  private static boolean healthy(Member member) {
+  private HttpClient healthClient() {
+    if (ca == null) {
+      return HttpClient.newHttpClient();
+    }
     try {
-      HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-          URI.create("http://127.0.0.1:" + member.clientPort + "/health"))
+      return HttpClient.newBuilder().sslContext(ca.sslContext(clientCert)).build();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static boolean healthy(Member member, String scheme, HttpClient http) {
+    try {
+      HttpResponse<String> response = http.send(HttpRequest.newBuilder(
+          URI.create(scheme + "://127.0.0.1:" + member.clientPort + "/health"))
           .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
       return response.statusCode() == 200 && response.body().contains("true");
     } catch (IOException e) {
@@ -131,13 +188,13 @@ public final class EtcdCluster implements AutoCloseable {
 
   /** Client URLs of every member, e.g. {@code http://127.0.0.1:23791}. */
   public List<String> endpoints() {
-    return members.stream().map(m -> "http://127.0.0.1:" + m.clientPort)
+    return members.stream().map(m -> scheme() + "://127.0.0.1:" + m.clientPort)
         .collect(Collectors.toList());
   }
 
   /** The client URL of one member. */
   public String endpoint(int index) {
-    return "http://127.0.0.1:" + members.get(index).clientPort;
+    return scheme() + "://127.0.0.1:" + members.get(index).clientPort;
   }
 
   /** {@code host:port,host:port} of every member, as in an {@code etcd://} target authority. */
@@ -148,8 +205,17 @@ public final class EtcdCluster implements AutoCloseable {
 
   /** A jetcd client to every member, closed with the cluster. */
   public Client client() {
-    Client client = Client.builder().endpoints(endpoints().toArray(new String[0]))
-        .connectTimeout(Duration.ofSeconds(2)).build();
+    io.etcd.jetcd.ClientBuilder builder = Client.builder()
+        .endpoints(endpoints().toArray(new String[0])).connectTimeout(Duration.ofSeconds(2));
+    if (ca != null) {
+      try {
+        builder.sslContext(ssl -> ssl.trustManager(ca.caFile().toFile())
+            .keyManager(clientCert.certFile().toFile(), clientCert.keyFile().toFile()));
+      } catch (javax.net.ssl.SSLException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    Client client = builder.build();
     clients.add(client);
     return client;
   }

@@ -60,7 +60,8 @@ final class ClusterBinder {
               "'" + name + "' is already the name of an earlier cluster");
         } else {
           clusters.put(name, new GatewayConfig.Cluster(name, target, lb, lbConfig, healthCheck,
-              connectTimeout, breaker, etcdEndpoints(target, discovery), tls));
+              connectTimeout, breaker, etcdEndpoints(target, discovery), tls,
+              target != null && target.startsWith("etcd:///") ? discovery.etcdTls() : null));
         }
       }
     }
@@ -121,6 +122,9 @@ final class ClusterBinder {
       GatewayConfig.Discovery discovery) {
     if (target == null || !target.startsWith("etcd:///")) {
       return List.of();
+    }
+    if (discovery.etcdEndpoints().isEmpty() && discovery.etcdTls() != null) {
+      return io.meshgate.resolver.EtcdClients.defaultEndpoints(); // the defaults, over TLS
     }
     return discovery.etcdEndpoints();
   }

@@ -270,11 +270,12 @@ public record GatewayConfig(
   /**
    * Service discovery.
    *
+   * @param etcdTls TLS to etcd (CAs and a client certificate), or null for cleartext
    * @param etcdEndpoints etcd client URLs for {@code etcd:///service} cluster targets; empty:
    *     the resolver's defaults ({@code -Dmeshgate.etcd.endpoints}, {@code MESHGATE_ETCD_ENDPOINTS},
    *     127.0.0.1:2379)
    */
-  public record Discovery(List<String> etcdEndpoints) {
+  public record Discovery(List<String> etcdEndpoints, io.meshgate.resolver.EtcdTls etcdTls) {
     public Discovery {
       etcdEndpoints = List.copyOf(etcdEndpoints);
     }
@@ -315,10 +316,12 @@ public record GatewayConfig(
    * @param etcdEndpoints for an {@code etcd:///service} target, the etcd endpoints of
    *     {@code discovery.etcd} (empty: the resolver's defaults, or the target's own)
    * @param tls TLS to the cluster's endpoints, or null for cleartext (h2c)
+   * @param etcdTls for an {@code etcd:///service} target, TLS to etcd
+   *     ({@code discovery.etcd.tls}), or null
    */
   public record Cluster(String name, String target, String lbPolicy, Map<String, ?> lbConfig,
       String healthCheckService, Duration connectTimeout, CircuitBreaker circuitBreaker,
-      List<String> etcdEndpoints, UpstreamTls tls) {
+      List<String> etcdEndpoints, UpstreamTls tls, io.meshgate.resolver.EtcdTls etcdTls) {
 
     public Cluster {
       etcdEndpoints = List.copyOf(etcdEndpoints);

@@ -214,9 +214,10 @@ final class ServerBinder {
 
   GatewayConfig.Discovery discovery(ConfigReader.Obj o) {
     if (o == null) {
-      return new GatewayConfig.Discovery(List.of());
+      return new GatewayConfig.Discovery(List.of(), null);
     }
     List<String> endpoints = List.of();
+    io.meshgate.resolver.EtcdTls tls = null;
     ConfigReader.Obj etcd = o.obj("etcd");
     if (etcd != null) {
       List<String> listed = etcd.strings("endpoints");
@@ -225,9 +226,21 @@ final class ServerBinder {
       } catch (IllegalArgumentException e) {
         reader.error(etcd.node("endpoints"), etcd.child("endpoints"), e.getMessage());
       }
+      ConfigReader.Obj t = etcd.obj("tls");
+      if (t != null) {
+        Path ca = t.has("caFile") ? context.file(t, "caFile") : null;
+        Path cert = t.has("certFile") ? context.file(t, "certFile") : null;
+        Path key = t.has("keyFile") ? context.file(t, "keyFile") : null;
+        try {
+          tls = io.meshgate.resolver.EtcdTls.of(ca, cert, key);
+        } catch (IllegalArgumentException e) {
+          reader.error(t.node, t.path, e.getMessage());
+        }
+        t.finish();
+      }
       etcd.finish();
     }
     o.finish();
-    return new GatewayConfig.Discovery(endpoints);
+    return new GatewayConfig.Discovery(endpoints, tls);
   }
 }

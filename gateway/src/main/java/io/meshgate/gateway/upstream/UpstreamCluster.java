@@ -174,7 +174,7 @@ public final class UpstreamCluster {
       // discovery.etcd.endpoints, for this cluster's etcd:///service target. (The builder
       // takes no registry of its own; a factory is the way grpc-java 1.83 leaves open.)
       setResolver(builder, new io.meshgate.resolver.EtcdNameResolverProvider(
-          config.etcdEndpoints()));
+          config.etcdEndpoints(), config.etcdTls()));
     }
     return builder
         .eventLoopGroup(loop)
@@ -288,7 +288,7 @@ public final class UpstreamCluster {
     ManagedChannel copying = new CopyingChannel(channel);
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     return new UpstreamCluster(new GatewayConfig.Cluster(name, "in-process:" + name, "pick_first",
-        Map.of(), null, java.time.Duration.ofSeconds(1), null, java.util.List.of(), null),
+        Map.of(), null, java.time.Duration.ofSeconds(1), null, java.util.List.of(), null, null),
         channels, copying, null, Tracing.OFF, null);
   }
 

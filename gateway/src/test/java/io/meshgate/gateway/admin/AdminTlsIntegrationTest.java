@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.meshgate.gateway.netty.RotatingKeyManager;
 import io.meshgate.gateway.netty.TrustFiles;
-import io.meshgate.gateway.testing.TestCa;
+import io.meshgate.testing.TestCa;
 import io.meshgate.gateway.testing.TestGateway;
 import java.net.URI;
 import java.net.http.HttpClient;

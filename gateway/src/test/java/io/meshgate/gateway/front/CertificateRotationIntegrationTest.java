@@ -23,7 +23,7 @@ import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import io.meshgate.gateway.testing.CallLoad;
 import io.meshgate.gateway.testing.Metrics;
-import io.meshgate.gateway.testing.TestCa;
+import io.meshgate.testing.TestCa;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.EchoServiceImpl;
 import io.meshgate.samples.echo.v1.EchoRequest;

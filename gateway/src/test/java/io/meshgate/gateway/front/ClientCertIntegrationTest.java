@@ -17,7 +17,7 @@ import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.MetadataUtils;
-import io.meshgate.gateway.testing.TestCa;
+import io.meshgate.testing.TestCa;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.EchoServiceImpl;
 import io.meshgate.samples.echo.v1.EchoRequest;

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.testing;
+package io.meshgate.testing;
 
 import java.io.IOException;
 import java.io.StringWriter;
@@ -131,6 +131,42 @@ public final class TestCa {
     Instant now = Instant.now();
     return issue(commonName, List.of(sans), now.minus(Duration.ofDays(2)),
         now.minus(Duration.ofHours(1)));
+  }
+
+  /**
+   * A client TLS context that trusts this CA and, with {@code presented}, shows that
+   * certificate (for servers that ask for one).
+   */
+  public javax.net.ssl.SSLContext sslContext(Issued presented) throws Exception {
+    java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("ca", certificate);
+    javax.net.ssl.TrustManagerFactory trustFactory = javax.net.ssl.TrustManagerFactory
+        .getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+    trustFactory.init(trust);
+    javax.net.ssl.KeyManager[] keyManagers = null;
+    if (presented != null) {
+      java.security.cert.X509Certificate leaf;
+      try (var in = Files.newInputStream(presented.certFile())) {
+        leaf = (java.security.cert.X509Certificate) java.security.cert.CertificateFactory
+            .getInstance("X.509").generateCertificate(in);
+      }
+      String pem = Files.readString(presented.keyFile());
+      byte[] der = java.util.Base64.getMimeDecoder().decode(pem
+          .replace("-----BEGIN PRIVATE KEY-----", "").replace("-----END PRIVATE KEY-----", ""));
+      PrivateKey key = java.security.KeyFactory.getInstance("EC")
+          .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(der));
+      java.security.KeyStore keys = java.security.KeyStore.getInstance("PKCS12");
+      keys.load(null, null);
+      keys.setKeyEntry("key", key, new char[0], new X509Certificate[] {leaf, certificate});
+      javax.net.ssl.KeyManagerFactory keyFactory = javax.net.ssl.KeyManagerFactory
+          .getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+      keyFactory.init(keys, new char[0]);
+      keyManagers = keyFactory.getKeyManagers();
+    }
+    javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+    context.init(keyManagers, trustFactory.getTrustManagers(), null);
+    return context;
   }
 
   private static KeyPair newKeys() throws Exception {
