@@ -98,6 +98,7 @@ class ClientCertIntegrationTest {
                 forwardClientCert: %s}
         admin: {host: 127.0.0.1, port: 0}
         transcoding: {descriptors: ["%s"]}
+        accessLog: {path: "%s"}
         clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
         routes:
           - name: web-only
@@ -111,7 +112,8 @@ class ClientCertIntegrationTest {
           - {name: public, match: {servicePrefix: ""}, cluster: echo}
         """.formatted(serverCert.certFile(), serverCert.keyFile(), clientAuth,
         clientCa.caFile(), forward,
-        io.meshgate.gateway.testing.SampleFleet.descriptorSet(dir), backend.getPort()));
+        io.meshgate.gateway.testing.SampleFleet.descriptorSet(dir), dir.resolve("access.log"),
+        backend.getPort()));
   }
 
   /** A grpc-java TLS client with {@code cert} (or none). */
@@ -141,6 +143,9 @@ class ClientCertIntegrationTest {
     var fromWeb = client(web);
     assertEquals("hi", fromWeb.echo(request("hi")).getMessage());
     String element = xfcc.get(xfcc.size() - 1);
+    io.meshgate.testing.Await.until("the call is in the access log with its principal",
+        java.time.Duration.ofSeconds(10), () -> accessLogLines().stream()
+            .anyMatch(l -> l.contains("\"principal\":\"" + WEB + "\"")));
     assertTrue(element.startsWith("By=spiffe://corp.example/ns/edge/sa/gw;Hash=")
         && element.contains(";Subject=\"CN=frontend\"") && element.endsWith(";URI=" + WEB),
         element);
@@ -193,6 +198,15 @@ class ClientCertIntegrationTest {
         .header("content-type", "application/json")
         .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"message\":\"rest\"}"))
         .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+  }
+
+  private List<String> accessLogLines() {
+    try {
+      java.nio.file.Path log = dir.resolve("access.log");
+      return java.nio.file.Files.exists(log) ? java.nio.file.Files.readAllLines(log) : List.of();
+    } catch (java.io.IOException e) {
+      return List.of();
+    }
   }
 
   private static int countExpanded(EchoServiceGrpc.EchoServiceBlockingStub stub) {
