@@ -21,7 +21,9 @@ import java.util.logging.SimpleFormatter;
 public final class Main {
   static final String USAGE = """
       usage: meshgate --config FILE [--log-level LEVEL]
-             meshgate --config-etcd ENDPOINTS [--config-prefix PREFIX] [--log-level LEVEL]
+             meshgate --config-etcd ENDPOINTS [--config-prefix PREFIX]
+                      [--config-etcd-ca FILE] [--config-etcd-cert FILE --config-etcd-key FILE]
+                      [--log-level LEVEL]
              meshgate validate FILE
              meshgate --help | --version
 
@@ -41,6 +43,11 @@ public final class Main {
                             the same revision
         --config-prefix PREFIX
                             where in etcd (default /meshgate/config/)
+        --config-etcd-ca FILE
+                            reach that etcd over TLS, trusting the CAs in FILE (PEM)
+        --config-etcd-cert FILE, --config-etcd-key FILE
+                            ... presenting this client certificate and key (PEM, the key
+                            PKCS#8), for an etcd run with --client-cert-auth
         --log-level LEVEL   SEVERE, WARNING, INFO (default) or FINE (one line per call)
         --help              print this help and exit
         --version           print the version and exit
@@ -66,6 +73,7 @@ public final class Main {
     String config = null;
     String configEtcd = null;
     String configPrefix = "/meshgate/config/";
+    java.util.Map<String, String> etcdTlsFiles = new java.util.HashMap<>();
     String validate = null;
     Level level = Level.INFO;
     for (int i = 0; i < args.length; i++) {
@@ -90,6 +98,12 @@ public final class Main {
             return usage(err, "--config-etcd needs etcd endpoints (host:port,host:port)");
           }
           configEtcd = args[++i];
+        }
+        case "--config-etcd-ca", "--config-etcd-cert", "--config-etcd-key" -> {
+          if (i + 1 == args.length) {
+            return usage(err, args[i] + " needs a file");
+          }
+          etcdTlsFiles.put(args[i], args[++i]);
         }
         case "--config-prefix" -> {
           if (i + 1 == args.length) {
@@ -145,7 +159,17 @@ public final class Main {
     }
     configureLogging(level);
     if (configEtcd != null) {
-      return runFromEtcd(configEtcd, configPrefix, err);
+      io.meshgate.resolver.EtcdTls tls = null;
+      if (!etcdTlsFiles.isEmpty()) {
+        try {
+          tls = io.meshgate.resolver.EtcdTls.of(path(etcdTlsFiles.get("--config-etcd-ca")),
+              path(etcdTlsFiles.get("--config-etcd-cert")),
+              path(etcdTlsFiles.get("--config-etcd-key")));
+        } catch (IllegalArgumentException e) {
+          return usage(err, "--config-etcd TLS: " + e.getMessage());
+        }
+      }
+      return runFromEtcd(configEtcd, configPrefix, tls, err);
     }
     GatewayConfig loaded;
     try {
@@ -208,12 +232,17 @@ public final class Main {
   }
 
   /** Runs the configuration kept in etcd, watched; blocks until the gateway stops. */
-  private static int runFromEtcd(String endpoints, String prefix, PrintStream err) {
+  private static java.nio.file.Path path(String file) {
+    return file == null ? null : java.nio.file.Path.of(file);
+  }
+
+  private static int runFromEtcd(String endpoints, String prefix,
+      io.meshgate.resolver.EtcdTls tls, PrintStream err) {
     EtcdConfigSource source;
     EtcdConfigSource.Loaded loaded;
     try {
       source = EtcdConfigSource.connect(
-          io.meshgate.resolver.EtcdClients.parseEndpoints(endpoints), prefix);
+          io.meshgate.resolver.EtcdClients.parseEndpoints(endpoints), prefix, tls);
     } catch (IllegalArgumentException e) {
       return usage(err, "--config-etcd: " + e.getMessage());
     }

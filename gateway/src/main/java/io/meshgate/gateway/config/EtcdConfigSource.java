@@ -57,8 +57,18 @@ public final class EtcdConfigSource implements AutoCloseable {
 
   /** The source of the document at {@code <prefix>gateway.yaml} in the etcd at endpoints. */
   public static EtcdConfigSource connect(List<String> endpoints, String prefix) {
+    return connect(endpoints, prefix, null);
+  }
+
+  /**
+   * As {@link #connect(List, String)}, over TLS with {@code tls} (null: cleartext).
+   *
+   * @throws IllegalArgumentException when the TLS files cannot be used
+   */
+  public static EtcdConfigSource connect(List<String> endpoints, String prefix,
+      io.meshgate.resolver.EtcdTls tls) {
     String normalized = prefix.endsWith("/") ? prefix : prefix + "/";
-    return new EtcdConfigSource(EtcdClients.acquire(endpoints), normalized + "gateway.yaml");
+    return new EtcdConfigSource(EtcdClients.acquire(endpoints, tls), normalized + "gateway.yaml");
   }
 
   /** The key the document lives at. */

@@ -62,9 +62,17 @@ public final class GatewayProcess implements AutoCloseable {
   /** As {@link #start(Path, int)}, with JVM options ({@code MESHGATE_JAVA_OPTS}). */
   public static GatewayProcess start(Path config, int adminPort, String javaOpts)
       throws Exception {
+    return startWith(List.of("--config", config.toString()), adminPort, javaOpts);
+  }
+
+  /** Starts {@code bin/meshgate args...} and waits until its admin port says ready. */
+  public static GatewayProcess startWith(List<String> args, int adminPort, String javaOpts)
+      throws Exception {
     Path log = Files.createTempFile("meshgate", ".log");
-    ProcessBuilder builder = new ProcessBuilder(root().resolve("bin/meshgate").toString(),
-        "--config", config.toString())
+    List<String> command = new ArrayList<>();
+    command.add(root().resolve("bin/meshgate").toString());
+    command.addAll(args);
+    ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true)
         .redirectOutput(log.toFile());
     builder.environment().put("MESHGATE_JAVA_OPTS", javaOpts);
