@@ -235,6 +235,29 @@ class UpstreamTlsIntegrationTest {
         && message.contains("the endpoint wants a client certificate"), message);
   }
 
+  @Test
+  void aClusterDiscoveredInEtcdSpeaksTlsToItsEndpointsToo() throws Exception {
+    // The name checked for an etcd:/// cluster is its service name.
+    int port = backend(backendCa.issue("payments", "payments"));
+    try (io.meshgate.testing.EtcdCluster etcd = io.meshgate.testing.EtcdCluster.start(1);
+        io.meshgate.resolver.EtcdRegistrar registrar = io.meshgate.resolver.EtcdRegistrar
+            .builder().etcdEndpoints(etcd.endpoints()).service("payments")
+            .address("127.0.0.1:" + port).build()) {
+      registrar.start();
+      assertTrue(registrar.awaitRegistered(java.time.Duration.ofSeconds(20)));
+      TestGateway gateway = TestGateway.start("""
+          discovery: {etcd: {endpoints: ["%s"]}}
+          clusters: [{name: payments, target: "etcd:///payments", tls: %s}]
+          routes: [{match: {servicePrefix: ""}, cluster: payments}]
+          """.formatted(etcd.endpoints().get(0), mtls()));
+      gateways.add(gateway);
+      assertEquals("discovered", EchoServiceGrpc.newBlockingStub(gateway.channel())
+          .withDeadlineAfter(20, TimeUnit.SECONDS).withWaitForReady()
+          .echo(request("discovered")).getMessage());
+      assertEquals("CN=meshgate", clientSubjects.get(clientSubjects.size() - 1));
+    }
+  }
+
   private static String failure(TestGateway gateway) {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
         () -> EchoServiceGrpc.newBlockingStub(gateway.channel())
