@@ -284,11 +284,15 @@ public final class EtcdCluster implements AutoCloseable {
 
   @Override
   public void close() {
-    clients.forEach(Client::close);
+    // The processes first, whatever else fails: an etcd left running outlives the test JVM.
     for (Member member : members) {
       end(member, true);
     }
-    deleteTree(root);
+    try {
+      clients.forEach(Client::close);
+    } finally {
+      deleteTree(root);
+    }
   }
 
   private static void deleteTree(Path path) {
