@@ -1,6 +1,6 @@
 package io.meshgate.gateway.front;
 
-import java.net.Socket;
+import io.meshgate.gateway.netty.OneSidedTrustManager;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import javax.net.ssl.SSLEngine;
@@ -13,14 +13,13 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * none; the gateway instead turns it away (a certificate that does not verify is no anonymous
  * client), so the reason is kept in the handshake session for {@link #rejection}.
  */
-final class ClientTrust extends X509ExtendedTrustManager {
+final class ClientTrust extends OneSidedTrustManager {
   private static final String REJECTED = "meshgate.client-certificate-rejected";
 
-  private final X509ExtendedTrustManager trust;
   private final String trustedBy;
 
   ClientTrust(X509ExtendedTrustManager trust, String trustedBy) {
-    this.trust = trust;
+    super(true, trust);
     this.trustedBy = trustedBy;
   }
 
@@ -31,12 +30,12 @@ final class ClientTrust extends X509ExtendedTrustManager {
   }
 
   @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+  protected void check(X509Certificate[] chain, String authType, SSLEngine engine)
       throws CertificateException {
     try {
-      check(chain, authType);
+      verify(chain, authType);
     } catch (CertificateException e) {
-      SSLSession handshake = engine.getHandshakeSession();
+      SSLSession handshake = engine == null ? null : engine.getHandshakeSession();
       if (handshake != null) {
         handshake.putValue(REJECTED, e.getMessage());
       }
@@ -44,17 +43,12 @@ final class ClientTrust extends X509ExtendedTrustManager {
     }
   }
 
-  private void check(X509Certificate[] chain, String authType) throws CertificateException {
+  private void verify(X509Certificate[] chain, String authType) throws CertificateException {
     X509Certificate leaf = chain[0];
     String subject = leaf.getSubjectX500Principal().getName();
-    try {
-      leaf.checkValidity();
-    } catch (java.security.cert.CertificateExpiredException e) {
-      throw new CertificateException("the client certificate (" + subject + ") expired on "
-          + leaf.getNotAfter().toInstant());
-    } catch (java.security.cert.CertificateNotYetValidException e) {
-      throw new CertificateException("the client certificate (" + subject + ") is valid only"
-          + " from " + leaf.getNotBefore().toInstant());
+    String dates = validityProblem(leaf);
+    if (dates != null) {
+      throw new CertificateException("the client certificate (" + subject + ") " + dates);
     }
     try {
       trust.checkClientTrusted(chain, authType);
@@ -62,40 +56,5 @@ final class ClientTrust extends X509ExtendedTrustManager {
       throw new CertificateException("the client certificate (" + subject + ", issued by "
           + leaf.getIssuerX500Principal().getName() + ") is not trusted by " + trustedBy);
     }
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-      throws CertificateException {
-    check(chain, authType);
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType)
-      throws CertificateException {
-    check(chain, authType);
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-      throws CertificateException {
-    throw new CertificateException("the front checks clients only");
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
-      throws CertificateException {
-    throw new CertificateException("the front checks clients only");
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType)
-      throws CertificateException {
-    throw new CertificateException("the front checks clients only");
-  }
-
-  @Override
-  public X509Certificate[] getAcceptedIssuers() {
-    return trust.getAcceptedIssuers();
   }
 }

@@ -6,10 +6,7 @@ import io.meshgate.gateway.netty.RotatingKeyManager;
 import io.meshgate.gateway.netty.RotatingTrustManager;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
-import java.net.Socket;
 import java.security.cert.CertificateException;
-import java.security.cert.CertificateExpiredException;
-import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.function.Consumer;
@@ -68,41 +65,27 @@ final class UpstreamTls {
   }
 
   /** Checks an endpoint's certificate chain; server side only. */
-  static final class EndpointTrust extends X509ExtendedTrustManager {
+  static final class EndpointTrust extends io.meshgate.gateway.netty.OneSidedTrustManager {
     private final String cluster;
     private final GatewayConfig.UpstreamTls config;
-    private final X509ExtendedTrustManager trust;
     private final Consumer<String> failed;
     private final String trustedBy;
 
     EndpointTrust(String cluster, GatewayConfig.UpstreamTls config,
         X509ExtendedTrustManager trust, Consumer<String> failed) {
+      super(false, trust);
       this.cluster = cluster;
       this.config = config;
-      this.trust = trust;
       this.failed = failed;
       this.trustedBy = config.caFile() == null ? "the JVM's trusted CAs"
           : config.caFile().getFileName().toString();
     }
 
     @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+    protected void check(X509Certificate[] chain, String authType, SSLEngine engine)
         throws CertificateException {
-      String peer = engine == null ? "the endpoint"
-          : engine.getPeerHost() + ":" + engine.getPeerPort();
-      check(chain, authType, peer, engine);
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
-        throws CertificateException {
-      check(chain, authType, "the endpoint", null);
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType)
-        throws CertificateException {
-      check(chain, authType, "the endpoint", null);
+      check(chain, authType, engine == null ? "the endpoint"
+          : engine.getPeerHost() + ":" + engine.getPeerPort(), engine);
     }
 
     private void check(X509Certificate[] chain, String authType, String peer, SSLEngine engine)
@@ -112,14 +95,10 @@ final class UpstreamTls {
       }
       X509Certificate leaf = chain[0];
       String subject = leaf.getSubjectX500Principal().getName();
-      try {
-        leaf.checkValidity();
-      } catch (CertificateExpiredException e) {
-        throw fail("expired", "the certificate of " + peer + " (" + subject + ") expired on "
-            + leaf.getNotAfter().toInstant());
-      } catch (CertificateNotYetValidException e) {
-        throw fail("not_yet_valid", "the certificate of " + peer + " (" + subject
-            + ") is valid only from " + leaf.getNotBefore().toInstant());
+      String dates = validityProblem(leaf);
+      if (dates != null) {
+        throw fail(dates.startsWith("expired") ? "expired" : "not_yet_valid",
+            "the certificate of " + peer + " (" + subject + ") " + dates);
       }
       try {
         trust.checkServerTrusted(chain, authType); // the chain alone, no names
@@ -155,29 +134,6 @@ final class UpstreamTls {
     private CertificateException fail(String reason, String message) {
       failed.accept(reason);
       return new CertificateException("cluster '" + cluster + "': " + message);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-        throws CertificateException {
-      throw new CertificateException("an upstream context checks servers only");
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-        throws CertificateException {
-      throw new CertificateException("an upstream context checks servers only");
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType)
-        throws CertificateException {
-      throw new CertificateException("an upstream context checks servers only");
-    }
-
-    @Override
-    public X509Certificate[] getAcceptedIssuers() {
-      return trust.getAcceptedIssuers();
     }
   }
 

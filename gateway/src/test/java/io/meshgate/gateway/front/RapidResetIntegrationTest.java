@@ -66,6 +66,24 @@ class RapidResetIntegrationTest {
     attackerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
   }
 
+  /** Replaces the gateway with one that has {@code limits}. */
+  private void restartWith(String limits) throws Exception {
+    gateway.close();
+    gateway = TestGateway.start("""
+        limits: %s
+        clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
+        routes: [{match: {servicePrefix: ""}, cluster: echo}]
+        """.formatted(limits, echo.port()));
+  }
+
+  /** The request headers of a gRPC EchoService/Echo call. */
+  private static Http2Headers grpcEcho() {
+    return new DefaultHttp2Headers()
+        .method("POST").scheme("http").authority("127.0.0.1")
+        .path("/meshgate.samples.echo.v1.EchoService/Echo")
+        .set("content-type", "application/grpc").set("te", "trailers");
+  }
+
   /** Connects a raw HTTP/2 client; returns its channel, with its connection in {@code out}. */
   private Channel connect(Http2Connection connection, Http2ConnectionHandler handler)
       throws InterruptedException {
@@ -81,16 +99,8 @@ class RapidResetIntegrationTest {
 
   @org.junit.jupiter.api.Test
   void anAttackerThatReconnectsIsRefusedOnceCutThreeTimes() throws Exception {
-    gateway.close();
-    gateway = TestGateway.start("""
-        limits: {rapidReset: {minStreams: 50}}
-        clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
-        routes: [{match: {servicePrefix: ""}, cluster: echo}]
-        """.formatted(echo.port()));
-    Http2Headers headers = new DefaultHttp2Headers()
-        .method("POST").scheme("http").authority("127.0.0.1")
-        .path("/meshgate.samples.echo.v1.EchoService/Echo")
-        .set("content-type", "application/grpc").set("te", "trailers");
+    restartWith("{rapidReset: {minStreams: 50}}");
+    Http2Headers headers = grpcEcho();
     long callsBefore = echo.echo().callsStarted();
     for (int attempt = 0; attempt < 8; attempt++) {
       Http2Connection connection = new DefaultHttp2Connection(false);
@@ -125,12 +135,7 @@ class RapidResetIntegrationTest {
 
   @org.junit.jupiter.api.Test
   void aCutConnectionGetsOneReasonNotALaterSettingsTimeout() throws Exception {
-    gateway.close();
-    gateway = TestGateway.start("""
-        limits: {rapidReset: {minStreams: 50}, settingsAckTimeout: 300ms}
-        clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
-        routes: [{match: {servicePrefix: ""}, cluster: echo}]
-        """.formatted(echo.port()));
+    restartWith("{rapidReset: {minStreams: 50}, settingsAckTimeout: 300ms}");
     java.util.List<Long> goAways = new java.util.concurrent.CopyOnWriteArrayList<>();
     Http2Connection connection = new DefaultHttp2Connection(false);
     Http2ConnectionHandler attacker = new Http2ConnectionHandlerBuilder()
@@ -147,10 +152,7 @@ class RapidResetIntegrationTest {
     // Reads nothing (so it never acknowledges the gateway's SETTINGS) while it attacks, and for
     // longer than the SETTINGS timeout; then reads what the gateway sent.
     channel.config().setAutoRead(false);
-    Http2Headers headers = new DefaultHttp2Headers()
-        .method("POST").scheme("http").authority("127.0.0.1")
-        .path("/meshgate.samples.echo.v1.EchoService/Echo")
-        .set("content-type", "application/grpc").set("te", "trailers");
+    Http2Headers headers = grpcEcho();
     channel.eventLoop().submit(() -> {
       ChannelHandlerContext ctx = channel.pipeline().context(attacker);
       for (int i = 0; i < 100; i++) {
