@@ -22,8 +22,9 @@ import javax.net.ssl.TrustManagerFactory;
  * TLS cost, side by side in one run: grpc-benchmarks AsyncClient through Meshgate in h2c and with
  * TLS on both sides (client to gateway, gateway to backend), and the same through HAProxy with
  * the same certificates (grpc's test CA: {@code server1.pem} for every server, the name
- * {@code foo.test.google.fr}), unary and streaming; then how many new TLS handshakes a second
- * each front accepts. Prints QPS and the proxy's CPU per call, and the ratios TLS / h2c.
+ * {@code foo.test.google.fr}), unary and streaming; Meshgate's TLS once with the JDK's provider
+ * and once with {@code provider: openssl} (BoringSSL); then how many new TLS handshakes a
+ * second each front accepts. Prints QPS and the proxy's CPU per call, and the ratios TLS / h2c.
  */
 public final class TlsBench {
   private static final String NAME = "foo.test.google.fr";
@@ -77,9 +78,11 @@ public final class TlsBench {
     Map<String, Process> proxies = new LinkedHashMap<>();
     Map<String, Integer> ports = new LinkedHashMap<>();
     int workers = bench.workers();
-    for (boolean tls : new boolean[] {false, true}) {
+    for (String variant : List.of("meshgate", "meshgate-tls", "meshgate-tls-openssl")) {
+      boolean tls = !variant.equals("meshgate");
+      String provider = variant.endsWith("openssl") ? "openssl" : "jdk";
       int port = BenchProcesses.freePort();
-      Path config = work.resolve("meshgate" + (tls ? "-tls" : "") + ".yaml");
+      Path config = work.resolve(variant + ".yaml");
       Files.writeString(config, String.format(Locale.ROOT, """
           listener:
             host: 127.0.0.1
@@ -93,10 +96,12 @@ public final class TlsBench {
           %s
           routes: [{match: {servicePrefix: ""}, cluster: bench}]
           """, port, workers,
-          tls ? "  tls: {certFile: \"" + cert + "\", keyFile: \"" + key + "\"}" : "",
+          tls ? "  tls: {certFile: \"" + cert + "\", keyFile: \"" + key + "\", provider: "
+              + provider + "}" : "",
           BenchProcesses.freePort(), tls ? backendTls : backend,
-          tls ? "    tls: {caFile: \"" + ca + "\", serverName: " + NAME + "}" : ""));
-      String name = "meshgate" + (tls ? "-tls" : "");
+          tls ? "    tls: {caFile: \"" + ca + "\", serverName: " + NAME + ", provider: "
+              + provider + "}" : ""));
+      String name = variant;
       proxies.put(name, processes.start(name, List.of(
           bench.root().resolve("bin/meshgate").toString(), "--config", config.toString())));
       ports.put(name, port);
@@ -145,7 +150,7 @@ public final class TlsBench {
     for (boolean streaming : new boolean[] {false, true}) {
       String mode = streaming ? "streaming" : "unary";
       for (Map.Entry<String, Integer> target : ports.entrySet()) {
-        bench.client(target.getValue(), streaming, 5, null, target.getKey().endsWith("-tls"));
+        bench.client(target.getValue(), streaming, 5, null, target.getKey().contains("-tls"));
       }
       Map<String, List<ProxyBench.Result>> results = new LinkedHashMap<>();
       for (int round = 0; round < bench.rounds(); round++) {
@@ -155,7 +160,7 @@ public final class TlsBench {
         }
         for (Map.Entry<String, Integer> target : order) {
           ProxyBench.Result result = bench.client(target.getValue(), streaming, bench.duration(),
-              proxies.get(target.getKey()), target.getKey().endsWith("-tls"));
+              proxies.get(target.getKey()), target.getKey().contains("-tls"));
           results.computeIfAbsent(target.getKey(), k -> new ArrayList<>()).add(result);
           System.out.printf(Locale.ROOT, "  %s %s round %d: %d QPS, p50 %d us, p99 %d us, proxy"
                   + " CPU %s/call%n", mode, target.getKey(), round + 1, result.qps(),
@@ -172,10 +177,14 @@ public final class TlsBench {
           / median.get("meshgate").cpuMicros();
       double haproxyCpu = median.get("haproxy-tls").cpuMicros()
           / median.get("haproxy").cpuMicros();
+      double opensslCpu = median.get("meshgate-tls-openssl").cpuMicros()
+          / median.get("meshgate").cpuMicros();
       ratios.append(String.format(Locale.ROOT, "%-10s meshgate TLS/h2c: QPS %.2f, CPU per call"
-              + " %.2f   haproxy TLS/h2c: QPS %.2f, CPU per call %.2f   (bars: QPS >= 0.80,"
-              + " CPU ratio <= haproxy's)%n", mode,
+              + " %.2f   with openssl: QPS %.2f, CPU per call %.2f   haproxy TLS/h2c: QPS %.2f,"
+              + " CPU per call %.2f   (bars: QPS >= 0.80, CPU ratio <= haproxy's)%n", mode,
           ProxyBench.ratio(median.get("meshgate-tls"), median.get("meshgate")), meshgateCpu,
+          ProxyBench.ratio(median.get("meshgate-tls-openssl"), median.get("meshgate")),
+          opensslCpu,
           ProxyBench.ratio(median.get("haproxy-tls"), median.get("haproxy")), haproxyCpu));
     }
     System.out.println();
@@ -183,7 +192,7 @@ public final class TlsBench {
     System.out.println();
     System.out.print(ratios);
     System.out.println();
-    for (String front : List.of("meshgate-tls", "haproxy-tls")) {
+    for (String front : List.of("meshgate-tls", "meshgate-tls-openssl", "haproxy-tls")) {
       System.out.printf(Locale.ROOT, "new TLS handshakes per second, %s: %d%n", front,
           handshakesPerSecond(ports.get(front), ca, handshakeSeconds));
     }

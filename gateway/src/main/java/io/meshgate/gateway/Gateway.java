@@ -12,7 +12,7 @@ import io.meshgate.gateway.descriptors.ReflectionServer;
 import io.meshgate.gateway.front.FrontServer;
 import io.meshgate.gateway.front.ServerTls;
 import io.meshgate.gateway.netty.AbuseMemory;
-import io.meshgate.gateway.netty.CertificateWatcher;
+import io.meshgate.resolver.tls.CertificateWatcher;
 import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.overload.Memory;
 import io.meshgate.gateway.overload.OverloadManager;

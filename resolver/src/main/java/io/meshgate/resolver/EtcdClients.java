@@ -1,6 +1,9 @@
 package io.meshgate.resolver;
 
 import io.etcd.jetcd.Client;
+import io.meshgate.resolver.tls.CertificateWatcher;
+import io.meshgate.resolver.tls.RotatingKeyManager;
+import io.meshgate.resolver.tls.RotatingTrustManager;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -27,16 +30,22 @@ public final class EtcdClients {
   /** Where etcd is when nothing says otherwise. */
   public static final String LOCAL_ENDPOINT = "http://127.0.0.1:2379";
 
+  /** How often the files of an {@link EtcdTls} are checked for changes. */
+  static final Duration TLS_POLL = Duration.ofSeconds(2);
+
   private static final Map<String, Shared> CLIENTS = new HashMap<>(); // guarded by CLIENTS
+  private static CertificateWatcher watcher; // guarded by CLIENTS
 
   private EtcdClients() {}
 
   private static final class Shared {
     final Client client;
+    final List<CertificateWatcher.Watch> watches;
     int users;
 
-    Shared(Client client) {
+    Shared(Client client, List<CertificateWatcher.Watch> watches) {
       this.client = client;
+      this.watches = watches;
     }
   }
 
@@ -105,20 +114,9 @@ public final class EtcdClients {
       Shared shared = CLIENTS.get(key);
       if (shared == null) {
         io.etcd.jetcd.ClientBuilder builder = Client.builder();
+        List<CertificateWatcher.Watch> watches = new ArrayList<>();
         if (tls != null) {
-          try {
-            builder.sslContext(ssl -> {
-              if (tls.caFile() != null) {
-                ssl.trustManager(tls.caFile().toFile());
-              }
-              if (tls.certFile() != null) {
-                ssl.keyManager(tls.certFile().toFile(), tls.keyFile().toFile());
-              }
-            });
-          } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
-            throw new IllegalArgumentException("cannot use the etcd TLS files " + tls + ": "
-                + e.getMessage(), e);
-          }
+          watches = watchTls(builder, tls);
         }
         shared = new Shared(builder
             .endpoints(urls.toArray(new String[0]))
@@ -128,12 +126,53 @@ public final class EtcdClients {
             // Our own retry loops (with backoff and logging) handle outages; the client's
             // retries only cover brief blips.
             .retryMaxDuration(Duration.ofSeconds(2))
-            .build());
+            .build(), watches);
         CLIENTS.put(key, shared);
       }
       shared.users++;
       return new Handle(key, shared.client);
     }
+  }
+
+  /**
+   * Gives the client's TLS key and trust managers that the files' changes replace (checked
+   * every {@link #TLS_POLL}): each new connection to etcd uses the files as they are then, and
+   * a broken file is refused and logged, the material before it kept.
+   */
+  private static List<CertificateWatcher.Watch> watchTls(
+      io.etcd.jetcd.ClientBuilder builder, EtcdTls tls) {
+    RotatingTrustManager cas;
+    RotatingKeyManager keys = null;
+    try {
+      cas = RotatingTrustManager.load(tls.caFile());
+      if (tls.certFile() != null) {
+        keys = RotatingKeyManager.load(tls.certFile(), tls.keyFile());
+      }
+      RotatingKeyManager clientKeys = keys;
+      builder.sslContext(ssl -> {
+        ssl.trustManager(cas);
+        if (clientKeys != null) {
+          ssl.keyManager(clientKeys);
+        }
+      });
+    } catch (Exception e) {
+      throw new IllegalArgumentException("cannot use the etcd TLS files " + tls + ": "
+          + e.getMessage(), e);
+    }
+    if (watcher == null) {
+      watcher = new CertificateWatcher(TLS_POLL,
+          CertificateWatcher.Listener.NONE);
+    }
+    List<CertificateWatcher.Watch> watches = new ArrayList<>();
+    if (keys != null) {
+      RotatingKeyManager clientKeys = keys;
+      watches.add(watcher.watch("etcd client certificate",
+          List.of(tls.certFile(), tls.keyFile()), clientKeys::reload, clientKeys::certificate));
+    }
+    if (tls.caFile() != null) {
+      watches.add(watcher.watch("etcd CAs", List.of(tls.caFile()), cas::reload, null));
+    }
+    return watches;
   }
 
   /** Clients open now (one per etcd cluster in use). */
@@ -150,6 +189,7 @@ public final class EtcdClients {
       if (shared != null && --shared.users == 0) {
         CLIENTS.remove(key);
         toClose = shared.client;
+        shared.watches.forEach(CertificateWatcher.Watch::close);
       }
     }
     if (toClose != null) {

@@ -10,6 +10,12 @@ import java.util.Objects;
  * Give it to {@link EtcdNameResolverProvider#EtcdNameResolverProvider(java.util.List, EtcdTls)}
  * and {@link EtcdRegistrar.Builder#tls}; the endpoints are then {@code https://} URLs (a bare
  * {@code host:port} is taken as https). Immutable; equal when the files are.
+ *
+ * <p>The files are watched while a client uses them (their contents checked every two
+ * seconds): a changed certificate, key or CA file is checked (it parses, the key fits the
+ * certificate, the certificate has not expired) and used from the next connection to etcd on,
+ * without a restart; connections already open keep theirs. A broken file is refused and logged,
+ * and the files loaded before keep serving.
  */
 public final class EtcdTls {
   private final Path caFile;

@@ -38,4 +38,28 @@ final class BindContext {
     }
     return path;
   }
+
+  /**
+   * {@code provider: jdk | openssl} of a {@code tls:} section; {@code openssl} is refused with
+   * the reason when BoringSSL cannot load on this machine.
+   */
+  GatewayConfig.TlsProvider tlsProvider(ConfigReader.Obj t) {
+    String text = t.string("provider", "jdk");
+    if (text.equalsIgnoreCase("jdk")) {
+      return GatewayConfig.TlsProvider.JDK;
+    }
+    if (!text.equalsIgnoreCase("openssl")) {
+      reader.error(t.node("provider"), t.child("provider"), "'" + text
+          + "' is not a TLS provider (expected: jdk or openssl)");
+      return GatewayConfig.TlsProvider.JDK;
+    }
+    if (!io.netty.handler.ssl.OpenSsl.isAvailable()) {
+      Throwable cause = io.netty.handler.ssl.OpenSsl.unavailabilityCause();
+      reader.error(t.node("provider"), t.child("provider"), "provider openssl cannot load"
+          + " BoringSSL (netty-tcnative-boringssl-static) on this machine: "
+          + (cause == null ? "unknown reason" : cause.getMessage()) + "; use provider: jdk");
+      return GatewayConfig.TlsProvider.JDK;
+    }
+    return GatewayConfig.TlsProvider.OPENSSL;
+  }
 }

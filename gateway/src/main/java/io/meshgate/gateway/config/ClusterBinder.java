@@ -85,13 +85,13 @@ final class ClusterBinder {
           + "' is not a TLS version the gateway speaks (expected: TLSv1.2 or TLSv1.3)");
       minVersion = "TLSv1.2";
     }
+    GatewayConfig.TlsProvider provider = context.tlsProvider(t);
     t.finish();
     if (cert != null && key != null && java.nio.file.Files.isReadable(cert)
         && java.nio.file.Files.isReadable(key)) {
       try {
-        // Loads the pair as the cluster will, so that a bad one is refused with the config.
-        io.netty.handler.ssl.SslContextBuilder.forClient().keyManager(cert.toFile(),
-            key.toFile()).build();
+        // Checks the pair as a rotation would, so that a bad one is refused with the config.
+        io.meshgate.resolver.tls.PemFiles.read(cert, key);
       } catch (Exception e) {
         reader.error(t.node("certFile"), t.child("certFile"), "cannot load certificate "
             + cert + " with key " + key + " (expected: a PEM certificate chain and its PEM"
@@ -99,18 +99,15 @@ final class ClusterBinder {
       }
     }
     if (ca != null && java.nio.file.Files.isReadable(ca)) {
-      try (var in = java.nio.file.Files.newInputStream(ca)) {
-        if (java.security.cert.CertificateFactory.getInstance("X.509")
-            .generateCertificates(in).isEmpty()) {
-          reader.error(t.node("caFile"), t.child("caFile"), "'" + ca
-              + "' holds no certificate (expected: PEM CA certificates)");
-        }
+      try {
+        io.meshgate.resolver.tls.PemFiles.chain(ca);
       } catch (Exception e) {
-        reader.error(t.node("caFile"), t.child("caFile"), "'" + ca
-            + "' is not a PEM certificate bundle: " + e.getMessage());
+        reader.error(t.node("caFile"), t.child("caFile"), e.getMessage()
+            + " (expected: PEM CA certificates)");
       }
     }
-    return new GatewayConfig.UpstreamTls(ca, cert, key, serverName, sans, minVersion);
+    return new GatewayConfig.UpstreamTls(ca, cert, key, serverName, sans, minVersion,
+        provider);
   }
 
   /**

@@ -67,9 +67,24 @@ public record GatewayConfig(
    * @param clientCaFile the CAs a client certificate must chain to (with clientAuth optional
    *     or require)
    * @param forwardClientCert what goes upstream in {@code x-forwarded-client-cert}
+   * @param provider whose TLS implementation handshakes
    */
   public record Tls(Path certFile, Path keyFile, boolean allowPlaintext, ClientAuth clientAuth,
-      Path clientCaFile, ForwardClientCert forwardClientCert) {}
+      Path clientCaFile, ForwardClientCert forwardClientCert, TlsProvider provider) {}
+
+  /** Whose TLS implementation a port or cluster uses ({@code tls.provider}). */
+  public enum TlsProvider {
+    /** The JDK's (JSSE), the default. */
+    JDK,
+    /** BoringSSL through netty-tcnative, shipped with the gateway: cheaper handshakes. */
+    OPENSSL;
+
+    /** Netty's name for it. */
+    public io.netty.handler.ssl.SslProvider netty() {
+      return this == JDK ? io.netty.handler.ssl.SslProvider.JDK
+          : io.netty.handler.ssl.SslProvider.OPENSSL;
+    }
+  }
 
   /** Client certificates at the front ({@code listener.tls.clientAuth}). */
   public enum ClientAuth {
@@ -293,9 +308,10 @@ public record GatewayConfig(
    *     or DNS SANs (a trailing {@code *} matches any rest, e.g. {@code spiffe://corp/ns/pay/*})
    *     and its host name is not checked
    * @param minVersion {@code TLSv1.2} or {@code TLSv1.3}
+   * @param provider whose TLS implementation handshakes
    */
   public record UpstreamTls(Path caFile, Path certFile, Path keyFile, String serverName,
-      List<String> subjectAltNames, String minVersion) {
+      List<String> subjectAltNames, String minVersion, TlsProvider provider) {
     public UpstreamTls {
       subjectAltNames = List.copyOf(subjectAltNames);
     }

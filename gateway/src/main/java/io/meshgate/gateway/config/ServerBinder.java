@@ -78,8 +78,10 @@ final class ServerBinder {
       forward = enumValue(t, "forwardClientCert", GatewayConfig.ForwardClientCert.class,
           GatewayConfig.ForwardClientCert.SANITIZE);
     }
+    GatewayConfig.TlsProvider provider = context.tlsProvider(t);
     t.finish();
-    return new GatewayConfig.Tls(cert, key, allowPlaintext, clientAuth, clientCa, forward);
+    return new GatewayConfig.Tls(cert, key, allowPlaintext, clientAuth, clientCa, forward,
+        provider);
   }
 
   GatewayConfig.Admin admin(ConfigReader.Obj o) {

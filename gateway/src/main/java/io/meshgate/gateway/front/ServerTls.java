@@ -3,9 +3,10 @@ package io.meshgate.gateway.front;
 import io.meshgate.gateway.config.ConfigError;
 import io.meshgate.gateway.config.ConfigException;
 import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.netty.CertificateWatcher;
-import io.meshgate.gateway.netty.RotatingKeyManager;
-import io.meshgate.gateway.netty.RotatingTrustManager;
+import io.meshgate.gateway.netty.TlsSessions;
+import io.meshgate.resolver.tls.CertificateWatcher;
+import io.meshgate.resolver.tls.RotatingKeyManager;
+import io.meshgate.resolver.tls.RotatingTrustManager;
 import io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -63,7 +64,8 @@ public final class ServerTls {
     }
     try {
       RotatingKeyManager keys = RotatingKeyManager.load(tls.certFile(), tls.keyFile());
-      SslContextBuilder builder = SslContextBuilder.forServer(keys);
+      SslContextBuilder builder = SslContextBuilder.forServer(keys)
+          .sslProvider(tls.provider().netty());
       RotatingTrustManager clientCas = null;
       if (tls.clientAuth() != GatewayConfig.ClientAuth.NONE) {
         clientCas = RotatingTrustManager.load(tls.clientCaFile());
@@ -81,8 +83,7 @@ public final class ServerTls {
               ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
               protocols))
           .build();
-      Runnable forget = () -> io.meshgate.gateway.netty.TrustFiles.forgetSessions(
-          context.sessionContext());
+      Runnable forget = () -> TlsSessions.forget(context.sessionContext());
       keys.onReload(forget);
       if (clientCas != null) {
         clientCas.onReload(forget);

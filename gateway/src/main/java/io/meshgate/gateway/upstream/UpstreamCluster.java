@@ -41,7 +41,7 @@ public final class UpstreamCluster {
   private final java.util.List<io.micrometer.core.instrument.Meter> meters =
       new java.util.concurrent.CopyOnWriteArrayList<>();
 
-  private final List<io.meshgate.gateway.netty.CertificateWatcher.Watch> watches =
+  private final List<io.meshgate.resolver.tls.CertificateWatcher.Watch> watches =
       new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private UpstreamCluster(GatewayConfig.Cluster config, Map<EventExecutor, ManagedChannel> channels,
@@ -110,11 +110,11 @@ public final class UpstreamCluster {
   public static UpstreamCluster create(GatewayConfig.Cluster config, EventLoops loops,
       GatewayConfig.Limits limits, Executor offloadExecutor,
       GatewayMetrics metrics, Tracing tracing,
-      io.meshgate.gateway.netty.CertificateWatcher certificates) {
+      io.meshgate.resolver.tls.CertificateWatcher certificates) {
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     ManagedChannel first = null;
     io.netty.handler.ssl.SslContext tls = null;
-    List<io.meshgate.gateway.netty.CertificateWatcher.Watch> watches = new java.util.ArrayList<>();
+    List<io.meshgate.resolver.tls.CertificateWatcher.Watch> watches = new java.util.ArrayList<>();
     if (config.tls() != null) {
       try {
         UpstreamTls.Material material = UpstreamTls.context(config.name(), config.tls(), reason -> {
@@ -381,7 +381,7 @@ public final class UpstreamCluster {
 
   /** Stops new calls; calls in flight continue until they finish. */
   public void shutdown() {
-    watches.forEach(io.meshgate.gateway.netty.CertificateWatcher.Watch::close);
+    watches.forEach(io.meshgate.resolver.tls.CertificateWatcher.Watch::close);
     channels.values().forEach(ManagedChannel::shutdown);
   }
 

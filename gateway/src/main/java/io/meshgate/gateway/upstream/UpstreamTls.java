@@ -2,8 +2,9 @@ package io.meshgate.gateway.upstream;
 
 import io.grpc.netty.GrpcSslContexts;
 import io.meshgate.gateway.config.GatewayConfig;
-import io.meshgate.gateway.netty.RotatingKeyManager;
-import io.meshgate.gateway.netty.RotatingTrustManager;
+import io.meshgate.gateway.netty.TlsSessions;
+import io.meshgate.resolver.tls.RotatingKeyManager;
+import io.meshgate.resolver.tls.RotatingTrustManager;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.security.cert.CertificateException;
@@ -46,7 +47,8 @@ final class UpstreamTls {
     } catch (Exception e) {
       throw new SSLException(e.getMessage(), e);
     }
-    SslContextBuilder builder = GrpcSslContexts.configure(SslContextBuilder.forClient())
+    SslContextBuilder builder = GrpcSslContexts.configure(SslContextBuilder.forClient(),
+            config.provider().netty())
         .trustManager(new EndpointTrust(cluster, config, cas, failed))
         .protocols(config.minVersion().equals("TLSv1.3") ? new String[] {"TLSv1.3"}
             : new String[] {"TLSv1.3", "TLSv1.2"});
@@ -55,8 +57,7 @@ final class UpstreamTls {
     }
     SslContext context = builder.build();
     // A resumed session keeps the certificate it was made with: after a change, none resumes.
-    Runnable forget = () -> io.meshgate.gateway.netty.TrustFiles.forgetSessions(
-        context.sessionContext());
+    Runnable forget = () -> TlsSessions.forget(context.sessionContext());
     cas.onReload(forget);
     if (keys != null) {
       keys.onReload(forget);

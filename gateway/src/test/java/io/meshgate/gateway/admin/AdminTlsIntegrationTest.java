@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.meshgate.gateway.netty.RotatingKeyManager;
-import io.meshgate.gateway.netty.TrustFiles;
+import io.meshgate.resolver.tls.RotatingKeyManager;
+import io.meshgate.resolver.tls.RotatingTrustManager;
 import io.meshgate.testing.TestCa;
 import io.meshgate.gateway.testing.TestGateway;
 import java.net.URI;
@@ -32,7 +32,7 @@ class AdminTlsIntegrationTest {
   private static HttpClient client(TestCa ca, TestCa.Issued cert) throws Exception {
     SSLContext ssl = SSLContext.getInstance("TLS");
     ssl.init(cert == null ? null : new KeyManager[] {RotatingKeyManager.load(cert.certFile(),
-        cert.keyFile())}, new TrustManager[] {TrustFiles.trustManager(ca.caFile())}, null);
+        cert.keyFile())}, new TrustManager[] {RotatingTrustManager.load(ca.caFile())}, null);
     return HttpClient.newBuilder().sslContext(ssl).connectTimeout(Duration.ofSeconds(5)).build();
   }
 

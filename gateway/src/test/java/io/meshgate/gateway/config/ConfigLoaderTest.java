@@ -211,11 +211,12 @@ class ConfigLoaderTest {
           - name: pay
             endpoints: [10.0.0.1:8443]
             tls: {serverName: pay.internal, subjectAltNames: ["spiffe://corp/ns/pay/*"],
-                  minVersion: TLSv1.3}
+                  minVersion: TLSv1.3, provider: openssl}
         routes: [{match: {servicePrefix: ""}, cluster: pay}]
         """);
     assertEquals(new GatewayConfig.UpstreamTls(null, null, null, "pay.internal",
-        List.of("spiffe://corp/ns/pay/*"), "TLSv1.3"), ok.clusters().get(0).tls());
+        List.of("spiffe://corp/ns/pay/*"), "TLSv1.3", GatewayConfig.TlsProvider.OPENSSL),
+        ok.clusters().get(0).tls());
     assertNull(parse(MINIMAL).clusters().get(0).tls(), "cleartext unless tls is given");
 
     List<String> errors = errors("""
@@ -223,14 +224,15 @@ class ConfigLoaderTest {
         clusters:
           - name: pay
             endpoints: [10.0.0.1:8443]
-            tls: {caFile: "%s", certFile: "%s", minVersion: TLSv1.1}
+            tls: {caFile: "%s", certFile: "%s", minVersion: TLSv1.1, provider: libressl}
         routes: [{match: {servicePrefix: ""}, cluster: pay}]
         """.formatted(notPem, notPem));
-    assertEquals(3, errors.size(), errors.toString());
+    assertEquals(4, errors.size(), errors.toString());
     for (String expected : List.of(
         "clusters[0].tls.minVersion: 'TLSv1.1' is not a TLS version the gateway speaks",
         "clusters[0].tls: give certFile and keyFile together",
-        "clusters[0].tls.caFile: '" + notPem + "' is not a PEM certificate bundle")) {
+        "clusters[0].tls.provider: 'libressl' is not a TLS provider (expected: jdk or openssl)",
+        "clusters[0].tls.caFile: " + notPem + " is not a PEM certificate chain")) {
       assertTrue(errors.stream().anyMatch(e -> e.contains(expected)), expected + " in " + errors);
     }
   }

@@ -90,12 +90,16 @@ class ClientCertIntegrationTest {
   }
 
   private void gateway(String clientAuth, String forward) throws Exception {
+    gateway(clientAuth, forward, "jdk");
+  }
+
+  private void gateway(String clientAuth, String forward, String provider) throws Exception {
     gateway = TestGateway.start("""
         listener:
           host: 127.0.0.1
           port: 0
           tls: {certFile: "%s", keyFile: "%s", clientAuth: %s, clientCaFile: "%s",
-                forwardClientCert: %s}
+                forwardClientCert: %s, provider: %s}
         admin: {host: 127.0.0.1, port: 0}
         transcoding: {descriptors: ["%s"]}
         accessLog: {path: "%s"}
@@ -111,7 +115,7 @@ class ClientCertIntegrationTest {
             rateLimits: [{key: clientCert, rate: 1/h, burst: 1}]
           - {name: public, match: {servicePrefix: ""}, cluster: echo}
         """.formatted(serverCert.certFile(), serverCert.keyFile(), clientAuth,
-        clientCa.caFile(), forward,
+        clientCa.caFile(), forward, provider,
         io.meshgate.gateway.testing.SampleFleet.descriptorSet(dir), dir.resolve("access.log"),
         backend.getPort()));
   }
@@ -136,9 +140,11 @@ class ClientCertIntegrationTest {
     return assertThrows(StatusRuntimeException.class, call::run).getStatus().getCode();
   }
 
-  @Test
-  void routesAdmitTheWorkloadsTheyNameAndTheBackendLearnsWhoCalled() throws Exception {
-    gateway("optional", "sanitize_set");
+  @org.junit.jupiter.params.ParameterizedTest(name = "provider {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"jdk", "openssl"})
+  void routesAdmitTheWorkloadsTheyNameAndTheBackendLearnsWhoCalled(String provider)
+      throws Exception {
+    gateway("optional", "sanitize_set", provider);
     TestCa.Issued web = clientCa.issue("frontend", WEB);
     var fromWeb = client(web);
     assertEquals("hi", fromWeb.echo(request("hi")).getMessage());
@@ -187,9 +193,9 @@ class ClientCertIntegrationTest {
       java.net.http.HttpClient.Version version) throws Exception {
     javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLS");
     ssl.init(cert == null ? null : new javax.net.ssl.KeyManager[] {
-        io.meshgate.gateway.netty.RotatingKeyManager.load(cert.certFile(), cert.keyFile())},
+        io.meshgate.resolver.tls.RotatingKeyManager.load(cert.certFile(), cert.keyFile())},
         new javax.net.ssl.TrustManager[] {
-            io.meshgate.gateway.netty.TrustFiles.trustManager(serverCa.caFile())}, null);
+            io.meshgate.resolver.tls.RotatingTrustManager.load(serverCa.caFile())}, null);
     java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder().sslContext(ssl)
         .version(version).build();
     return client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
@@ -216,9 +222,10 @@ class ClientCertIntegrationTest {
     return count[0];
   }
 
-  @Test
-  void certificatesTheGatewayDoesNotTrustGetNoConnection() throws Exception {
-    gateway("optional", "sanitize");
+  @org.junit.jupiter.params.ParameterizedTest(name = "provider {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"jdk", "openssl"})
+  void certificatesTheGatewayDoesNotTrustGetNoConnection(String provider) throws Exception {
+    gateway("optional", "sanitize", provider);
     TestCa stranger = TestCa.create("stranger-ca", dir);
     // A TLS client offers only a certificate of the CAs the gateway names: one of another CA
     // is not sent, and the client counts as one without a certificate.
@@ -233,9 +240,10 @@ class ClientCertIntegrationTest {
     assertEquals("ok", client(clientCa.issue("frontend", WEB)).echo(request("ok")).getMessage());
   }
 
-  @Test
-  void requireTurnsAwayClientsWithoutACertificate() throws Exception {
-    gateway("require", "sanitize");
+  @org.junit.jupiter.params.ParameterizedTest(name = "provider {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"jdk", "openssl"})
+  void requireTurnsAwayClientsWithoutACertificate(String provider) throws Exception {
+    gateway("require", "sanitize", provider);
     var anonymous = client(null);
     assertEquals(Status.Code.UNAVAILABLE, code(() -> anonymous.echo(request("no"))));
     TestCa stranger = TestCa.create("stranger-ca", dir);

@@ -111,17 +111,23 @@ class UpstreamTlsIntegrationTest {
   }
 
   private String mtls() {
-    return "{caFile: \"%s\", certFile: \"%s\", keyFile: \"%s\"}".formatted(backendCa.caFile(),
-        gatewayCert.certFile(), gatewayCert.keyFile());
+    return mtls("jdk");
+  }
+
+  private String mtls(String provider) {
+    return "{caFile: \"%s\", certFile: \"%s\", keyFile: \"%s\", provider: %s}".formatted(
+        backendCa.caFile(), gatewayCert.certFile(), gatewayCert.keyFile(), provider);
   }
 
   private static EchoRequest request(String message) {
     return EchoRequest.newBuilder().setMessage(message).setResponseCount(3).build();
   }
 
-  @Test
-  void everyKindOfCallGoesThroughMutualTls() throws Exception {
-    TestGateway gateway = gateway(backend(backendCa.issue("payments", "127.0.0.1")), mtls());
+  @org.junit.jupiter.params.ParameterizedTest(name = "provider {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"jdk", "openssl"})
+  void everyKindOfCallGoesThroughMutualTls(String provider) throws Exception {
+    TestGateway gateway = gateway(backend(backendCa.issue("payments", "127.0.0.1")),
+        mtls(provider));
     var blocking = EchoServiceGrpc.newBlockingStub(gateway.channel())
         .withDeadlineAfter(10, TimeUnit.SECONDS);
     assertEquals("unary", blocking.echo(request("unary")).getMessage());
@@ -177,14 +183,15 @@ class UpstreamTlsIntegrationTest {
     }
   }
 
-  @Test
-  void aWorkloadIdentityIsCheckedInsteadOfAHostName() throws Exception {
+  @org.junit.jupiter.params.ParameterizedTest(name = "provider {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"jdk", "openssl"})
+  void aWorkloadIdentityIsCheckedInsteadOfAHostName(String provider) throws Exception {
     int port = backend(backendCa.issue("payments-api", "spiffe://corp.example/ns/payments/sa/api"));
-    String allowed = mtls().replace("}", ", subjectAltNames: [\"spiffe://corp.example/ns/payments/*\"]}");
+    String allowed = mtls(provider).replace("}", ", subjectAltNames: [\"spiffe://corp.example/ns/payments/*\"]}");
     assertEquals("spiffe", EchoServiceGrpc.newBlockingStub(gateway(port, allowed).channel())
         .withDeadlineAfter(10, TimeUnit.SECONDS).echo(request("spiffe")).getMessage());
 
-    String other = mtls().replace("}", ", subjectAltNames: [\"spiffe://corp.example/ns/web/*\"]}");
+    String other = mtls(provider).replace("}", ", subjectAltNames: [\"spiffe://corp.example/ns/web/*\"]}");
     TestGateway refusing = gateway(port, other);
     String message = failure(refusing);
     assertTrue(message.contains("carries the SANs [spiffe://corp.example/ns/payments/sa/api],"
@@ -192,10 +199,12 @@ class UpstreamTlsIntegrationTest {
     assertTrue(tlsFailures(refusing, "subject_alt_name") >= 1);
   }
 
-  @Test
-  void anUntrustedBackendIsRefusedNamingTheTrustFile() throws Exception {
+  @org.junit.jupiter.params.ParameterizedTest(name = "provider {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"jdk", "openssl"})
+  void anUntrustedBackendIsRefusedNamingTheTrustFile(String provider) throws Exception {
     TestCa stranger = TestCa.create("stranger-ca", dir);
-    TestGateway gateway = gateway(backend(stranger.issue("payments", "127.0.0.1")), mtls());
+    TestGateway gateway = gateway(backend(stranger.issue("payments", "127.0.0.1")),
+        mtls(provider));
     String message = failure(gateway);
     assertTrue(message.contains("cluster 'payments'") && message.contains("127.0.0.1:")
         && message.contains("is not trusted by backend-ca.pem"), message);

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.netty;
+package io.meshgate.resolver.tls;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,13 +16,13 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Watches the certificate, key and CA files the gateway serves, every {@code interval}: when a
- * file's content changes it is reloaded ({@link Reload}), which checks it before it replaces
- * what is in use; a file that does not check out is refused and logged once per content, and
- * the material in use keeps serving (the same rule as for a broken configuration). Reads the
- * files' contents rather than trusting timestamps, so that Kubernetes' symlink swaps of secret
- * volumes are seen. Warns when a certificate in use expires within {@link #EXPIRY_WARNING}.
- * Thread-safe; one thread of its own.
+ * Watches certificate, key and CA files every {@code interval}: when a file's content changes
+ * it is reloaded ({@link Reload}, e.g. {@link RotatingKeyManager#reload}), which checks it
+ * before it replaces what is in use; a file that does not check out is refused and logged once
+ * per content, and the material in use keeps serving. Reads the files' contents rather than
+ * trusting timestamps, so that Kubernetes' symlink swaps of secret volumes are seen. Warns when
+ * a certificate in use expires within {@link #EXPIRY_WARNING}. Thread-safe; one daemon thread
+ * of its own; {@link #close()} stops it.
  */
 public final class CertificateWatcher implements AutoCloseable {
   /** A certificate that expires sooner than this is warned about. */
@@ -38,6 +38,15 @@ public final class CertificateWatcher implements AutoCloseable {
 
   /** Told the outcome of every change (for metrics). */
   public interface Listener {
+    /** A listener told nothing. */
+    Listener NONE = new Listener() {
+      @Override
+      public void reloaded(String role) {}
+
+      @Override
+      public void refused(String role) {}
+    };
+
     /** A changed file was loaded and serves from the next handshake on. */
     void reloaded(String role);
 
@@ -68,7 +77,7 @@ public final class CertificateWatcher implements AutoCloseable {
       this.fingerprint = fingerprint(files);
     }
 
-    /** What it watches, for logs and metrics: {@code listener}, {@code cluster payments}... */
+    /** What it watches, for logs and metrics, e.g. {@code listener} or {@code etcd}. */
     public String role() {
       return role;
     }

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.netty;
+package io.meshgate.resolver.tls;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
