@@ -52,10 +52,28 @@ final class BenchProcesses implements AutoCloseable {
     throw new IllegalStateException("port " + port + " did not open; logs in " + work);
   }
 
+  private static final java.util.concurrent.atomic.AtomicInteger NEXT_PORT =
+      new java.util.concurrent.atomic.AtomicInteger(
+          20_000 + (int) (ProcessHandle.current().pid() % 500) * 16);
+
+  /**
+   * A loopback port free now, below the kernel's ephemeral range (so no outgoing connection
+   * takes it before the process it is for binds it) and never handed out twice in one run.
+   */
   static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return socket.getLocalPort();
+    for (int tries = 0; tries < 1000; tries++) {
+      int port = NEXT_PORT.getAndIncrement();
+      if (port >= 32_000) {
+        NEXT_PORT.set(20_000);
+        continue;
+      }
+      try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+        return socket.getLocalPort();
+      } catch (IOException taken) {
+        // try the next one
+      }
     }
+    throw new IOException("no free loopback port in 20000-31999");
   }
 
   @Override

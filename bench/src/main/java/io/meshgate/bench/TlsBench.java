@@ -144,7 +144,7 @@ public final class TlsBench {
         + " CA%n%n", bench.duration(), bench.rounds(), workers,
         Runtime.getRuntime().availableProcessors());
     StringBuilder table = new StringBuilder(String.format(Locale.ROOT,
-        "%-10s %-12s %10s %10s %10s %14s%n", "mode", "path", "QPS", "p50 us", "p99 us",
+        "%-10s %-20s %10s %10s %10s %14s%n", "mode", "path", "QPS", "p50 us", "p99 us",
         "proxy CPU/call"));
     StringBuilder ratios = new StringBuilder();
     for (boolean streaming : new boolean[] {false, true}) {
@@ -171,7 +171,7 @@ public final class TlsBench {
       results.forEach((k, v) -> median.put(k, new ProxyBench.Result(ProxyBench.median(v).qps(),
           ProxyBench.median(v).p50(), ProxyBench.median(v).p99(), ProxyBench.medianCpu(v))));
       median.forEach((path, r) -> table.append(String.format(Locale.ROOT,
-          "%-10s %-12s %10d %10d %10d %14s%n", mode, path, r.qps(), r.p50(), r.p99(),
+          "%-10s %-20s %10d %10d %10d %14s%n", mode, path, r.qps(), r.p50(), r.p99(),
           ProxyBench.cpu(r.cpuMicros()))));
       double meshgateCpu = median.get("meshgate-tls").cpuMicros()
           / median.get("meshgate").cpuMicros();

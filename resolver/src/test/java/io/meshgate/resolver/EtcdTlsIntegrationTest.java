@@ -62,6 +62,48 @@ class EtcdTlsIntegrationTest {
   }
 
   @Test
+  void changedTlsFilesAreUsedForTheNextConnectionWithoutARestart(
+      @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    // The resolver starts with a CA and a client certificate etcd has nothing to do with.
+    io.meshgate.testing.TestCa stranger = io.meshgate.testing.TestCa.create("stranger", dir);
+    io.meshgate.testing.TestCa.Issued strangerCert = stranger.issue("meshgate-client");
+    Path ca = dir.resolve("etcd-ca.pem");
+    Path cert = dir.resolve("client.pem");
+    Path key = dir.resolve("client.key");
+    replace(stranger.caFile(), ca);
+    replace(strangerCert.certFile(), cert);
+    replace(strangerCert.keyFile(), key);
+    try (EtcdRegistrar registrar = EtcdRegistrar.builder()
+        .etcdEndpoints(etcd.endpoints()).tls(etcd.tls())
+        .service("rotated").address("127.0.0.1:7302").ttl(Duration.ofSeconds(5)).build()) {
+      registrar.start();
+      EtcdNameResolverProvider provider =
+          new EtcdNameResolverProvider(etcd.endpoints(), EtcdTls.of(ca, cert, key));
+      try (RecordingResolver resolver = new RecordingResolver(provider, "etcd:///rotated")) {
+        Await.until("the resolver reports that it cannot reach etcd", Duration.ofSeconds(30),
+            () -> resolver.latest() != null && !resolver.latest().hasValue());
+        // The files are put right, the key first (a half-done pair is refused until both are).
+        replace(etcd.ca().caFile(), ca);
+        Path goodCert = etcd.tls().certFile();
+        Path goodKey = etcd.tls().keyFile();
+        replace(goodKey, key);
+        replace(goodCert, cert);
+        // Within the file check (2 s) and grpc's reconnect backoff after the failed handshakes.
+        Await.until("the resolver reaches etcd with the new files", Duration.ofSeconds(60),
+            resolver::latestPorts, p -> p.equals(java.util.List.of(7302)));
+      }
+    }
+  }
+
+  /** Replaces {@code target} with {@code source}'s content in one step, as a deploy would. */
+  private static void replace(Path source, Path target) throws java.io.IOException {
+    Path staged = target.resolveSibling(target.getFileName() + ".new");
+    java.nio.file.Files.copy(source, staged, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    java.nio.file.Files.move(staged, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  @Test
   void tlsFilesAreCheckedAsTheyAreGiven() {
     IllegalArgumentException half = org.junit.jupiter.api.Assertions.assertThrows(
         IllegalArgumentException.class, () -> EtcdTls.of(null, etcd.ca().caFile(), null));

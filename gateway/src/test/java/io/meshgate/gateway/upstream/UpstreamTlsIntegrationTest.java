@@ -267,6 +267,24 @@ class UpstreamTlsIntegrationTest {
     }
   }
 
+  @Test
+  void aDnsTargetChecksItsHostName() throws Exception {
+    // The name checked for a dns:/// cluster is the target's host; the LB policy is another.
+    int port = backend(backendCa.issue("payments", "localhost"));
+    TestGateway gateway = TestGateway.start("""
+        clusters:
+          - {name: payments, target: "dns:///localhost:%d", lbPolicy: meshgate_least_request,
+             tls: %s}
+        routes: [{match: {servicePrefix: ""}, cluster: payments}]
+        """.formatted(port, mtls("openssl")));
+    gateways.add(gateway);
+    for (int i = 0; i < 3; i++) {
+      assertEquals("dns", EchoServiceGrpc.newBlockingStub(gateway.channel())
+          .withDeadlineAfter(10, TimeUnit.SECONDS).echo(request("dns")).getMessage());
+    }
+    assertEquals("CN=meshgate", clientSubjects.get(clientSubjects.size() - 1));
+  }
+
   private static String failure(TestGateway gateway) {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
         () -> EchoServiceGrpc.newBlockingStub(gateway.channel())
