@@ -146,9 +146,13 @@ public final class Gateway implements AutoCloseable {
     this.overload = new OverloadManager(config.limits().overload(),
         Memory.jvm((io.netty.buffer.PooledByteBufAllocator) loops.allocator()), System::nanoTime);
     registerOverloadMeters(metrics, overload);
-    this.front = new FrontServer(config, loops,
+    this.front = new FrontServer(config, loops, new io.meshgate.gateway.front.Adapters(
         new ProxyService(admission, config.limits(), loops.allocator()),
         new RestService(admission, descriptors, transcoding, config.limits()),
+        new io.meshgate.gateway.grpcweb.GrpcWebService(admission, config.limits(),
+            transcoding.cors()),
+        new io.meshgate.gateway.connect.ConnectService(admission, descriptors, transcoding,
+            config.limits())),
         tls == null ? null : tls.context(), cuts, overload);
     if (tls != null) {
       tls.watch(certificates);
@@ -156,8 +160,30 @@ public final class Gateway implements AutoCloseable {
     if (adminTls != null) {
       adminTls.watch(certificates);
     }
+    watchEtcdCertificate(config.discovery().etcdTls());
     this.admin = new AdminServer(config.admin(), adminTls, loops, this::unreadyReason, metrics,
         new GatewayAdminApi(reload::current, () -> store, () -> revision.getAsLong()));
+  }
+
+  /**
+   * Shows the expiry of the etcd client certificate and counts its changes. The resolver
+   * library reloads the files for its connections by the same check, so what is shown here is
+   * what etcd connections present.
+   */
+  private void watchEtcdCertificate(io.meshgate.resolver.EtcdTls etcd) {
+    if (etcd == null || etcd.certFile() == null) {
+      return;
+    }
+    java.util.concurrent.atomic.AtomicReference<java.security.cert.X509Certificate> leaf =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    CertificateWatcher.Reload check = () -> leaf.set(
+        io.meshgate.resolver.tls.PemFiles.read(etcd.certFile(), etcd.keyFile()).leaf());
+    try {
+      check.reload();
+    } catch (Exception e) {
+      return; // the etcd connections fail with the reason, and say it
+    }
+    certificates.watch("etcd", List.of(etcd.certFile(), etcd.keyFile()), check, leaf::get);
   }
 
   private static void registerOverloadMeters(GatewayMetrics metrics, OverloadManager overload) {

@@ -8,6 +8,7 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchRule;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -42,11 +43,22 @@ class ArchitectureTest {
 
   @Test
   void protocolAdaptersDoNotKnowEachOther() {
-    noClasses().that().resideInAPackage("io.meshgate.gateway.proxy..")
-        .should().dependOnClassesThat().resideInAPackage("io.meshgate.gateway.rest..")
-        .check(GATEWAY);
-    noClasses().that().resideInAPackage("io.meshgate.gateway.rest..")
-        .should().dependOnClassesThat().resideInAPackage("io.meshgate.gateway.proxy..")
+    List<String> adapters = List.of("proxy", "rest", "grpcweb", "connect");
+    for (String adapter : adapters) {
+      for (String other : adapters) {
+        if (!other.equals(adapter)) {
+          noClasses().that().resideInAPackage("io.meshgate.gateway." + adapter + "..")
+              .should().dependOnClassesThat()
+              .resideInAPackage("io.meshgate.gateway." + other + "..")
+              .check(GATEWAY);
+        }
+      }
+    }
+    // The whole-request exchanges serve every HTTP adapter and know none of them.
+    noClasses().that().resideInAPackage("io.meshgate.gateway.http..")
+        .should().dependOnClassesThat().resideInAnyPackage("io.meshgate.gateway.rest..",
+            "io.meshgate.gateway.grpcweb..", "io.meshgate.gateway.connect..",
+            "io.meshgate.gateway.proxy..")
         .check(GATEWAY);
   }
 
@@ -57,6 +69,8 @@ class ArchitectureTest {
             "io.meshgate.gateway.resilience..")
         .should().dependOnClassesThat().resideInAnyPackage("io.netty.handler.codec..",
             "io.meshgate.gateway.proxy..", "io.meshgate.gateway.rest..",
+            "io.meshgate.gateway.grpcweb..", "io.meshgate.gateway.connect..",
+            "io.meshgate.gateway.http..",
             "io.meshgate.gateway.front..")
         .check(GATEWAY);
   }

@@ -231,6 +231,45 @@ public final class JsonTranscoder {
     return JsonToProto.describe(e);
   }
 
+  // ---- Whole messages --------------------------------------------------------------------------
+
+  /**
+   * One message of {@code type} from its JSON (protobuf's canonical mapping), for protocols that
+   * carry whole messages as JSON, such as Connect. An empty body is the empty message.
+   *
+   * @return the message, serialized
+   * @throws TranscodingException (400) naming the field that is wrong
+   */
+  public byte[] message(Descriptor type, byte[] json) throws TranscodingException {
+    String text = JsonText.decode(json);
+    if (firstNonBlank(text) < 0) {
+      return new byte[0];
+    }
+    ProtoWriter out = new ProtoWriter(json.length + 64);
+    JsonReader in = JsonToProto.reader(text);
+    reader.message(in, type, out);
+    try {
+      expectEnd(in);
+    } catch (IllegalStateException e) {
+      throw TranscodingException.badRequest("invalid JSON message: " + cleanMessage(e));
+    }
+    return out.toByteArray();
+  }
+
+  /**
+   * The JSON of one message of {@code type}, given as its protobuf bytes.
+   *
+   * @throws InvalidProtocolBufferException when the bytes are not a {@code type}
+   */
+  public byte[] json(Descriptor type, byte[] message, JsonOptions options)
+      throws InvalidProtocolBufferException {
+    JsonOut json = new JsonOut(message.length * 2 + 16);
+    if (!writer.print(type, message, options, json)) {
+      json.utf8(printer(options).print(DynamicMessage.parseFrom(type, message)));
+    }
+    return json.toByteArray();
+  }
+
   // ---- Responses -----------------------------------------------------------------------------
 
   /** An HTTP response body and its content type. */
@@ -260,11 +299,7 @@ public final class JsonTranscoder {
       return new Body(httpBody.getData().toByteArray(), httpBody.getContentType().isEmpty()
           ? "application/octet-stream" : httpBody.getContentType());
     }
-    JsonOut json = new JsonOut(bytes.length * 2 + 16);
-    if (!writer.print(type, bytes, options, json)) {
-      json.utf8(printer(options).print(DynamicMessage.parseFrom(type, bytes)));
-    }
-    return new Body(json.toByteArray(), "application/json");
+    return new Body(json(type, bytes, options), "application/json");
   }
 
   /** The bytes of a singular message field (its occurrences concatenated: merged). */

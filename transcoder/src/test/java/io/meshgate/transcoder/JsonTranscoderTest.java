@@ -27,6 +27,26 @@ class JsonTranscoderTest {
   }
 
   @Test
+  void wholeMessagesGoBetweenJsonAndProtobuf() throws Exception {
+    DescriptorPool pool = DescriptorPool.fromProtos(List.of(
+        ErrorInfo.getDescriptor().getFile().toProto()));
+    JsonTranscoder transcoder = new JsonTranscoder(pool);
+    Descriptor type = pool.files().get("google/rpc/error_details.proto")
+        .findMessageTypeByName("ErrorInfo");
+    byte[] bytes = transcoder.message(type, "{\"reason\": \"GONE\", \"metadata\": {\"k\": \"v\"}}"
+        .getBytes(StandardCharsets.UTF_8));
+    assertEquals(ErrorInfo.newBuilder().setReason("GONE").putMetadata("k", "v").build(),
+        ErrorInfo.parseFrom(bytes));
+    assertEquals("{\"reason\":\"GONE\",\"metadata\":{\"k\":\"v\"}}", new String(
+        transcoder.json(type, bytes, JsonOptions.DEFAULT), StandardCharsets.UTF_8));
+    assertEquals(0, transcoder.message(type, "  ".getBytes(StandardCharsets.UTF_8)).length);
+    TranscodingException wrong = assertThrows(TranscodingException.class,
+        () -> transcoder.message(type, "{\"nope\": 1}".getBytes(
+            StandardCharsets.UTF_8)));
+    assertEquals(400, wrong.httpStatus());
+  }
+
+  @Test
   void queryParametersOfEveryType() throws Exception {
     assertEquals("Search(q: \"caf\\303\\251 & more\" page_size: 20 big: -9000000000"
         + " unsigned: 4000000000 big_unsigned: 18446744073709551615 exact: true ratio: 0.5"

@@ -1,8 +1,7 @@
-package io.meshgate.gateway.proxy;
+package io.meshgate.gateway.call;
 
 import io.grpc.InternalMetadata;
 import io.grpc.Metadata;
-import io.meshgate.gateway.call.GrpcTimeout;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
 import java.util.Base64;
@@ -11,11 +10,19 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Moves metadata between HTTP/2 headers and grpc-java {@link Metadata}, in both directions,
- * dropping hop-by-hop headers and the headers that the gateway or grpc-java set themselves.
- * Binary ({@code -bin}) values are base64 on the wire and raw bytes in {@link Metadata}.
+ * Moves metadata between request or response headers and grpc-java {@link Metadata}, in both
+ * directions, dropping hop-by-hop headers and the headers that the gateway or grpc-java set
+ * themselves; each protocol adapter (native gRPC, gRPC-Web, Connect) names the headers of its
+ * own wire format that are no metadata. Binary ({@code -bin}) values are base64 on the wire and
+ * raw bytes in {@link Metadata}.
  */
-final class MetadataMapper {
+public final class GrpcMetadata {
+  private static final AsciiString GRPC_ENCODING = AsciiString.cached("grpc-encoding");
+  private static final AsciiString GRPC_ACCEPT_ENCODING =
+      AsciiString.cached("grpc-accept-encoding");
+  private static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
+  private static final AsciiString GRPC_MESSAGE = AsciiString.cached("grpc-message");
+
   /** Never forwarded: hop-by-hop, pseudo-like and transport headers. */
   private static final Set<AsciiString> REQUEST_SKIP = Set.of(
       AsciiString.cached("connection"), AsciiString.cached("keep-alive"),
@@ -23,16 +30,16 @@ final class MetadataMapper {
       AsciiString.cached("upgrade"), AsciiString.cached("te"), AsciiString.cached("host"),
       AsciiString.cached("http2-settings"), AsciiString.cached("content-type"),
       AsciiString.cached("content-length"), AsciiString.cached("user-agent"),
-      GrpcTimeout.HEADER, GrpcWire.GRPC_ENCODING, GrpcWire.GRPC_ACCEPT_ENCODING,
-      GrpcWire.GRPC_STATUS, GrpcWire.GRPC_MESSAGE);
+      GrpcTimeout.HEADER, GRPC_ENCODING, GRPC_ACCEPT_ENCODING,
+      GRPC_STATUS, GRPC_MESSAGE);
 
   private static final Set<AsciiString> RESPONSE_SKIP = Set.of(
       AsciiString.cached("connection"), AsciiString.cached("keep-alive"),
       AsciiString.cached("proxy-connection"), AsciiString.cached("transfer-encoding"),
       AsciiString.cached("upgrade"), AsciiString.cached("te"),
       AsciiString.cached("content-type"), AsciiString.cached("content-length"),
-      GrpcWire.GRPC_ENCODING, GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.GRPC_STATUS,
-      GrpcWire.GRPC_MESSAGE);
+      GRPC_ENCODING, GRPC_ACCEPT_ENCODING, GRPC_STATUS,
+      GRPC_MESSAGE);
   private static final byte[] BINARY_SUFFIX =
       Metadata.BINARY_HEADER_SUFFIX.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
@@ -42,21 +49,40 @@ final class MetadataMapper {
   private static final Map<String, Metadata.Key<byte[]>> BINARY_KEYS = new ConcurrentHashMap<>();
   private static final Base64.Encoder BASE64 = Base64.getEncoder().withoutPadding();
 
-  private MetadataMapper() {}
+  private static final byte[] HEX = "0123456789ABCDEF".getBytes(
+      java.nio.charset.StandardCharsets.US_ASCII);
+
+  private GrpcMetadata() {}
 
   /**
-   * Request headers to upstream metadata.
+   * Request headers to upstream metadata, with the client's address appended to
+   * {@code x-forwarded-for}.
    *
    * @return null when a binary header is not valid base64 (the call must fail)
    */
-  static Metadata toMetadata(Http2Headers headers, String clientAddress) {
+  public static Metadata toMetadata(Http2Headers headers, String clientAddress) {
+    return toMetadata(headers, clientAddress, Set.of());
+  }
+
+  /**
+   * As {@link #toMetadata(Http2Headers, String)}, for headers of any protocol, leaving out
+   * {@code protocolHeaders} besides the transport's own (lower-case names).
+   *
+   * @return null when a binary header is not valid base64 (the call must fail)
+   */
+  public static Metadata toMetadata(Iterable<Map.Entry<CharSequence, CharSequence>> headers,
+      String clientAddress, Set<AsciiString> protocolHeaders) {
     Metadata metadata = new Metadata();
     String forwardedFor = null;
     for (Map.Entry<CharSequence, CharSequence> header : headers) {
-      CharSequence name = header.getKey();
-      if (name.length() == 0 || name.charAt(0) == ':'
-          // The decoder's names are AsciiStrings; others (built by hand) are looked up as one.
-          || REQUEST_SKIP.contains(name instanceof AsciiString a ? a : AsciiString.of(name))) {
+      CharSequence raw = header.getKey();
+      if (raw.length() == 0 || raw.charAt(0) == ':') {
+        continue;
+      }
+      // The HTTP/2 decoder's names are lower-case AsciiStrings (toLowerCase returns them as
+      // they are); HTTP/1.1 names keep the client's case.
+      AsciiString name = (raw instanceof AsciiString a ? a : AsciiString.of(raw)).toLowerCase();
+      if (REQUEST_SKIP.contains(name) || protocolHeaders.contains(name)) {
         continue;
       }
       String key = name.toString();
@@ -99,7 +125,7 @@ final class MetadataMapper {
    * wire form (names and values as grpc-java received them, already validated) and wraps those
    * bytes without copying: this runs twice per call.
    */
-  static void addTo(Metadata metadata, Http2Headers headers) {
+  public static void addTo(Metadata metadata, Http2Headers headers) {
     byte[][] serialized = InternalMetadata.serialize(metadata); // name, value, name, ...
     for (int i = 0; i < serialized.length; i += 2) {
       byte[] name = serialized[i];
@@ -157,5 +183,33 @@ final class MetadataMapper {
       }
     }
     return key;
+  }
+
+  /**
+   * Percent-encodes a status message for {@code grpc-message}: bytes outside 0x20..0x7E and '%'
+   * are written as %XX of their UTF-8 encoding.
+   */
+  public static CharSequence encodeMessage(String message) {
+    boolean plain = true;
+    for (int i = 0; i < message.length() && plain; i++) {
+      char c = message.charAt(i);
+      plain = c >= ' ' && c < 0x7f && c != '%';
+    }
+    if (plain) {
+      return message;
+    }
+    byte[] bytes = message.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] out = new byte[bytes.length * 3];
+    int o = 0;
+    for (byte b : bytes) {
+      if (b >= ' ' && b < 0x7f && b != '%') {
+        out[o++] = b;
+      } else {
+        out[o++] = '%';
+        out[o++] = HEX[(b >> 4) & 0xf];
+        out[o++] = HEX[b & 0xf];
+      }
+    }
+    return new AsciiString(out, 0, o, false);
   }
 }

@@ -6,8 +6,6 @@ import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.netty.ConnectionLimiter;
 import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.overload.OverloadManager;
-import io.meshgate.gateway.proxy.ProxyService;
-import io.meshgate.gateway.rest.RestService;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
@@ -60,8 +58,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
   private final GatewayConfig.Listener listener;
   private final GatewayConfig.Limits limits;
   private final Duration drainTimeout;
-  private final ProxyService proxy;
-  private final RestService rest;
+  private final Adapters adapters;
   private final SslContext ssl;
   private final ChannelGroup connections;
   private final ConnectionCuts cuts;
@@ -74,7 +71,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
    * @param cuts where connections cut for abuse or errors are counted and logged
    * @param overload refuses new connections and streams while memory runs out
    */
-  FrontPipeline(GatewayConfig config, ProxyService proxy, RestService rest, SslContext ssl,
+  FrontPipeline(GatewayConfig config, Adapters adapters, SslContext ssl,
       ChannelGroup connections, ConnectionCuts cuts, OverloadManager overload) {
     this.cuts = cuts;
     this.overload = overload;
@@ -84,8 +81,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     this.listener = config.listener();
     this.limits = config.limits();
     this.drainTimeout = config.shutdown().drainTimeout();
-    this.proxy = proxy;
-    this.rest = rest;
+    this.adapters = adapters;
     this.ssl = ssl;
     this.connections = connections;
   }
@@ -169,7 +165,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     pipeline.addLast(newHttp1Codec());
     pipeline.addLast(new RequestWatcher());
     pipeline.addLast(new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
-    pipeline.addLast(new Http1Handler(rest, errors, overload));
+    pipeline.addLast(new Http1Handler(adapters, errors, overload));
   }
 
   /**
@@ -214,7 +210,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
         timer.streamOpened();
         stream.closeFuture().addListener(closed -> timer.streamClosed());
         stream.config().setAutoRead(false);
-        stream.pipeline().addLast(new Http2StreamDispatcher(proxy, rest, guard, errors,
+        stream.pipeline().addLast(new Http2StreamDispatcher(adapters, guard, errors,
             overload));
       }
     });
@@ -279,7 +275,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       if (msg instanceof HttpMessage) {
         ConnectionTimer.of(ctx.channel()).requestHeadersReceived();
         ChannelPipeline pipeline = ctx.pipeline();
-        pipeline.addAfter(ctx.name(), null, new Http1Handler(rest, errors, overload));
+        pipeline.addAfter(ctx.name(), null, new Http1Handler(adapters, errors, overload));
         pipeline.addAfter(ctx.name(), null,
             new Http1Handler.Aggregator(limits.maxRequestBodyBytes()));
         pipeline.replace(this, null, new RequestWatcher());

@@ -3,8 +3,6 @@ package io.meshgate.gateway.front;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.EventLoops;
-import io.meshgate.gateway.proxy.ProxyService;
-import io.meshgate.gateway.rest.RestService;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -41,13 +39,13 @@ public final class FrontServer {
    * @param cuts where connections cut for abuse or errors are counted and logged
    * @param overload refuses new connections and streams while memory runs out
    */
-  public FrontServer(GatewayConfig config, EventLoops loops, ProxyService proxy,
-      RestService rest, SslContext ssl, ConnectionCuts cuts,
+  public FrontServer(GatewayConfig config, EventLoops loops, Adapters adapters,
+      SslContext ssl, ConnectionCuts cuts,
       io.meshgate.gateway.overload.OverloadManager overload) {
     this.listener = config.listener();
     this.drainTimeout = config.shutdown().drainTimeout();
     this.loops = loops;
-    this.pipeline = new FrontPipeline(config, proxy, rest, ssl, connections, cuts,
+    this.pipeline = new FrontPipeline(config, adapters, ssl, connections, cuts,
         overload);
   }
 

@@ -4,8 +4,7 @@ import io.grpc.Status;
 import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.overload.OverloadManager;
 import io.meshgate.gateway.proxy.ProxyService;
-import io.meshgate.gateway.rest.Http1Exchange;
-import io.meshgate.gateway.rest.RestService;
+import io.meshgate.gateway.http.Http1Exchange;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
@@ -34,7 +33,7 @@ import java.util.ArrayDeque;
 final class Http1Handler extends ChannelInboundHandlerAdapter {
   private static final int MAX_PIPELINED = 16;
 
-  private final RestService rest;
+  private final Adapters adapters;
   private final ConnectionErrors errors;
   private final OverloadManager overload;
 
@@ -45,8 +44,8 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
   private boolean draining;
   private boolean closeWhenDone;
 
-  Http1Handler(RestService rest, ConnectionErrors errors, OverloadManager overload) {
-    this.rest = rest;
+  Http1Handler(Adapters adapters, ConnectionErrors errors, OverloadManager overload) {
+    this.adapters = adapters;
     this.errors = errors;
     this.overload = overload;
   }
@@ -77,7 +76,7 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
       // while the client still sends would reset it before the client reads the 413.
       boolean keepAlive = HttpUtil.isKeepAlive(oversized.request()) && !draining;
       closeWhenDone |= !keepAlive;
-      current = rest.newHttp1Exchange(oversized.request(), ctx,
+      current = new Http1Exchange(adapter(oversized.request()), oversized.request(), ctx,
           Channels.clientAddress(ctx.channel()), keepAlive, () -> onDone(ctx));
       current.startTooLarge();
       oversized.request().release();
@@ -101,13 +100,19 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
       } else {
         boolean keepAlive = HttpUtil.isKeepAlive(request) && !draining;
         closeWhenDone |= !keepAlive;
-        current = rest.newHttp1Exchange(request, ctx, Channels.clientAddress(ctx.channel()),
+        current = new Http1Exchange(adapter(request), request, ctx,
+            Channels.clientAddress(ctx.channel()),
             keepAlive, () -> onDone(ctx));
         current.start();
       }
     } finally {
       request.release();
     }
+  }
+
+  private io.meshgate.gateway.http.HttpAdapter adapter(FullHttpRequest request) {
+    return adapters.forHttp(request.method().name(), request.uri(),
+        name -> request.headers().get(name));
   }
 
   private void respondDirectly(ChannelHandlerContext ctx, FullHttpResponse response,

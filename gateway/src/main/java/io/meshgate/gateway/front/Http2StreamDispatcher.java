@@ -3,7 +3,6 @@ package io.meshgate.gateway.front;
 import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.overload.OverloadManager;
 import io.meshgate.gateway.proxy.ProxyService;
-import io.meshgate.gateway.rest.RestService;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -16,25 +15,24 @@ import io.netty.util.ReferenceCountUtil;
 
 /**
  * The first handler of every HTTP/2 stream: reads the request headers and hands the stream to
- * the gRPC proxy ({@code content-type: application/grpc*}) or to the REST transcoder.
+ * the gRPC proxy ({@code content-type: application/grpc*}), or to a whole-request exchange for
+ * gRPC-Web or the REST transcoder ({@link Adapters}).
  * Only on the stream's event loop.
  */
 final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
   /** Set on connections that became HTTP/2 through an HTTP/1.1 Upgrade. */
   static final AttributeKey<Boolean> UPGRADED = AttributeKey.valueOf("meshgate.h2c-upgraded");
-  private final ProxyService proxy;
-  private final RestService rest;
+  private final Adapters adapters;
   private final ConnectionGuard guard;
   private final ConnectionErrors errors;
   private final OverloadManager overload;
   private final long openedNanos;
 
-  Http2StreamDispatcher(ProxyService proxy, RestService rest, ConnectionGuard guard,
+  Http2StreamDispatcher(Adapters adapters, ConnectionGuard guard,
       ConnectionErrors errors, OverloadManager overload) {
     this.errors = errors;
     this.overload = overload;
-    this.proxy = proxy;
-    this.rest = rest;
+    this.adapters = adapters;
     this.guard = guard;
     this.openedNanos = System.nanoTime();
   }
@@ -63,7 +61,8 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
       return;
     }
     if (ProxyService.isGrpc(headers.headers())) {
-      ctx.pipeline().replace(this, "grpc-proxy", proxy.newStreamHandler(guard, openedNanos));
+      ctx.pipeline().replace(this, "grpc-proxy",
+          adapters.proxy().newStreamHandler(guard, openedNanos));
       ctx.fireChannelRead(msg);
       return;
     }
@@ -77,7 +76,8 @@ final class Http2StreamDispatcher extends ChannelInboundHandlerAdapter {
           true)).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
       return;
     }
-    ctx.pipeline().replace(this, "rest", rest.newStreamHandler(guard, openedNanos));
+    ctx.pipeline().replace(this, "http", new io.meshgate.gateway.http.Http2Exchange(
+        adapters.forHttp(headers.headers()), guard, openedNanos));
     ctx.fireChannelRead(msg);
   }
 

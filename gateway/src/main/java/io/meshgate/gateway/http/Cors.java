@@ -1,4 +1,4 @@
-package io.meshgate.gateway.rest;
+package io.meshgate.gateway.http;
 
 import io.meshgate.gateway.config.GatewayConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -8,25 +8,50 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * Cross-origin resource sharing for REST routes (the Fetch standard's CORS protocol): answers
- * preflights and adds the {@code Access-Control-*} headers to responses for allowed origins.
- * A request from an origin that is not allowed gets no CORS headers (the browser then blocks the
- * response); its preflight gets 403. Immutable.
+ * Cross-origin resource sharing ({@code transcoding.cors}; the Fetch standard's CORS protocol):
+ * answers preflights and adds the {@code Access-Control-*} headers to responses for allowed
+ * origins. A request from an origin that is not allowed gets no CORS headers (the browser then
+ * blocks the response); its preflight gets 403. A protocol adds the headers its clients need to
+ * send and read ({@link #withProtocolHeaders}). Immutable.
  */
-final class Cors {
+public final class Cors {
   private final GatewayConfig.Cors config;
   private final boolean anyOrigin;
+  private final List<String> allowHeaders;
   private final String exposeHeaders;
 
-  Cors(GatewayConfig.Cors config) {
+  /** The policy {@code config} describes. */
+  public Cors(GatewayConfig.Cors config) {
+    this(config, config.allowHeaders(), config.exposeHeaders());
+  }
+
+  private Cors(GatewayConfig.Cors config, List<String> allowHeaders,
+      List<String> exposeHeaders) {
     this.config = config;
     this.anyOrigin = config.allowOrigins().contains("*");
-    this.exposeHeaders = config.exposeHeaders().isEmpty() ? null
-        : String.join(", ", config.exposeHeaders());
+    this.allowHeaders = List.copyOf(allowHeaders);
+    this.exposeHeaders = exposeHeaders.isEmpty() ? null : String.join(", ", exposeHeaders);
+  }
+
+  /**
+   * This policy for a protocol whose clients send {@code allow} headers and read {@code expose}
+   * headers (gRPC-Web: {@code x-grpc-web}; {@code grpc-status}): preflights allow them besides
+   * the configured ones, and responses expose them.
+   */
+  public Cors withProtocolHeaders(List<String> allow, List<String> expose) {
+    java.util.LinkedHashSet<String> allowed = new java.util.LinkedHashSet<>(
+        config.allowHeaders());
+    if (!allowed.isEmpty()) {
+      allowed.addAll(allow); // with none configured, the headers the browser asks for pass
+    }
+    java.util.LinkedHashSet<String> exposed = new java.util.LinkedHashSet<>(
+        config.exposeHeaders());
+    exposed.addAll(expose);
+    return new Cors(config, List.copyOf(allowed), List.copyOf(exposed));
   }
 
   /** Whether requests from {@code origin} may read responses. */
-  boolean allows(String origin) {
+  public boolean allows(String origin) {
     if (anyOrigin) {
       return true;
     }
@@ -49,7 +74,7 @@ final class Cors {
   }
 
   /** Adds the headers of an actual (not preflight) response to an allowed origin. */
-  void addResponseHeaders(String origin, HttpHeaders headers) {
+  public void addResponseHeaders(String origin, HttpHeaders headers) {
     addOrigin(origin, headers);
     if (exposeHeaders != null) {
       headers.set(HttpHeaderNames.ACCESS_CONTROL_EXPOSE_HEADERS, exposeHeaders);
@@ -74,15 +99,15 @@ final class Cors {
    * @param pathMethods the methods routes accept on the requested path
    * @param requestedHeaders the preflight's {@code Access-Control-Request-Headers}, or null
    */
-  void addPreflightHeaders(String origin, Set<String> pathMethods, String requestedHeaders,
+  public void addPreflightHeaders(String origin, Set<String> pathMethods, String requestedHeaders,
       HttpHeaders headers) {
     addOrigin(origin, headers);
     List<String> methods = config.allowMethods().isEmpty() ? List.copyOf(pathMethods)
         : config.allowMethods();
     headers.set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_METHODS, String.join(", ", methods));
-    if (!config.allowHeaders().isEmpty()) {
+    if (!allowHeaders.isEmpty()) {
       headers.set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_HEADERS,
-          String.join(", ", config.allowHeaders()));
+          String.join(", ", allowHeaders));
     } else if (requestedHeaders != null && !requestedHeaders.isBlank()) {
       headers.set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_HEADERS, requestedHeaders);
       headers.add(HttpHeaderNames.VARY, HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS);
@@ -91,7 +116,7 @@ final class Cors {
   }
 
   /** Whether a preflight may go ahead with {@code method} (when methods are configured). */
-  boolean allowsMethod(String method) {
+  public boolean allowsMethod(String method) {
     return config.allowMethods().isEmpty() || config.allowMethods().contains(method);
   }
 }

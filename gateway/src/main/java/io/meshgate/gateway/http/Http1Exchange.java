@@ -1,4 +1,4 @@
-package io.meshgate.gateway.rest;
+package io.meshgate.gateway.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -26,28 +26,34 @@ import io.netty.util.concurrent.EventExecutor;
  * the last chunk). An HTTP/1.0 client gets a streamed response without chunking, ended by
  * closing the connection. Only on the connection's event loop.
  */
-public final class Http1Exchange implements RestResponder {
-  private final RestService service;
+public final class Http1Exchange implements HttpResponder {
+  private final HttpAdapter adapter;
   private final ChannelHandlerContext ctx;
-  private final RestCall call;
+  private final HttpCall call;
   private final boolean head;
   private final boolean http10;
   private final boolean keepAlive;
   private final Runnable onDone;
   private boolean chunked;
 
-  Http1Exchange(RestService service, FullHttpRequest request, ChannelHandlerContext ctx,
+  /**
+   * An exchange for a complete request; {@link #start} runs it.
+   *
+   * @param clientAddress the client's IP address, or null
+   * @param onDone run once the response is written
+   */
+  public Http1Exchange(HttpAdapter adapter, FullHttpRequest request, ChannelHandlerContext ctx,
       String clientAddress, boolean keepAlive, Runnable onDone) {
-    this.service = service;
+    this.adapter = adapter;
     this.ctx = ctx;
     this.head = request.method().equals(HttpMethod.HEAD);
     this.http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
     this.keepAlive = keepAlive;
     this.onDone = onDone;
-    String[] target = RestRequest.splitTarget(request.uri());
+    String[] target = HttpRequest.splitTarget(request.uri());
     byte[] body = ByteBufUtil.getBytes(request.content());
-    this.call = new RestCall(service, new RestRequest(request.method().name(), target[0],
-        target[1], RestRequest.Headers.of(request.headers()), body, clientAddress,
+    this.call = adapter.newCall(new HttpRequest(request.method().name(), target[0],
+        target[1], HttpRequest.Headers.of(request.headers()), body, clientAddress,
         request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST),
         io.meshgate.gateway.netty.Channels.clientIdentity(ctx.channel())), this);
   }
@@ -59,7 +65,7 @@ public final class Http1Exchange implements RestResponder {
 
   /** Answers 413 (the aggregator found the body too large). */
   public void startTooLarge() {
-    call.tooLarge(service.limits().maxRequestBodyBytes());
+    call.tooLarge(adapter.maxRequestBodyBytes());
   }
 
   /** The connection can take more output. */

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.rest;
+package io.meshgate.gateway.http;
 
 import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.netty.ConnectionGuard;
@@ -22,25 +22,30 @@ import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.concurrent.EventExecutor;
 
 /**
- * One HTTP/2 stream that carries a REST request: collects the body (up to the configured limit;
- * 413 beyond it, as soon as {@code content-length} or the data says so), runs a {@link RestCall}
+ * One HTTP/2 stream that carries a whole-request call (REST, gRPC-Web, Connect): collects the
+ * body (up to the adapter's limit; {@link HttpCall#tooLarge} beyond it, as soon as
+ * {@code content-length} or the data says so), runs the adapter's {@link HttpCall}
  * and writes its answer as HTTP/2 frames. A response that ends before the request did is
  * followed by RST_STREAM(NO_ERROR), as RFC 9113 §8.1 allows. Only on the stream's event loop.
  */
-final class Http2RestStream extends Http2StreamHandler implements RestResponder {
-  private final RestService service;
+public final class Http2Exchange extends Http2StreamHandler implements HttpResponder {
+  private final HttpAdapter adapter;
 
   // Only on the event loop.
   private Http2Headers requestHeaders;
   private CompositeByteBuf body;
-  private RestCall call;
+  private HttpCall call;
   private boolean requestEnded;
   private boolean responded;
   private boolean head;
 
-  Http2RestStream(RestService service, ConnectionGuard guard, long openedNanos) {
+  /**
+   * @param guard the connection's abuse guard
+   * @param openedNanos {@link System#nanoTime()} when the stream opened
+   */
+  public Http2Exchange(HttpAdapter adapter, ConnectionGuard guard, long openedNanos) {
     super(guard, openedNanos);
-    this.service = service;
+    this.adapter = adapter;
   }
 
   @Override
@@ -57,7 +62,7 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
   protected void onData(ByteBuf content, boolean endStream) {
     if (!responded && call == null && body != null) {
       if (body.readableBytes() + content.readableBytes()
-          > service.limits().maxRequestBodyBytes()) {
+          > adapter.maxRequestBodyBytes()) {
         tooLarge();
       } else if (content.isReadable()) {
         body.addComponent(true, content.retain());
@@ -75,7 +80,7 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
     CharSequence length = headers.get(HttpHeaderNames.CONTENT_LENGTH);
     if (length != null) {
       try {
-        if (Long.parseLong(length.toString()) > service.limits().maxRequestBodyBytes()) {
+        if (Long.parseLong(length.toString()) > adapter.maxRequestBodyBytes()) {
           tooLarge();
         }
       } catch (NumberFormatException ignored) {
@@ -86,8 +91,7 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
 
   private void tooLarge() {
     body.clear();
-    new RestCall(service, request(new byte[0]), this)
-        .tooLarge(service.limits().maxRequestBodyBytes());
+    adapter.newCall(request(new byte[0]), this).tooLarge(adapter.maxRequestBodyBytes());
   }
 
   private void onRequestEnd() {
@@ -98,17 +102,17 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
     byte[] bytes = ByteBufUtil.getBytes(body);
     body.release();
     body = null;
-    call = new RestCall(service, request(bytes), this);
+    call = adapter.newCall(request(bytes), this);
     call.start();
   }
 
-  private RestRequest request(byte[] bytes) {
+  private HttpRequest request(byte[] bytes) {
     CharSequence path = requestHeaders.path();
-    String[] target = RestRequest.splitTarget(path == null ? "" : path.toString());
+    String[] target = HttpRequest.splitTarget(path == null ? "" : path.toString());
     CharSequence authority = requestHeaders.authority();
-    return new RestRequest(requestHeaders.method() == null ? ""
+    return new HttpRequest(requestHeaders.method() == null ? ""
         : requestHeaders.method().toString(), target[0], target[1],
-        RestRequest.Headers.of(requestHeaders), bytes, Channels.clientAddress(ctx.channel()),
+        HttpRequest.Headers.of(requestHeaders), bytes, Channels.clientAddress(ctx.channel()),
         authority == null ? null : authority.toString(),
         Channels.clientIdentity(ctx.channel()));
   }
@@ -177,7 +181,7 @@ final class Http2RestStream extends Http2StreamHandler implements RestResponder 
     return responded;
   }
 
-  // ---- RestResponder -----------------------------------------------------------------------
+  // ---- HttpResponder -----------------------------------------------------------------------
 
   @Override
   public EventExecutor executor() {

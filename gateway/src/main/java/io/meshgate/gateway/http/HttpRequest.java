@@ -1,4 +1,4 @@
-package io.meshgate.gateway.rest;
+package io.meshgate.gateway.http;
 
 import io.meshgate.gateway.call.ClientIdentity;
 import io.meshgate.gateway.call.RequestView;
@@ -8,7 +8,7 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * A complete REST request, whichever protocol carried it.
+ * A complete HTTP request, whichever protocol carried it (HTTP/1.1 or HTTP/2).
  *
  * @param method the HTTP method, upper case
  * @param rawPath the path, still percent-encoded, without the query
@@ -19,7 +19,7 @@ import java.util.Map;
  * @param authority the request's authority (Host), or null
  * @param clientIdentity who the client is by its TLS certificate, or null
  */
-record RestRequest(String method, String rawPath, String rawQuery, Headers headers, byte[] body,
+public record HttpRequest(String method, String rawPath, String rawQuery, Headers headers, byte[] body,
     String clientAddress, String authority, ClientIdentity clientIdentity)
     implements RequestView {
 
@@ -34,7 +34,7 @@ record RestRequest(String method, String rawPath, String rawQuery, Headers heade
   }
 
   /** Request headers: names are matched case-insensitively. */
-  interface Headers extends Iterable<Map.Entry<CharSequence, CharSequence>> {
+  public interface Headers extends Iterable<Map.Entry<CharSequence, CharSequence>> {
     /** The first value of a header, or null. */
     String get(CharSequence name);
 
@@ -69,7 +69,7 @@ record RestRequest(String method, String rawPath, String rawQuery, Headers heade
   }
 
   /** Splits a request target into path and query. */
-  static String[] splitTarget(String target) {
+  public static String[] splitTarget(String target) {
     int question = target.indexOf('?');
     return question < 0 ? new String[] {target, null}
         : new String[] {target.substring(0, question), target.substring(question + 1)};

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.rest;
+package io.meshgate.gateway.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -6,11 +6,11 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.EventExecutor;
 
 /**
- * The protocol side of a REST exchange: writes the response over HTTP/1.1 or HTTP/2. Called only
- * on {@link #executor()}; the protocol side tells the {@link RestCall} when the client can take
- * more ({@link RestCall#onWritable()}) or went away ({@link RestCall#cancel}).
+ * The protocol side of an HTTP exchange: writes the response over HTTP/1.1 or HTTP/2. Called only
+ * on {@link #executor()}; the protocol side tells the {@link HttpCall} when the client can take
+ * more ({@link HttpCall#onWritable()}) or went away ({@link HttpCall#cancel}).
  */
-interface RestResponder {
+public interface HttpResponder {
   /** The event loop of the client's connection. */
   EventExecutor executor();
 

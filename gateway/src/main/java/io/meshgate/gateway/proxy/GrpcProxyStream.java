@@ -5,6 +5,7 @@ import io.grpc.ClientCall;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.Status;
+import io.meshgate.gateway.call.GrpcMetadata;
 import io.meshgate.gateway.call.GrpcTimeout;
 import io.meshgate.gateway.call.RequestView;
 import io.meshgate.gateway.netty.Channels;
@@ -218,7 +219,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
     }
     clientAcceptsGzip = GrpcWire.acceptsGzip(headers.get(GrpcWire.GRPC_ACCEPT_ENCODING));
 
-    Metadata metadata = MetadataMapper.toMetadata(headers, client);
+    Metadata metadata = GrpcMetadata.toMetadata(headers, client);
     if (metadata == null) {
       fail(Status.INTERNAL.withDescription("a binary (-bin) header is not valid base64"));
       return;
@@ -354,7 +355,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
       if (gzipResponses) {
         headers.set(GrpcWire.GRPC_ENCODING, GrpcWire.GZIP);
       }
-      MetadataMapper.addTo(metadata, headers);
+      GrpcMetadata.addTo(metadata, headers);
       responseHeadersSent = true;
       // A void promise: a failed write fails the stream channel (exceptionCaught cancels the call).
       ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false), ctx.voidPromise());
@@ -398,7 +399,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
       } else {
         headers = GrpcWire.trailersOnly(status);
       }
-      MetadataMapper.addTo(trailers, headers);
+      GrpcMetadata.addTo(trailers, headers);
       if (logger.isLoggable(Level.FINE)) {
         logger.fine(String.format("/%s -> %s (%s, %s): %s", fullMethod,
             admission.cluster().name(), admission.route().name(),

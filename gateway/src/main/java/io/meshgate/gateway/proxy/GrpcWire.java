@@ -1,10 +1,10 @@
 package io.meshgate.gateway.proxy;
 
 import io.grpc.Status;
+import io.meshgate.gateway.call.GrpcMetadata;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
-import java.nio.charset.StandardCharsets;
 
 /** The small parts of the gRPC-over-HTTP/2 wire format that the proxy reads and writes itself. */
 public final class GrpcWire {
@@ -18,7 +18,6 @@ public final class GrpcWire {
   static final AsciiString ACCEPTED_ENCODINGS = AsciiString.cached("gzip,identity");
   static final AsciiString STATUS_200 = AsciiString.cached("200");
 
-  private static final byte[] HEX = "0123456789ABCDEF".getBytes(StandardCharsets.US_ASCII);
 
   private GrpcWire() {}
 
@@ -36,34 +35,6 @@ public final class GrpcWire {
     }
     char next = contentType.charAt(CONTENT_TYPE_GRPC.length());
     return next == '+' || next == ';';
-  }
-
-  /**
-   * Percent-encodes a status message for {@code grpc-message}: bytes outside 0x20..0x7E and '%'
-   * are written as %XX of their UTF-8 encoding.
-   */
-  static CharSequence encodeMessage(String message) {
-    boolean plain = true;
-    for (int i = 0; i < message.length() && plain; i++) {
-      char c = message.charAt(i);
-      plain = c >= ' ' && c < 0x7f && c != '%';
-    }
-    if (plain) {
-      return message;
-    }
-    byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
-    byte[] out = new byte[bytes.length * 3];
-    int o = 0;
-    for (byte b : bytes) {
-      if (b >= ' ' && b < 0x7f && b != '%') {
-        out[o++] = b;
-      } else {
-        out[o++] = '%';
-        out[o++] = HEX[(b >> 4) & 0xf];
-        out[o++] = HEX[b & 0xf];
-      }
-    }
-    return new AsciiString(out, 0, o, false);
   }
 
   /** Whether an {@code grpc-accept-encoding} value lists gzip. */
@@ -100,7 +71,7 @@ public final class GrpcWire {
   static void addStatus(Http2Headers headers, Status status) {
     headers.set(GRPC_STATUS, AsciiString.of(Integer.toString(status.getCode().value())));
     if (status.getDescription() != null) {
-      headers.set(GRPC_MESSAGE, encodeMessage(status.getDescription()));
+      headers.set(GRPC_MESSAGE, GrpcMetadata.encodeMessage(status.getDescription()));
     }
   }
 

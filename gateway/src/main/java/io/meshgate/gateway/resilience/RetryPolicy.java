@@ -36,6 +36,19 @@ public final class RetryPolicy {
 
   /** How a message is kept for replay and brought back. */
   public interface Replay<T> {
+    /** Messages that are byte arrays nobody changes: kept as they are. */
+    Replay<byte[]> BYTE_ARRAYS = new Replay<>() {
+      @Override
+      public byte[] save(byte[] message) {
+        return message;
+      }
+
+      @Override
+      public byte[] restore(byte[] saved) {
+        return saved;
+      }
+    };
+
     /** A copy of {@code message} that outlives it (taken before it is sent). */
     byte[] save(T message);
 

@@ -9,10 +9,13 @@ import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcTimeout;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.descriptors.Descriptors;
+import io.meshgate.gateway.http.Cors;
+import io.meshgate.gateway.http.UpstreamHttpCall;
+import io.meshgate.gateway.http.HttpRequest;
+import io.meshgate.gateway.http.HttpResponder;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Admission;
-import io.meshgate.gateway.telemetry.CallRecord;
 import io.meshgate.transcoder.HttpRoute;
 import io.meshgate.transcoder.JsonOptions;
 import io.meshgate.transcoder.JsonTranscoder;
@@ -35,7 +38,7 @@ import java.util.logging.Logger;
 /**
  * One REST request transcoded to a gRPC call and its answer transcoded back: matches the HTTP
  * rule, builds the request message(s), calls the route's cluster, and writes JSON (or the raw
- * bytes of a {@code google.api.HttpBody}) through a {@link RestResponder}. Server-streaming
+ * bytes of a {@code google.api.HttpBody}) through a {@link HttpResponder}. Server-streaming
  * answers are newline-delimited JSON, or Server-Sent Events for {@code Accept:
  * text/event-stream}; the next message is asked of the backend only while the client keeps up.
  *
@@ -43,7 +46,7 @@ import java.util.logging.Logger;
  * gives (grpc-gateway's and Envoy's table; {@link StatusJson#httpStatus}). Only on the client
  * connection's event loop (upstream callbacks are delivered there).
  */
-final class RestCall {
+final class RestCall extends UpstreamHttpCall {
   private static final Logger logger = Logger.getLogger(RestCall.class.getName());
   private static final Metadata.Key<byte[]> STATUS_DETAILS =
       Metadata.Key.of("grpc-status-details-bin", Metadata.BINARY_BYTE_MARSHALLER);
@@ -51,74 +54,43 @@ final class RestCall {
       Metadata.Key.of("content-type", Metadata.ASCII_STRING_MARSHALLER);
   private static final String NDJSON = "application/x-ndjson";
   private static final String EVENT_STREAM = "text/event-stream";
-  /** What nginx logs for a client that went away before its answer. */
-  private static final int CLIENT_CLOSED_REQUEST = 499;
-  /** Request messages are byte arrays nobody changes: kept as they are for a retry. */
-  private static final RetryPolicy.Replay<byte[]> REPLAY = new RetryPolicy.Replay<>() {
-    @Override
-    public byte[] save(byte[] message) {
-      return message;
-    }
-
-    @Override
-    public byte[] restore(byte[] saved) {
-      return saved;
-    }
-  };
   private static final String RATELIMIT_LIMIT = "ratelimit-limit";
   private static final String RATELIMIT_REMAINING = "ratelimit-remaining";
   private static final String RATELIMIT_RESET = "ratelimit-reset";
 
   private final RestService service;
-  private final RestRequest request;
-  private final RestResponder out;
-  private final CallRecord record;
 
   // Only on the event loop.
   private Descriptors.Snapshot snapshot;
   private HttpRoute httpRoute;
   private Admission admission;
   private JsonOptions json;
-  private String corsOrigin;
-  private ClientCall<byte[], byte[]> call;
   private Metadata responseHeaders;
   private byte[] unaryResponse;
   private boolean sse;
   private boolean streamStarted;
   private boolean rawStream;
-  private boolean responseWanted;
-  private boolean finished;
   private HttpHeaders rateLimitHeaders;
 
-  RestCall(RestService service, RestRequest request, RestResponder out) {
+  RestCall(RestService service, HttpRequest request, HttpResponder out) {
+    super(service.admission().record("rest", request), request, out);
     this.service = service;
-    this.request = request;
-    this.out = out;
-    this.record = service.admission().record("rest", request);
-    record.http(request.method(), request.rawPath());
   }
 
   // ---- Request -----------------------------------------------------------------------------
 
   /** Answers 413: the request body is larger than {@code limit} bytes. */
-  void tooLarge(int limit) {
-    corsOrigin();
+  @Override
+  public void tooLarge(int limit) {
+    corsOrigin(service.cors());
     error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Status.Code.RESOURCE_EXHAUSTED,
         "the request body is larger than the gateway accepts (limits.maxRequestBodyBytes: "
             + limit + " bytes)", null, null);
   }
 
-  /** Remembers the request's origin if CORS allows it; returns it (null without one). */
-  private String corsOrigin() {
-    String origin = request.headers().get(HttpHeaderNames.ORIGIN);
-    if (origin != null && service.cors() != null && service.cors().allows(origin)) {
-      corsOrigin = origin;
-    }
-    return origin;
-  }
-
-  void start() {
-    String origin = corsOrigin();
+  @Override
+  public void start() {
+    String origin = corsOrigin(service.cors());
     if (service.cors() != null && origin != null && request.method().equals("OPTIONS")
         && request.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD) != null) {
       preflight(service.cors(), origin);
@@ -207,13 +179,8 @@ final class RestCall {
       return;
     }
     call = admission.open(service.methodDescriptor(httpRoute), metadata, clientTimeout, null,
-        null, out.executor(), REPLAY, new Listener());
-    for (byte[] message : messages) {
-      record.requestMessage(message.length);
-      call.sendMessage(message);
-    }
-    call.halfClose();
-    call.request(1);
+        null, out.executor(), RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
+    sendAll(messages);
   }
 
   /** Answers a call the admission chain refused, in REST's terms. */
@@ -273,13 +240,7 @@ final class RestCall {
           null);
       return;
     }
-    HttpHeaders headers = new DefaultHttpHeaders();
-    cors.addPreflightHeaders(origin, methods,
-        request.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS), headers);
-    headers.setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
-    finished = true;
-    record.finish(Status.Code.OK, HttpResponseStatus.NO_CONTENT.code());
-    out.respond(HttpResponseStatus.NO_CONTENT, headers, Unpooled.EMPTY_BUFFER);
+    answerPreflight(cors, origin, methods);
   }
 
   private static boolean accepts(String accept, String type) {
@@ -287,25 +248,6 @@ final class RestCall {
   }
 
   // ---- Client side events ------------------------------------------------------------------
-
-  /** The client can take more: ask the backend for the next message if one is wanted. */
-  void onWritable() {
-    if (responseWanted && !finished && call != null && out.isWritable()) {
-      responseWanted = false;
-      call.request(1);
-    }
-  }
-
-  /** The client went away or reset the stream. */
-  void cancel(String reason) {
-    if (!finished) {
-      finished = true;
-      record.finish(Status.Code.CANCELLED, CLIENT_CLOSED_REQUEST);
-      if (call != null) {
-        call.cancel(reason, null);
-      }
-    }
-  }
 
   // ---- Response ----------------------------------------------------------------------------
 
@@ -337,11 +279,7 @@ final class RestCall {
       }
       record.responseMessage(body.bytes().length);
       out.sendChunk(frame(body));
-      if (out.isWritable()) {
-        call.request(1);
-      } else {
-        responseWanted = true;
-      }
+      askForMore();
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.meshgate.gateway.rest;
 
 import io.grpc.Metadata;
+import io.meshgate.gateway.http.HttpRequest;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.util.Base64;
 import java.util.Locale;
@@ -28,7 +29,7 @@ final class RestMetadata {
    *
    * @throws IllegalArgumentException naming a header whose value cannot be metadata
    */
-  static Metadata toMetadata(RestRequest.Headers headers, Set<String> forward,
+  static Metadata toMetadata(HttpRequest.Headers headers, Set<String> forward,
       String clientAddress) {
     Metadata metadata = new Metadata();
     String forwardedFor = null;

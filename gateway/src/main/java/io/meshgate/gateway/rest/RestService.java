@@ -5,6 +5,12 @@ import io.meshgate.gateway.call.ByteArrayMarshaller;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.descriptors.Descriptors;
+import io.meshgate.gateway.http.Http2Exchange;
+import io.meshgate.gateway.http.Cors;
+import io.meshgate.gateway.http.HttpAdapter;
+import io.meshgate.gateway.http.HttpCall;
+import io.meshgate.gateway.http.HttpRequest;
+import io.meshgate.gateway.http.HttpResponder;
 import io.meshgate.gateway.route.CallAdmission;
 import io.meshgate.transcoder.HttpRoute;
 import io.netty.channel.ChannelHandler;
@@ -18,7 +24,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * descriptors once (and the chain the configuration once), so a reload never changes an
  * exchange in flight.
  */
-public final class RestService {
+public final class RestService implements HttpAdapter {
   private static final int MAX_CACHED_DESCRIPTORS = 10_000;
 
   private final CallAdmission admission;
@@ -49,18 +55,17 @@ public final class RestService {
    * @param openedNanos {@link System#nanoTime()} when the stream opened
    */
   public ChannelHandler newStreamHandler(ConnectionGuard guard, long openedNanos) {
-    return new Http2RestStream(this, guard, openedNanos);
+    return new Http2Exchange(this, guard, openedNanos);
   }
 
-  /**
-   * An exchange for a complete HTTP/1.1 request; the caller starts it.
-   *
-   * @param clientAddress the client's IP address, or null
-   */
-  public Http1Exchange newHttp1Exchange(io.netty.handler.codec.http.FullHttpRequest request,
-      io.netty.channel.ChannelHandlerContext ctx, String clientAddress, boolean keepAlive,
-      Runnable onDone) {
-    return new Http1Exchange(this, request, ctx, clientAddress, keepAlive, onDone);
+  @Override
+  public HttpCall newCall(HttpRequest request, HttpResponder responder) {
+    return new RestCall(this, request, responder);
+  }
+
+  @Override
+  public int maxRequestBodyBytes() {
+    return limits.maxRequestBodyBytes();
   }
 
   Descriptors.Snapshot snapshot() {

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.proxy;
+package io.meshgate.gateway.call;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
-class MetadataMapperTest {
+class GrpcMetadataTest {
   private static final Metadata.Key<String> TENANT =
       Metadata.Key.of("x-tenant", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<byte[]> TRACE =
@@ -26,7 +26,7 @@ class MetadataMapperTest {
     metadata.put(TENANT, "b");
     Http2Headers headers = new DefaultHttp2Headers(false);
 
-    MetadataMapper.addTo(metadata, headers);
+    GrpcMetadata.addTo(metadata, headers);
 
     assertEquals(List.of("a", "b"), values(headers, "x-tenant"));
     assertEquals(List.of(Base64.getEncoder().withoutPadding()
@@ -43,7 +43,7 @@ class MetadataMapperTest {
     metadata.put(TENANT, "kept");
     Http2Headers headers = new DefaultHttp2Headers(false);
 
-    MetadataMapper.addTo(metadata, headers);
+    GrpcMetadata.addTo(metadata, headers);
 
     assertEquals(1, headers.size(), headers.toString());
     assertEquals("kept", headers.get("x-tenant").toString());
@@ -52,7 +52,7 @@ class MetadataMapperTest {
   @Test
   void emptyMetadataAddsNothing() {
     Http2Headers headers = new DefaultHttp2Headers(false);
-    MetadataMapper.addTo(new Metadata(), headers);
+    GrpcMetadata.addTo(new Metadata(), headers);
     assertFalse(headers.iterator().hasNext());
   }
 
@@ -65,7 +65,7 @@ class MetadataMapperTest {
         .add("x-forwarded-for", "10.0.0.1")
         .add("te", "trailers");
 
-    Metadata metadata = MetadataMapper.toMetadata(headers, "127.0.0.1");
+    Metadata metadata = GrpcMetadata.toMetadata(headers, "127.0.0.1");
 
     assertEquals("t1", metadata.get(TENANT));
     assertEquals(List.of((byte) 1, (byte) 2, (byte) 3), bytes(metadata.get(TRACE)));
@@ -77,7 +77,7 @@ class MetadataMapperTest {
   @Test
   void invalidBase64InABinaryHeaderFailsTheCall() {
     Http2Headers headers = new DefaultHttp2Headers(false).add("trace-bin", "not base64!");
-    assertNull(MetadataMapper.toMetadata(headers, null));
+    assertNull(GrpcMetadata.toMetadata(headers, null));
   }
 
   private static List<String> values(Http2Headers headers, String name) {

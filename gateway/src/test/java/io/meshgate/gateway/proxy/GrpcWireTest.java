@@ -9,9 +9,9 @@ import org.junit.jupiter.api.Test;
 class GrpcWireTest {
   @Test
   void percentEncodesStatusMessagesAsTheSpecSays() {
-    assertEquals("plain text", GrpcWire.encodeMessage("plain text").toString());
-    assertEquals("100%25 sure", GrpcWire.encodeMessage("100% sure").toString());
-    assertEquals("caf%C3%A9%0Anext", GrpcWire.encodeMessage("café\nnext").toString());
+    assertEquals("plain text", io.meshgate.gateway.call.GrpcMetadata.encodeMessage("plain text").toString());
+    assertEquals("100%25 sure", io.meshgate.gateway.call.GrpcMetadata.encodeMessage("100% sure").toString());
+    assertEquals("caf%C3%A9%0Anext", io.meshgate.gateway.call.GrpcMetadata.encodeMessage("café\nnext").toString());
   }
 
   @Test
