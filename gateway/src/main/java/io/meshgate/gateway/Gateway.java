@@ -152,6 +152,8 @@ public final class Gateway implements AutoCloseable {
         new io.meshgate.gateway.grpcweb.GrpcWebService(admission, config.limits(),
             transcoding.cors()),
         new io.meshgate.gateway.connect.ConnectService(admission, descriptors, transcoding,
+            config.limits()),
+        new io.meshgate.gateway.websocket.WebSocketService(admission, descriptors, transcoding,
             config.limits())),
         tls == null ? null : tls.context(), cuts, overload);
     if (tls != null) {

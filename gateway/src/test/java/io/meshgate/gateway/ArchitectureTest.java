@@ -43,7 +43,7 @@ class ArchitectureTest {
 
   @Test
   void protocolAdaptersDoNotKnowEachOther() {
-    List<String> adapters = List.of("proxy", "rest", "grpcweb", "connect");
+    List<String> adapters = List.of("proxy", "rest", "grpcweb", "connect", "websocket");
     for (String adapter : adapters) {
       for (String other : adapters) {
         if (!other.equals(adapter)) {
@@ -58,7 +58,7 @@ class ArchitectureTest {
     noClasses().that().resideInAPackage("io.meshgate.gateway.http..")
         .should().dependOnClassesThat().resideInAnyPackage("io.meshgate.gateway.rest..",
             "io.meshgate.gateway.grpcweb..", "io.meshgate.gateway.connect..",
-            "io.meshgate.gateway.proxy..")
+            "io.meshgate.gateway.websocket..", "io.meshgate.gateway.proxy..")
         .check(GATEWAY);
   }
 
@@ -70,7 +70,7 @@ class ArchitectureTest {
         .should().dependOnClassesThat().resideInAnyPackage("io.netty.handler.codec..",
             "io.meshgate.gateway.proxy..", "io.meshgate.gateway.rest..",
             "io.meshgate.gateway.grpcweb..", "io.meshgate.gateway.connect..",
-            "io.meshgate.gateway.http..",
+            "io.meshgate.gateway.websocket..", "io.meshgate.gateway.http..",
             "io.meshgate.gateway.front..")
         .check(GATEWAY);
   }

@@ -74,8 +74,8 @@ public final class HttpRoute {
     return bodyField;
   }
 
-  /** Whether the HTTP request has a body at all. */
-  boolean hasBody() {
+  /** Whether the rule takes a request body ({@code body: "*"} or a field) at all. */
+  public boolean hasBody() {
     return body != null;
   }
 

@@ -5,6 +5,7 @@ import io.meshgate.gateway.grpcweb.GrpcWebService;
 import io.meshgate.gateway.http.HttpAdapter;
 import io.meshgate.gateway.proxy.ProxyService;
 import io.meshgate.gateway.rest.RestService;
+import io.meshgate.gateway.websocket.WebSocketService;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import java.util.function.Function;
 
@@ -12,10 +13,11 @@ import java.util.function.Function;
  * The protocol adapters of the one port, and which of them a request is for: native gRPC by its
  * {@code application/grpc} content type; gRPC-Web by {@code application/grpc-web*}; Connect by
  * its headers, content types or {@code GET ?connect=v1} ({@link ConnectService#isConnect});
- * REST/JSON for anything else. CORS preflights go where the headers they ask for point.
+ * REST/JSON for anything else; an HTTP/1.1 {@code Upgrade: websocket} on a REST route is a
+ * WebSocket stream. CORS preflights go where the headers they ask for point.
  */
 public record Adapters(ProxyService proxy, RestService rest, GrpcWebService grpcWeb,
-    ConnectService connect) {
+    ConnectService connect, WebSocketService webSocket) {
   /**
    * The adapter for a whole-request call (never the native proxy).
    *

@@ -1,10 +1,11 @@
 package io.meshgate.gateway.front;
 
 import io.grpc.Status;
+import io.meshgate.gateway.http.Http1Exchange;
 import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.overload.OverloadManager;
 import io.meshgate.gateway.proxy.ProxyService;
-import io.meshgate.gateway.http.Http1Exchange;
+import io.meshgate.gateway.websocket.WebSocketService;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
@@ -43,6 +44,7 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
   private boolean busy;
   private boolean draining;
   private boolean closeWhenDone;
+  private boolean upgraded;
 
   Http1Handler(Adapters adapters, ConnectionErrors errors, OverloadManager overload) {
     this.adapters = adapters;
@@ -52,6 +54,10 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (upgraded) {
+      ctx.fireChannelRead(msg); // WebSocket frames, for the stream's handler
+      return;
+    }
     if (!(msg instanceof FullHttpRequest) && !(msg instanceof Oversized)) {
       ReferenceCountUtil.release(msg);
       return;
@@ -97,6 +103,10 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
             Status.Code.UNIMPLEMENTED,
             "gRPC needs HTTP/2 (h2 with TLS, or h2c): this request came over HTTP/1.1"),
             HttpUtil.isKeepAlive(request) && !draining);
+      } else if (WebSocketService.isUpgrade(request)) {
+        // The connection becomes the WebSocket's, and closes when it ends.
+        closeWhenDone = true;
+        upgraded = adapters.webSocket().upgrade(ctx, request, () -> onDone(ctx));
       } else {
         boolean keepAlive = HttpUtil.isKeepAlive(request) && !draining;
         closeWhenDone |= !keepAlive;
@@ -161,6 +171,10 @@ final class Http1Handler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt == DrainEvent.INSTANCE && upgraded) {
+      ctx.fireUserEventTriggered(WebSocketService.GOING_AWAY);
+      return;
+    }
     if (evt == DrainEvent.INSTANCE) {
       draining = true;
       if (!busy) {

@@ -10,9 +10,10 @@ import io.meshgate.gateway.call.GrpcTimeout;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.descriptors.Descriptors;
 import io.meshgate.gateway.http.Cors;
-import io.meshgate.gateway.http.UpstreamHttpCall;
+import io.meshgate.gateway.http.HttpMetadata;
 import io.meshgate.gateway.http.HttpRequest;
 import io.meshgate.gateway.http.HttpResponder;
+import io.meshgate.gateway.http.UpstreamHttpCall;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Admission;
@@ -121,7 +122,8 @@ final class RestCall extends UpstreamHttpCall {
     if (httpRoute.clientStreaming() && httpRoute.serverStreaming()) {
       error(HttpResponseStatus.NOT_IMPLEMENTED, Status.Code.UNIMPLEMENTED, fullName
           + " is a bidirectional streaming method, which REST cannot call (an HTTP/1.1 request"
-          + " cannot stream both ways): call it with a gRPC client", null, null);
+          + " cannot stream both ways): open " + request.rawPath() + " as a WebSocket, or call it"
+          + " with a gRPC client", null, null);
       return;
     }
     String serviceName = httpRoute.method().getService().getFullName();
@@ -164,7 +166,7 @@ final class RestCall extends UpstreamHttpCall {
 
     Metadata metadata;
     try {
-      metadata = RestMetadata.toMetadata(request.headers(), service.forwardHeaders(),
+      metadata = HttpMetadata.toMetadata(request.headers(), service.forwardHeaders(),
           request.clientAddress());
     } catch (IllegalArgumentException e) {
       error(HttpResponseStatus.BAD_REQUEST, Status.Code.INVALID_ARGUMENT, e.getMessage(), null,
@@ -298,7 +300,7 @@ final class RestCall extends UpstreamHttpCall {
           out.sendChunk(errorFrame(status, trailers));
         }
         HttpHeaders trailerHeaders = new DefaultHttpHeaders();
-        RestMetadata.addTo(trailers, trailerHeaders);
+        HttpMetadata.addTo(trailers, trailerHeaders);
         record.finish(status.getCode(), HttpResponseStatus.OK.code());
         out.endStream(trailerHeaders);
         return;
@@ -310,7 +312,7 @@ final class RestCall extends UpstreamHttpCall {
       if (httpRoute.serverStreaming()) {
         // A stream without messages: an empty body of the stream's type.
         HttpHeaders headers = responseHeaders(sse ? EVENT_STREAM : NDJSON);
-        RestMetadata.addTo(trailers, headers);
+        HttpMetadata.addTo(trailers, headers);
         record.finish(Status.Code.OK, HttpResponseStatus.OK.code());
         out.respond(HttpResponseStatus.OK, headers, Unpooled.EMPTY_BUFFER);
         return;
@@ -330,7 +332,7 @@ final class RestCall extends UpstreamHttpCall {
         return;
       }
       HttpHeaders headers = responseHeaders(body.contentType());
-      RestMetadata.addTo(trailers, headers);
+      HttpMetadata.addTo(trailers, headers);
       headers.setInt(HttpHeaderNames.CONTENT_LENGTH, body.bytes().length);
       record.responseMessage(body.bytes().length);
       record.finish(Status.Code.OK, HttpResponseStatus.OK.code());
@@ -375,7 +377,7 @@ final class RestCall extends UpstreamHttpCall {
   private HttpHeaders responseHeaders(String contentType) {
     HttpHeaders headers = new DefaultHttpHeaders();
     headers.set(HttpHeaderNames.CONTENT_TYPE, contentType);
-    RestMetadata.addTo(responseHeaders, headers);
+    HttpMetadata.addTo(responseHeaders, headers);
     if (rateLimitHeaders != null) {
       headers.add(rateLimitHeaders);
     }
@@ -395,8 +397,8 @@ final class RestCall extends UpstreamHttpCall {
   /** A failed call: the status as HTTP status and {@code google.rpc.Status} JSON. */
   private void failed(Status status, Metadata trailers) {
     HttpHeaders headers = new DefaultHttpHeaders();
-    RestMetadata.addTo(responseHeaders, headers);
-    RestMetadata.addTo(trailers, headers);
+    HttpMetadata.addTo(responseHeaders, headers);
+    HttpMetadata.addTo(trailers, headers);
     byte[] details = trailers.get(STATUS_DETAILS);
     if (status.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
       long retryAfter = retryAfterSeconds(details);

@@ -1,7 +1,6 @@
-package io.meshgate.gateway.rest;
+package io.meshgate.gateway.http;
 
 import io.grpc.Metadata;
-import io.meshgate.gateway.http.HttpRequest;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.util.Base64;
 import java.util.Locale;
@@ -9,27 +8,29 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Headers of a REST request to gRPC metadata and response metadata back to headers, as
- * grpc-gateway does: {@code Grpc-Metadata-<name>} carries metadata {@code <name>} both ways;
+ * Headers of a REST request (or a REST WebSocket's upgrade) to gRPC metadata and response
+ * metadata back to headers, as grpc-gateway does: {@code Grpc-Metadata-<name>} carries metadata
+ * {@code <name>} both ways;
  * {@code authorization}, {@code x-forwarded-*}, {@code traceparent}, {@code tracestate} and the
  * configured headers go through under their own names; nothing else does (a REST client's
  * {@code cookie}, {@code accept} or {@code user-agent} are not the backend's business).
  */
-final class RestMetadata {
-  static final String PREFIX = "grpc-metadata-";
+public final class HttpMetadata {
+  /** The prefix of headers that carry metadata under their own name. */
+  public static final String PREFIX = "grpc-metadata-";
   private static final Set<String> ALWAYS = Set.of("authorization", "traceparent", "tracestate");
   private static final Set<String> NOT_RETURNED = Set.of("content-type", "content-length",
       "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding",
       "grpc-accept-encoding", "te", "transfer-encoding", "connection");
 
-  private RestMetadata() {}
+  private HttpMetadata() {}
 
   /**
    * The metadata of a REST request.
    *
    * @throws IllegalArgumentException naming a header whose value cannot be metadata
    */
-  static Metadata toMetadata(HttpRequest.Headers headers, Set<String> forward,
+  public static Metadata toMetadata(HttpRequest.Headers headers, Set<String> forward,
       String clientAddress) {
     Metadata metadata = new Metadata();
     String forwardedFor = null;
@@ -73,7 +74,7 @@ final class RestMetadata {
   }
 
   /** Adds response metadata (headers or trailers) as {@code grpc-metadata-<name>} headers. */
-  static void addTo(Metadata metadata, HttpHeaders headers) {
+  public static void addTo(Metadata metadata, HttpHeaders headers) {
     if (metadata == null) {
       return;
     }
