@@ -27,13 +27,27 @@ public final class NodeClients {
     }
     DebianPackages.ensure("nodejs", List.of("node", "--version"));
     DebianPackages.ensure("npm", List.of("npm", "--version"));
-    if (!Files.isDirectory(DIR.resolve("node_modules/@connectrpc/connect-node"))) {
+    if (!allInstalled()) {
       Result ci = run(List.of("npm", "ci", "--no-audit", "--no-fund"), 600);
       if (ci.exit() != 0) {
         throw new IllegalStateException("npm ci in " + DIR + " failed:\n" + ci.output());
       }
     }
     installed = true;
+  }
+
+  /** Whether every dependency of package.json is in node_modules. */
+  private static boolean allInstalled() throws IOException {
+    com.google.gson.JsonObject dependencies = com.google.gson.JsonParser.parseString(
+        Files.readString(DIR.resolve("package.json"))).getAsJsonObject()
+        .getAsJsonObject("dependencies");
+    for (String name : dependencies.keySet()) {
+      if (!Files.isRegularFile(DIR.resolve("node_modules").resolve(name)
+          .resolve("package.json"))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** What a process printed, and how it ended. */
