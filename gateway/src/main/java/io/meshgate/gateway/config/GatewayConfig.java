@@ -250,10 +250,12 @@ public record GatewayConfig(
    * @param maxConnectionsPerClient connections at most from one client address
    * @param settingsAckTimeout an HTTP/2 client must acknowledge the gateway's SETTINGS within
    *     this; else the connection gets GOAWAY (SETTINGS_TIMEOUT) and is closed
+   * @param webSocketPingInterval a WebSocket quiet this long is pinged, and closed (1001) when
+   *     as long again passes without a pong
    */
   public record Connections(Duration requestHeadersTimeout, Duration idleTimeout,
       Duration maxConnectionAge, int maxConnections, int maxConnectionsPerClient,
-      AbuseBan abuseBan, Duration settingsAckTimeout) {}
+      AbuseBan abuseBan, Duration settingsAckTimeout, Duration webSocketPingInterval) {}
 
   /**
    * Refusing the new connections of a client address cut for abuse (rapid reset, MadeYouReset,

@@ -152,7 +152,9 @@ final class ServerBinder {
         l.integer("maxConnections", 10_000, 1, 10_000_000),
         l.integer("maxConnectionsPerClient", 1_000, 1, 10_000_000), abuseBan(l.obj("abuseBan")),
         l.duration("settingsAckTimeout", Duration.ofSeconds(10), Duration.ofMillis(10),
-            Duration.ofMinutes(10)));
+            Duration.ofMinutes(10)),
+        l.duration("webSocketPingInterval", Duration.ofSeconds(30), Duration.ofMillis(100),
+            Duration.ofHours(1)));
     GatewayConfig.Overload overload = overload(l.obj("overload"));
     l.finish();
     return new GatewayConfig.Limits(maxMessage, streams, headerList, streamWindow,

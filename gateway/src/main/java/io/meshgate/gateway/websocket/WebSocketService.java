@@ -27,7 +27,6 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.Locale;
 import java.util.Set;
 
@@ -43,9 +42,6 @@ import java.util.Set;
 public final class WebSocketService {
   /** Fired down an upgraded connection when the gateway drains: the stream ends, 1001. */
   public static final Object GOING_AWAY = new Object();
-  /** How long a WebSocket may be quiet before the gateway pings it. */
-  static final Duration PING_INTERVAL = Duration.ofSeconds(30);
-
   private final CallAdmission admission;
   private final Descriptors descriptors;
   private final GatewayConfig.Transcoding transcoding;

@@ -100,7 +100,7 @@ final class WebSocketStream extends ChannelInboundHandlerAdapter {
   void open() {
     ctx.pipeline().addBefore(ctx.name(), "ws-aggregator",
         new WebSocketFrameAggregator(service.limits().maxMessageBytes()));
-    long ping = WebSocketService.PING_INTERVAL.toMillis();
+    long ping = service.limits().connections().webSocketPingInterval().toMillis();
     ctx.pipeline().addBefore("ws-aggregator", "ws-idle",
         new IdleStateHandler(0, 0, ping, TimeUnit.MILLISECONDS));
     ctx.channel().config().setAutoRead(false);
@@ -229,7 +229,7 @@ final class WebSocketStream extends ChannelInboundHandlerAdapter {
     if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.ALL_IDLE) {
       if (awaitingPong) {
         end(Status.UNAVAILABLE.withDescription("the client did not answer a ping within "
-            + WebSocketService.PING_INTERVAL.toSeconds() + " s"), null,
+            + service.limits().connections().webSocketPingInterval().toMillis() + " ms"), null,
             WebSocketCloseStatus.ENDPOINT_UNAVAILABLE);
       } else {
         awaitingPong = true;

@@ -73,7 +73,7 @@ class WebSocketIntegrationTest {
   }
 
   /** Collects text frames and the Close; reads {@code demand} frames at a time. */
-  private static final class Recorder implements WebSocket.Listener {
+  private static class Recorder implements WebSocket.Listener {
     final List<String> frames = new CopyOnWriteArrayList<>();
     final CompletableFuture<Integer> closed = new CompletableFuture<>();
     final boolean autoRequest;
@@ -240,5 +240,62 @@ class WebSocketIntegrationTest {
     socket.abort();
     Await.until("the backend's call to be cancelled", Duration.ofSeconds(10),
         () -> echo.callsCancelled() > cancelled);
+  }
+
+  @Test
+  void quietSocketsArePingedAndThoseThatNeverAnswerAreClosed() throws Exception {
+    try (TestGateway pinging = TestGateway.start("""
+        transcoding: {descriptors: ["%s"]}
+        limits: {webSocketPingInterval: 200ms}
+        clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
+        routes: [{match: {servicePrefix: ""}, cluster: echo}]
+        """.formatted(SampleFleet.descriptorSet(dir), backend.getPort()))) {
+      // Java's client answers pings by itself: three intervals later the socket still works.
+      java.util.concurrent.atomic.AtomicInteger pings =
+          new java.util.concurrent.atomic.AtomicInteger();
+      Recorder recorder = new Recorder(true) {
+        @Override
+        public CompletionStage<?> onPing(WebSocket webSocket, java.nio.ByteBuffer message) {
+          pings.incrementAndGet();
+          webSocket.request(1);
+          return null;
+        }
+      };
+      WebSocket socket = http.newWebSocketBuilder().buildAsync(URI.create("ws://"
+          + pinging.address() + "/v1/echo:chat"), recorder).get(10, TimeUnit.SECONDS);
+      Await.until("three pings", Duration.ofSeconds(10), () -> pings.get() >= 3);
+      socket.sendText("{\"message\": \"still here\"}", true).get(5, TimeUnit.SECONDS);
+      Await.until("the answer", Duration.ofSeconds(10), () -> !recorder.frames.isEmpty());
+      assertEquals("still here", recorder.frame(0).get("message").getAsString());
+      socket.abort();
+
+      // A client that never answers is closed with 1001 after a ping and as long again.
+      try (java.net.Socket raw = new java.net.Socket("127.0.0.1", pinging.port())) {
+        raw.setSoTimeout(10_000);
+        raw.getOutputStream().write(("GET /v1/echo:chat HTTP/1.1\r\nHost: x\r\n"
+            + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        java.io.DataInputStream in = new java.io.DataInputStream(raw.getInputStream());
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+          head.append((char) in.readUnsignedByte());
+        }
+        assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+        List<Integer> opcodes = new java.util.ArrayList<>();
+        int closeCode = -1;
+        while (closeCode < 0) {
+          int opcode = in.readUnsignedByte() & 0x0f;
+          int length = in.readUnsignedByte() & 0x7f; // server frames are not masked
+          byte[] payload = in.readNBytes(length);
+          opcodes.add(opcode);
+          if (opcode == 0x8) {
+            closeCode = ((payload[0] & 0xff) << 8) | (payload[1] & 0xff);
+          }
+        }
+        assertEquals(0x9, opcodes.get(0), "a ping first: " + opcodes);
+        assertEquals(1001, closeCode, "then the close, after the status frame: " + opcodes);
+      }
+    }
   }
 }
