@@ -82,6 +82,22 @@ if (httpVersion === "2") {
     const response = await client.collect(requests("a", "b", "c"), { timeoutMs: 10000 });
     return { message: response.message, receivedCount: Number(response.receivedCount) };
   });
+  // Full duplex: the second request is sent only after the first answer came back.
+  result.duplex = await outcome(async () => {
+    const answers = [];
+    let firstAnswer;
+    const answered = new Promise((resolve) => { firstAnswer = resolve; });
+    async function* pingPong() {
+      yield { message: "ping-1" };
+      await answered;
+      yield { message: "ping-2" };
+    }
+    for await (const response of client.chat(pingPong(), { timeoutMs: 5000 })) {
+      answers.push(response.message);
+      firstAnswer();
+    }
+    return answers;
+  });
   result.bidi = await outcome(async () => {
     const messages = [];
     for await (const response of client.chat(requests("x", "y"), { timeoutMs: 10000 })) {

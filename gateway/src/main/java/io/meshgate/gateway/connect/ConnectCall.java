@@ -46,6 +46,7 @@ final class ConnectCall extends UpstreamHttpCall {
       + " application/connect+proto, application/connect+json";
 
   private final ConnectService service;
+  private final boolean streamed;
 
   // Only on the event loop.
   private boolean streaming;
@@ -58,9 +59,11 @@ final class ConnectCall extends UpstreamHttpCall {
   private byte[] unaryResponse;
   private boolean started;
 
-  ConnectCall(ConnectService service, HttpRequest request, HttpResponder out) {
+  /** @param streamed whether the body streams in ({@link #onRequestData}) after start */
+  ConnectCall(ConnectService service, HttpRequest request, HttpResponder out, boolean streamed) {
     super(service.admission().record("connect", request), request, out);
     this.service = service;
+    this.streamed = streamed;
   }
 
   @Override
@@ -157,6 +160,8 @@ final class ConnectCall extends UpstreamHttpCall {
     List<byte[]> messages;
     if (get) {
       messages = List.of(getMessage(query, limit));
+    } else if (streamed) {
+      messages = List.of(); // they come with the body, after the call is open
     } else if (streaming) {
       messages = ConnectWire.envelopes(request.body(),
           request.headers().get("connect-content-encoding"), limit);
@@ -193,7 +198,33 @@ final class ConnectCall extends UpstreamHttpCall {
     }
     call = admission.open(bytesMethod(fullMethod), metadata, timeout, null,
         request.authority(), out.executor(), RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
-    sendAll(messages);
+    if (streamed) {
+      streamRequest(limit);
+    } else {
+      sendAll(messages);
+    }
+  }
+
+  @Override
+  protected byte[] streamedMessage(int flags, byte[] data) throws io.grpc.StatusException {
+    try {
+      byte[] message = ConnectWire.envelopeData(flags, data,
+          request.headers().get("connect-content-encoding"), service.limits().maxMessageBytes());
+      return json ? snapshot.transcoder().message(method.getInputType(), message) : message;
+    } catch (ConnectWire.Malformed e) {
+      throw e.status().asException();
+    } catch (TranscodingException e) {
+      throw Status.INVALID_ARGUMENT.withDescription("the request is not a "
+          + method.getInputType().getFullName() + " in JSON: " + e.getMessage()).asException();
+    }
+  }
+
+  @Override
+  protected void rejectStream(Status status) {
+    if (!finished) {
+      fail(status, null, null);
+      call.cancel(status.getDescription(), null);
+    }
   }
 
   private String contentType() {
@@ -261,6 +292,11 @@ final class ConnectCall extends UpstreamHttpCall {
     @Override
     public void onHeaders(Metadata headers) {
       responseHeaders = headers;
+    }
+
+    @Override
+    public void onReady() {
+      upstreamReady();
     }
 
     @Override

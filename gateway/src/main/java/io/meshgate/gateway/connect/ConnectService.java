@@ -87,7 +87,19 @@ public final class ConnectService implements HttpAdapter {
 
   @Override
   public HttpCall newCall(HttpRequest request, HttpResponder responder) {
-    return new ConnectCall(this, request, responder);
+    return new ConnectCall(this, request, responder, false);
+  }
+
+  /** Connect streams ({@code application/connect+...}) over HTTP/2 flow both ways at once. */
+  @Override
+  public boolean streamsRequest(HttpRequest.Headers headers) {
+    String type = headers.get("content-type");
+    return type != null && type.toLowerCase(Locale.ROOT).startsWith("application/connect+");
+  }
+
+  @Override
+  public HttpCall newStreamingCall(HttpRequest request, HttpResponder responder) {
+    return new ConnectCall(this, request, responder, true);
   }
 
   @Override

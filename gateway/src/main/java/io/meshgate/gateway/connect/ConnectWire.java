@@ -162,14 +162,6 @@ final class ConnectWire {
       int flags = body[at] & 0xff;
       long length = ((body[at + 1] & 0xffL) << 24) | ((body[at + 2] & 0xff) << 16)
           | ((body[at + 3] & 0xff) << 8) | (body[at + 4] & 0xff);
-      if ((flags & END_STREAM) != 0) {
-        throw new Malformed(Status.Code.INVALID_ARGUMENT, "a request carries no end-of-stream"
-            + " envelope (flag 0x02)");
-      }
-      if ((flags & ~COMPRESSED) != 0) {
-        throw new Malformed(Status.Code.INVALID_ARGUMENT, String.format(java.util.Locale.ROOT,
-            "an envelope carries unknown flags 0x%02x (known: 0x01 compressed)", flags));
-      }
       if (length > limit) {
         throw new Malformed(Status.Code.RESOURCE_EXHAUSTED, "a request message of " + length
             + " bytes is larger than the gateway accepts (limits.maxMessageBytes: " + limit
@@ -180,18 +172,36 @@ final class ConnectWire {
             + " message: its envelope says " + length + " bytes, " + (body.length - at - 5)
             + " follow");
       }
-      byte[] data = java.util.Arrays.copyOfRange(body, at + 5, at + 5 + (int) length);
-      if ((flags & COMPRESSED) != 0) {
-        if (encoding == null || encoding.equalsIgnoreCase("identity")) {
-          throw new Malformed(Status.Code.INTERNAL, "an envelope is flagged compressed, but"
-              + " the request names no Connect-Content-Encoding");
-        }
-        data = decompress(encoding, data, limit);
-      }
-      messages.add(data);
+      messages.add(envelopeData(flags,
+          java.util.Arrays.copyOfRange(body, at + 5, at + 5 + (int) length), encoding, limit));
       at += 5 + (int) length;
     }
     return messages;
+  }
+
+  /**
+   * The message of one request envelope: flags checked, decompressed if flagged.
+   *
+   * @param encoding {@code Connect-Content-Encoding}, or null
+   */
+  static byte[] envelopeData(int flags, byte[] data, String encoding, int limit)
+      throws Malformed {
+    if ((flags & END_STREAM) != 0) {
+      throw new Malformed(Status.Code.INVALID_ARGUMENT, "a request carries no end-of-stream"
+          + " envelope (flag 0x02)");
+    }
+    if ((flags & ~COMPRESSED) != 0) {
+      throw new Malformed(Status.Code.INVALID_ARGUMENT, String.format(java.util.Locale.ROOT,
+          "an envelope carries unknown flags 0x%02x (known: 0x01 compressed)", flags));
+    }
+    if ((flags & COMPRESSED) == 0) {
+      return data;
+    }
+    if (encoding == null || encoding.equalsIgnoreCase("identity")) {
+      throw new Malformed(Status.Code.INTERNAL, "an envelope is flagged compressed, but the"
+          + " request names no Connect-Content-Encoding");
+    }
+    return decompress(encoding, data, limit);
   }
 
   /** One envelope. */

@@ -35,6 +35,7 @@ final class GrpcWebCall extends UpstreamHttpCall {
       Metadata.Key.of("grpc-status-details-bin", Metadata.BINARY_BYTE_MARSHALLER);
 
   private final GrpcWebService service;
+  private final boolean streamed;
   private final boolean text;
   private final String contentType;
 
@@ -43,9 +44,12 @@ final class GrpcWebCall extends UpstreamHttpCall {
   private Metadata responseHeaders;
   private boolean started;
 
-  GrpcWebCall(GrpcWebService service, HttpRequest request, HttpResponder out) {
+  /** @param streamed whether the body streams in ({@link #onRequestData}) after start */
+  GrpcWebCall(GrpcWebService service, HttpRequest request, HttpResponder out,
+      boolean streamed) {
     super(service.admission().record("grpc-web", request), request, out);
     this.service = service;
+    this.streamed = streamed;
     String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
     type = type == null ? "" : type.toLowerCase(Locale.ROOT);
     int semicolon = type.indexOf(';');
@@ -109,13 +113,15 @@ final class GrpcWebCall extends UpstreamHttpCall {
       trailersOnly(refusal.status(), trailers, extra);
       return;
     }
-    List<byte[]> messages;
-    try {
-      byte[] body = text ? GrpcWebFrames.decodeText(request.body()) : request.body();
-      messages = GrpcWebFrames.messages(body, service.limits().maxMessageBytes());
-    } catch (GrpcWebFrames.MalformedException e) {
-      fail(e.status(), null);
-      return;
+    List<byte[]> messages = List.of();
+    if (!streamed) {
+      try {
+        byte[] body = text ? GrpcWebFrames.decodeText(request.body()) : request.body();
+        messages = GrpcWebFrames.messages(body, service.limits().maxMessageBytes());
+      } catch (GrpcWebFrames.MalformedException e) {
+        fail(e.status(), null);
+        return;
+      }
     }
     String timeoutHeader = request.headers().get(GrpcTimeout.HEADER);
     long clientTimeout = GrpcTimeout.parseNanos(timeoutHeader);
@@ -132,7 +138,37 @@ final class GrpcWebCall extends UpstreamHttpCall {
     }
     call = admission.open(bytesMethod(fullMethod), metadata, clientTimeout, null,
         request.authority(), out.executor(), RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
-    sendAll(messages);
+    if (streamed) {
+      streamRequest(service.limits().maxMessageBytes());
+    } else {
+      sendAll(messages);
+    }
+  }
+
+  @Override
+  protected byte[] streamedMessage(int flags, byte[] data) throws io.grpc.StatusException {
+    try {
+      GrpcWebFrames.checkFlags(flags);
+    } catch (GrpcWebFrames.MalformedException e) {
+      throw e.status().asException();
+    }
+    return data;
+  }
+
+  @Override
+  protected void rejectStream(Status status) {
+    if (finished) {
+      return;
+    }
+    if (started) {
+      finished = true;
+      out.sendChunk(GrpcWebFrames.trailers(status, new Metadata(), text));
+      record.finish(status.getCode(), HttpResponseStatus.OK.code());
+      out.endStream(new DefaultHttpHeaders());
+    } else {
+      trailersOnly(status, new Metadata(), null);
+    }
+    call.cancel(status.getDescription(), null);
   }
 
   /** A CORS preflight: allowed origins may POST with gRPC-Web's headers. */
@@ -154,6 +190,11 @@ final class GrpcWebCall extends UpstreamHttpCall {
     @Override
     public void onHeaders(Metadata headers) {
       responseHeaders = headers;
+    }
+
+    @Override
+    public void onReady() {
+      upstreamReady();
     }
 
     @Override

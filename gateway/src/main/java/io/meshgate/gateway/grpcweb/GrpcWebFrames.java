@@ -91,18 +91,7 @@ final class GrpcWebFrames {
       int flags = body[at] & 0xff;
       long length = ((body[at + 1] & 0xffL) << 24) | ((body[at + 2] & 0xff) << 16)
           | ((body[at + 3] & 0xff) << 8) | (body[at + 4] & 0xff);
-      if ((flags & TRAILER_FLAG) != 0) {
-        throw new MalformedException(Status.Code.INVALID_ARGUMENT, "a request carries no"
-            + " trailer frame (flag 0x80)");
-      }
-      if ((flags & ~COMPRESSED_FLAG) != 0) {
-        throw new MalformedException(Status.Code.INVALID_ARGUMENT, String.format(
-            java.util.Locale.ROOT, "a request frame carries unknown flags 0x%02x", flags));
-      }
-      if ((flags & COMPRESSED_FLAG) != 0) {
-        throw new MalformedException(Status.Code.UNIMPLEMENTED, "compressed gRPC-Web request"
-            + " messages are not supported: send them uncompressed");
-      }
+      checkFlags(flags);
       if (length > maxMessageBytes) {
         throw new MalformedException(Status.Code.RESOURCE_EXHAUSTED, "a request message of "
             + length + " bytes is larger than the gateway accepts (limits.maxMessageBytes: "
@@ -119,6 +108,22 @@ final class GrpcWebFrames {
       at += 5 + (int) length;
     }
     return messages;
+  }
+
+  /** Refuses the flags of a request frame that is not a plain message. */
+  static void checkFlags(int flags) throws MalformedException {
+    if ((flags & TRAILER_FLAG) != 0) {
+      throw new MalformedException(Status.Code.INVALID_ARGUMENT, "a request carries no"
+          + " trailer frame (flag 0x80)");
+    }
+    if ((flags & ~COMPRESSED_FLAG) != 0) {
+      throw new MalformedException(Status.Code.INVALID_ARGUMENT, String.format(
+          java.util.Locale.ROOT, "a request frame carries unknown flags 0x%02x", flags));
+    }
+    if ((flags & COMPRESSED_FLAG) != 0) {
+      throw new MalformedException(Status.Code.UNIMPLEMENTED, "compressed gRPC-Web request"
+          + " messages are not supported: send them uncompressed");
+    }
   }
 
   /** One response message as a frame. */

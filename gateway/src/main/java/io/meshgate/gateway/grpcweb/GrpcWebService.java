@@ -80,7 +80,19 @@ public final class GrpcWebService implements HttpAdapter {
 
   @Override
   public HttpCall newCall(HttpRequest request, HttpResponder responder) {
-    return new GrpcWebCall(this, request, responder);
+    return new GrpcWebCall(this, request, responder, false);
+  }
+
+  /** Binary gRPC-Web over HTTP/2 streams both ways at once; base64 text is read whole. */
+  @Override
+  public boolean streamsRequest(HttpRequest.Headers headers) {
+    String type = headers.get("content-type");
+    return isGrpcWeb(type) && !type.toLowerCase(Locale.ROOT).contains("grpc-web-text");
+  }
+
+  @Override
+  public HttpCall newStreamingCall(HttpRequest request, HttpResponder responder) {
+    return new GrpcWebCall(this, request, responder, true);
   }
 
   @Override

@@ -22,10 +22,12 @@ import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.concurrent.EventExecutor;
 
 /**
- * One HTTP/2 stream that carries a whole-request call (REST, gRPC-Web, Connect): collects the
- * body (up to the adapter's limit; {@link HttpCall#tooLarge} beyond it, as soon as
- * {@code content-length} or the data says so), runs the adapter's {@link HttpCall}
- * and writes its answer as HTTP/2 frames. A response that ends before the request did is
+ * One HTTP/2 stream that carries a call of an HTTP adapter (REST, gRPC-Web, Connect): collects
+ * the body (up to the adapter's limit; {@link HttpCall#tooLarge} beyond it, as soon as
+ * {@code content-length} or the data says so) — or, for requests the adapter streams
+ * ({@link HttpAdapter#streamsRequest}), hands it to the call piece by piece, reading on only
+ * when the call asks, so answers flow while the request does — runs the adapter's
+ * {@link HttpCall} and writes its answer as HTTP/2 frames. A response that ends before the request did is
  * followed by RST_STREAM(NO_ERROR), as RFC 9113 §8.1 allows. Only on the stream's event loop.
  */
 public final class Http2Exchange extends Http2StreamHandler implements HttpResponder {
@@ -37,6 +39,8 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
   private HttpCall call;
   private boolean requestEnded;
   private boolean responded;
+  private boolean streaming;
+  private boolean readPaused;
   private boolean head;
 
   /**
@@ -60,6 +64,15 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
 
   @Override
   protected void onData(ByteBuf content, boolean endStream) {
+    if (streaming) {
+      if (endStream) {
+        requestEnded = true;
+      }
+      if (call != null) {
+        readPaused = !call.onRequestData(content, endStream);
+      }
+      return;
+    }
     if (!responded && call == null && body != null) {
       if (body.readableBytes() + content.readableBytes()
           > adapter.maxRequestBodyBytes()) {
@@ -76,6 +89,13 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
   private void onRequestHeaders(Http2Headers headers) {
     requestHeaders = headers;
     head = "HEAD".contentEquals(headers.method() == null ? "" : headers.method());
+    if (adapter.streamsRequest(HttpRequest.Headers.of(headers))) {
+      // The body goes to the call as it comes: answers may flow while the request does.
+      streaming = true;
+      call = adapter.newStreamingCall(request(new byte[0]), this);
+      call.start();
+      return;
+    }
     body = ctx.alloc().compositeBuffer(1024);
     CharSequence length = headers.get(HttpHeaderNames.CONTENT_LENGTH);
     if (length != null) {
@@ -96,6 +116,12 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
 
   private void onRequestEnd() {
     requestEnded = true;
+    if (streaming) {
+      if (call != null) {
+        call.onRequestData(io.netty.buffer.Unpooled.EMPTY_BUFFER, true);
+      }
+      return;
+    }
     if (responded || call != null || body == null) {
       return;
     }
@@ -119,7 +145,7 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
-    if (!requestEnded) {
+    if (!requestEnded && !readPaused) {
       ctx.read(); // the rest of the body (or, once answered, to drain it)
     }
   }
@@ -229,6 +255,16 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
   @Override
   public boolean isWritable() {
     return ctx.channel().isWritable();
+  }
+
+  @Override
+  public void readMore() {
+    if (readPaused) {
+      readPaused = false;
+      if (!requestEnded && ctx.channel().isActive()) {
+        ctx.read();
+      }
+    }
   }
 
   /**

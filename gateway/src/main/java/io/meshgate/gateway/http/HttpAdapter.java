@@ -11,4 +11,21 @@ public interface HttpAdapter {
 
   /** The largest request body the exchanges collect; a larger one is {@link HttpCall#tooLarge}. */
   int maxRequestBodyBytes();
+
+  /**
+   * Whether an HTTP/2 request with these headers is streamed to its call piece by piece
+   * ({@link HttpCall#onRequestData}) instead of collected whole, so that answers can flow while
+   * the request still does (full-duplex streams). HTTP/1.1 requests are always collected.
+   */
+  default boolean streamsRequest(HttpRequest.Headers headers) {
+    return false;
+  }
+
+  /**
+   * A call for a request {@link #streamsRequest} streams: {@code request} has no body; the body
+   * comes to {@link HttpCall#onRequestData} after {@link HttpCall#start}.
+   */
+  default HttpCall newStreamingCall(HttpRequest request, HttpResponder responder) {
+    throw new UnsupportedOperationException("this adapter takes whole requests");
+  }
 }

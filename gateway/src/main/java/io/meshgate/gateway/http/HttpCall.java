@@ -17,4 +17,15 @@ public interface HttpCall {
 
   /** The client went away or reset the stream: stop the call. */
   void cancel(String reason);
+
+  /**
+   * For a call its adapter streams ({@link HttpAdapter#streamsRequest}): a piece of the request
+   * body, as it arrives (HTTP/2 only; {@link #start} came first, with an empty body).
+   *
+   * @param last whether the request ends with it
+   * @return whether to read on now; if not, the call asks with {@link HttpResponder#readMore}
+   */
+  default boolean onRequestData(io.netty.buffer.ByteBuf piece, boolean last) {
+    throw new UnsupportedOperationException("this call takes whole requests");
+  }
 }

@@ -28,4 +28,7 @@ public interface HttpResponder {
 
   /** Whether the client takes more output now (flow control). */
   boolean isWritable();
+
+  /** A streamed request's call can take more of the body again (see HttpCall#onRequestData). */
+  default void readMore() {}
 }

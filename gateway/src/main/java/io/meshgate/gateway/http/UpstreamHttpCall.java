@@ -40,6 +40,7 @@ public abstract class UpstreamHttpCall implements HttpCall {
   /** The allowed origin of a cross-origin request, or null. */
   protected String corsOrigin;
   private boolean responseWanted;
+  private PrefixedMessages streamed; // set when the request body streams in (HTTP/2)
 
   protected UpstreamHttpCall(CallRecord record, HttpRequest request, HttpResponder out) {
     this.record = record;
@@ -70,6 +71,69 @@ public abstract class UpstreamHttpCall implements HttpCall {
     finished = true;
     record.finish(Status.Code.OK, HttpResponseStatus.NO_CONTENT.code());
     out.respond(HttpResponseStatus.NO_CONTENT, headers, Unpooled.EMPTY_BUFFER);
+  }
+
+  /**
+   * The request body will come piece by piece ({@link #onRequestData}); asks for the first
+   * response message. Call once the upstream call is open.
+   */
+  protected void streamRequest(int maxMessageBytes) {
+    streamed = new PrefixedMessages(maxMessageBytes);
+    call.request(1);
+  }
+
+  /**
+   * A message of a streamed request as the protocol passes it upstream (flags checked,
+   * decompressed, converted).
+   *
+   * @throws io.grpc.StatusException with the status to end the call with when it cannot pass
+   */
+  protected byte[] streamedMessage(int flags, byte[] data) throws io.grpc.StatusException {
+    return data;
+  }
+
+  /**
+   * Ends a streamed call with {@code status} in the protocol's terms (its answer may have
+   * begun); adapters that stream requests override it.
+   */
+  protected void rejectStream(Status status) {
+    throw new IllegalStateException("not a streamed call: " + status);
+  }
+
+  @Override
+  public boolean onRequestData(io.netty.buffer.ByteBuf piece, boolean last) {
+    if (finished || call == null || streamed == null) {
+      return true; // answered already: the rest of the body is drained
+    }
+    try {
+      for (PrefixedMessages.Message message : streamed.feed(piece)) {
+        byte[] data = streamedMessage(message.flags(), message.data());
+        record.requestMessage(data.length);
+        call.sendMessage(data);
+      }
+      if (last) {
+        if (streamed.midMessage()) {
+          rejectStream(Status.INVALID_ARGUMENT.withDescription("the request body ends inside a"
+              + " message (" + streamed.buffered() + " bytes of it)"));
+          return true;
+        }
+        call.halfClose();
+      }
+    } catch (PrefixedMessages.TooLargeException e) {
+      rejectStream(Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage()));
+      return true;
+    } catch (io.grpc.StatusException e) {
+      rejectStream(e.getStatus());
+      return true;
+    }
+    return call.isReady();
+  }
+
+  /** The upstream call can take more: read on in a streamed request. */
+  protected void upstreamReady() {
+    if (streamed != null && !finished) {
+      out.readMore();
+    }
   }
 
   /** Sends {@code messages}, half-closes, and asks for the first response message. */

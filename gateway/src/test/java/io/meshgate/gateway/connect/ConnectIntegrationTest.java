@@ -115,6 +115,9 @@ class ConnectIntegrationTest {
       assertEquals(3, result.getAsJsonObject("clientStream").getAsJsonObject("ok")
           .get("receivedCount").getAsInt(), result.toString());
       assertEquals("[\"x\",\"y\"]", result.getAsJsonObject("bidi").get("ok").toString());
+      assertEquals("[\"ping-1\",\"ping-2\"]",
+          String.valueOf(result.getAsJsonObject("duplex").get("ok")),
+          "full duplex: the first answer came before the second request: " + result);
     }
   }
 
