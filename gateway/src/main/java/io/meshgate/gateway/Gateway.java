@@ -164,7 +164,8 @@ public final class Gateway implements AutoCloseable {
     }
     watchEtcdCertificate(config.discovery().etcdTls());
     this.admin = new AdminServer(config.admin(), adminTls, loops, this::unreadyReason, metrics,
-        new GatewayAdminApi(reload::current, () -> store, () -> revision.getAsLong()));
+        new GatewayAdminApi(reload::current, () -> store, () -> revision.getAsLong(),
+            () -> descriptors == null ? Descriptors.Snapshot.empty() : descriptors.snapshot()));
   }
 
   /**

@@ -16,6 +16,9 @@ public interface AdminApi {
   /** The routes in match order: match, clusters, policies. */
   String routes();
 
+  /** The OpenAPI 3.1 document (JSON) of the REST API the loaded descriptors define. */
+  String openApi();
+
   /**
    * Checks a configuration document without applying it (a dry run).
    *

@@ -158,11 +158,13 @@ public final class AdminServer {
       FullHttpResponse response = switch (path) {
         case "/healthz" -> json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}");
         case "/readyz" -> readiness(ctx);
+        case "/openapi.json" -> json(ctx, HttpResponseStatus.OK, api.openApi());
+        case "/openapi.yaml" -> text(ctx, "application/yaml", yaml(api.openApi()));
         default -> {
           com.google.gson.JsonObject error = new com.google.gson.JsonObject();
           error.addProperty("code", 5);
           error.addProperty("message", "no admin endpoint " + path
-              + " (try /healthz, /readyz, /metrics, /api/config)");
+              + " (try /healthz, /readyz, /metrics, /openapi.json, /api/config)");
           yield json(ctx, HttpResponseStatus.NOT_FOUND, error.toString());
         }
       };
@@ -331,6 +333,24 @@ public final class AdminServer {
     } else {
       ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
     }
+  }
+
+  /** A JSON document as YAML (YAML is a superset of JSON; block style reads better). */
+  private static String yaml(String json) {
+    Object tree = new com.google.gson.Gson().fromJson(json, Object.class);
+    org.yaml.snakeyaml.DumperOptions options = new org.yaml.snakeyaml.DumperOptions();
+    options.setDefaultFlowStyle(org.yaml.snakeyaml.DumperOptions.FlowStyle.BLOCK);
+    options.setWidth(100);
+    return new org.yaml.snakeyaml.Yaml(options).dump(tree);
+  }
+
+  private static FullHttpResponse text(ChannelHandlerContext ctx, String type, String body) {
+    ByteBuf content = ByteBufUtil.writeUtf8(ctx.alloc(), body);
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+        HttpResponseStatus.OK, content);
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, type)
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+    return response;
   }
 
   private static FullHttpResponse json(ChannelHandlerContext ctx, HttpResponseStatus status,

@@ -21,17 +21,36 @@ public final class GatewayAdminApi implements AdminApi {
   private final Supplier<Running> running;
   private final Supplier<ConfigStore> store;
   private final LongSupplier revision;
+  private final Supplier<io.meshgate.gateway.descriptors.Descriptors.Snapshot> descriptors;
 
   /**
    * @param running the configuration the gateway runs now
    * @param store where changes go, or a supplier of null while there is none
    * @param revision the stored configuration's revision (0 without one)
+   * @param descriptors the descriptors loaded now
    */
   public GatewayAdminApi(Supplier<Running> running, Supplier<ConfigStore> store,
-      LongSupplier revision) {
+      LongSupplier revision,
+      Supplier<io.meshgate.gateway.descriptors.Descriptors.Snapshot> descriptors) {
     this.running = running;
     this.store = store;
     this.revision = revision;
+    this.descriptors = descriptors;
+  }
+
+  /**
+   * Generated from the descriptors loaded now (so it follows their reloads), with the bearer
+   * scheme on the methods whose route requires a token in the running configuration.
+   */
+  @Override
+  public String openApi() {
+    Running now = running.get();
+    return io.meshgate.transcoder.OpenApi.document(descriptors.get().table(),
+        "Meshgate REST API", "configuration " + now.version(), method -> {
+          io.meshgate.gateway.route.Route route = now.routes().match(
+              method.getService().getFullName(), method.getName(), null);
+          return route != null && route.auth() != null;
+        });
   }
 
   @Override
