@@ -64,6 +64,7 @@ public final class Gateway implements AutoCloseable {
   private final AdminServer admin;
   private final OverloadManager overload;
   private final CertificateWatcher certificates;
+  private final RateLimits rateLimits;
   /** How often certificate, key and CA files are checked for changes. */
   private static final java.time.Duration CERTIFICATE_POLL = java.time.Duration.ofSeconds(2);
   private final AtomicBoolean stopping = new AtomicBoolean();
@@ -107,8 +108,8 @@ public final class Gateway implements AutoCloseable {
       this.reflection = null;
     }
     GatewayMetrics metrics = telemetry.metrics();
-    RouteCompiler compiler = new RouteCompiler(new RateLimits(metrics, System::nanoTime),
-        metrics, System::nanoTime, builtIn);
+    this.rateLimits = new RateLimits(metrics, System::nanoTime);
+    RouteCompiler compiler = new RouteCompiler(rateLimits, metrics, System::nanoTime, builtIn);
     try {
       this.reload = new GatewayReload(config, auth, cluster -> UpstreamCluster.create(cluster,
           loops, config.limits(), offload, metrics, telemetry.tracing(), certificates), compiler,
@@ -469,6 +470,7 @@ public final class Gateway implements AutoCloseable {
 
   private void stopThreads() {
     certificates.close();
+    rateLimits.close();
     offload.shutdownNow();
     loops.close();
   }

@@ -21,14 +21,14 @@ import org.junit.jupiter.api.io.TempDir;
  * Every {@code yaml} block in {@code docs/} and {@code README.md} is a configuration the real
  * loader accepts, so the reference cannot drift from the code. A block without
  * {@code listener:} is loaded with a default listener; the files the blocks name (certificates,
- * keys, descriptor sets, the admin token) are placeholders in the directory the blocks are
+ * keys, descriptor sets, the admin token, a Redis password) are placeholders in the directory the blocks are
  * loaded from, which is what the loader checks (their contents are read when a gateway starts).
  */
 class DocsConfigTest {
   private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
   private static final Pattern TOP_LEVEL_LISTENER = Pattern.compile("(?m)^listener:");
   private static final List<String> PLACEHOLDERS = List.of("keys/legacy.pem", "jwks.json",
-      "api.pb");
+      "api.pb", "redis.password");
 
   @TempDir
   static Path base;

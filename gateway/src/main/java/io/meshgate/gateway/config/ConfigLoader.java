@@ -106,9 +106,11 @@ public final class ConfigLoader {
     GatewayConfig.Transcoding transcoding =
         transcodingBinder.transcoding(root.obj("transcoding"), clusters);
     Map<String, GatewayConfig.JwtProvider> providers = authBinder.providers(root.obj("auth"));
+    RateLimitBinder rateLimitBinder = new RateLimitBinder(reader, context);
+    GatewayConfig.RateLimitStore rateLimitStore = rateLimitBinder.store(root.obj("ratelimit"));
     List<GatewayConfig.Route> routes = new RouteBinder(reader, context, authBinder,
-        new RateLimitBinder(reader, context), resilience, transcodingBinder)
-        .routes(root, clusters, transcoding.rest(), providers);
+        rateLimitBinder, resilience, transcodingBinder)
+        .routes(root, clusters, transcoding.rest(), providers, rateLimitStore);
     GatewayConfig.Metrics metrics = telemetry.metrics(root.obj("metrics"));
     GatewayConfig.AccessLog accessLog = telemetry.accessLog(root.obj("accessLog"));
     GatewayConfig.Tracing tracing = telemetry.tracing(root.obj("tracing"));
@@ -119,6 +121,6 @@ public final class ConfigLoader {
     }
     return new GatewayConfig(source, listener, admin, limits, shutdown, discovery,
         List.copyOf(clusters.values()), routes, transcoding, metrics, accessLog,
-        List.copyOf(providers.values()), tracing);
+        List.copyOf(providers.values()), tracing, rateLimitStore);
   }
 }

@@ -25,6 +25,7 @@ import java.util.Map;
  * @param accessLog where one line per call goes, or null for no access log
  * @param jwtProviders the JWT issuers routes may require tokens from, by name
  * @param tracing where spans go, or null for no tracing
+ * @param rateLimitStore the shared store of global rate limits, or null without one
  */
 public record GatewayConfig(
     String source,
@@ -39,7 +40,8 @@ public record GatewayConfig(
     Metrics metrics,
     AccessLog accessLog,
     List<JwtProvider> jwtProviders,
-    Tracing tracing) {
+    Tracing tracing,
+    RateLimitStore rateLimitStore) {
 
   public GatewayConfig {
     clusters = List.copyOf(clusters);
@@ -445,9 +447,61 @@ public record GatewayConfig(
    * @param permitsPerSecond refill rate
    * @param burst bucket size
    * @param maxKeys buckets kept at most (least recently used evicted)
+   * @param global counted in the shared store ({@code scope: global}), or null for a bucket of
+   *     this gateway's own ({@code scope: local})
    */
   public record RateLimit(String name, String key, String keyName, int trustedHops,
-      double permitsPerSecond, long burst, int maxKeys) {}
+      double permitsPerSecond, long burst, int maxKeys, GlobalLimit global) {
+    /** A local limit. */
+    public RateLimit(String name, String key, String keyName, int trustedHops,
+        double permitsPerSecond, long burst, int maxKeys) {
+      this(name, key, keyName, trustedHops, permitsPerSecond, burst, maxKeys, null);
+    }
+  }
+
+  /**
+   * How a {@code scope: global} rate limit uses the shared store ({@code ratelimit.redis}).
+   *
+   * @param onStoreFailure what a call gets when the store does not answer in time
+   * @param timeout how long a call waits for the store before {@code onStoreFailure} decides
+   * @param batch tokens reserved from the store at once; those left over serve this gateway's
+   *     next calls of the key without asking the store (never more calls than the store granted;
+   *     reserved tokens unused within their lease are lost)
+   */
+  public record GlobalLimit(OnStoreFailure onStoreFailure, Duration timeout, int batch) {}
+
+  /** What a global rate limit does while its store is down or slow. */
+  public enum OnStoreFailure {
+    /** Admit the call. */
+    ALLOW,
+    /** Refuse it (RESOURCE_EXHAUSTED / 429). */
+    DENY,
+    /** Count it in a bucket of this gateway at the rule's rate divided by the fleet size. */
+    LOCAL
+  }
+
+  /**
+   * The shared store of global rate limits ({@code ratelimit.redis}).
+   *
+   * @param addresses {@code host:port} of the Redis server (standalone: one)
+   * @param password the Redis password ({@code password} or {@code passwordFile}), or null
+   * @param database the Redis database number
+   * @param keyPrefix prefixed to every bucket's key (gateways sharing it share the buckets)
+   * @param fleetSize how many gateways share the limits: {@code onStoreFailure: local} divides
+   *     each rule's rate by it
+   */
+  public record RateLimitStore(List<String> addresses, String password, int database,
+      String keyPrefix, int fleetSize) {
+    public RateLimitStore {
+      addresses = List.copyOf(addresses);
+    }
+
+    @Override
+    public String toString() {
+      return "RateLimitStore[" + addresses + ", database " + database + ", prefix " + keyPrefix
+          + (password == null ? "" : ", with a password") + "]";
+    }
+  }
 
   /**
    * Who may call a route. A route without one is public.

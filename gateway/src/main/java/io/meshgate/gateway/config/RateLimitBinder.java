@@ -17,8 +17,53 @@ final class RateLimitBinder {
     this.context = context;
   }
 
+  /** {@code ratelimit:}: the shared store of global limits, or null without one. */
+  GatewayConfig.RateLimitStore store(ConfigReader.Obj o) {
+    if (o == null) {
+      return null;
+    }
+    ConfigReader.Obj r = o.obj("redis");
+    int fleetSize = o.integer("fleetSize", 1, 1, 10_000);
+    o.finish();
+    if (r == null) {
+      return null;
+    }
+    List<String> addresses = r.strings("addresses");
+    if (addresses.size() != 1) {
+      reader.error(r.node("addresses"), r.child("addresses"), "give the one standalone Redis"
+          + " server as [host:port] (Sentinel and cluster are not supported yet)");
+    }
+    for (String address : addresses) {
+      int colon = address.lastIndexOf(':');
+      if (colon <= 0 || !address.substring(colon + 1).matches("[0-9]{1,5}")) {
+        reader.error(r.node("addresses"), r.child("addresses"), "'" + address
+            + "' is not host:port");
+      }
+    }
+    String password = r.string("password", null);
+    String passwordFile = r.string("passwordFile", null);
+    if (password != null && passwordFile != null) {
+      reader.error(r.node("passwordFile"), r.child("passwordFile"), "give password or"
+          + " passwordFile, not both");
+    }
+    if (passwordFile != null) {
+      java.nio.file.Path path = context.path(passwordFile);
+      try {
+        password = java.nio.file.Files.readString(path, java.nio.charset.StandardCharsets.UTF_8)
+            .strip();
+      } catch (java.io.IOException e) {
+        reader.error(r.node("passwordFile"), r.child("passwordFile"), "'" + path
+            + "' is not a readable file");
+      }
+    }
+    int database = r.integer("database", 0, 0, 15);
+    String prefix = r.string("keyPrefix", "meshgate:rl:");
+    r.finish();
+    return new GatewayConfig.RateLimitStore(addresses, password, database, prefix, fleetSize);
+  }
+
   List<GatewayConfig.RateLimit> rateLimits(ConfigReader.Obj route,
-      GatewayConfig.RouteAuth auth) {
+      GatewayConfig.RouteAuth auth, GatewayConfig.RateLimitStore store) {
     List<GatewayConfig.RateLimit> limits = new ArrayList<>();
     List<Node> items = route.list("rateLimits");
     java.util.Set<String> names = new java.util.HashSet<>();
@@ -77,10 +122,36 @@ final class RateLimitBinder {
       long burst = l.integer("burst", (int) Math.max(1, Math.ceil(perSecond)), 1,
           Integer.MAX_VALUE);
       int maxKeys = l.integer("maxKeys", 100_000, 1, 10_000_000);
+      String scope = l.string("scope", "local");
+      GatewayConfig.GlobalLimit global = null;
+      if (scope.equals("global")) {
+        String mode = l.string("onStoreFailure", "local");
+        GatewayConfig.OnStoreFailure onFailure = switch (mode) {
+          case "allow" -> GatewayConfig.OnStoreFailure.ALLOW;
+          case "deny" -> GatewayConfig.OnStoreFailure.DENY;
+          case "local" -> GatewayConfig.OnStoreFailure.LOCAL;
+          default -> {
+            reader.error(l.node("onStoreFailure"), l.child("onStoreFailure"), "'" + mode
+                + "' is not one of allow, deny, local");
+            yield GatewayConfig.OnStoreFailure.LOCAL;
+          }
+        };
+        global = new GatewayConfig.GlobalLimit(onFailure,
+            l.duration("timeout", java.time.Duration.ofMillis(20), java.time.Duration.ofMillis(1),
+                java.time.Duration.ofSeconds(10)),
+            l.integer("batch", 1, 1, 1000));
+        if (store == null) {
+          reader.error(l.node("scope"), l.child("scope"), "scope global counts in Redis:"
+              + " configure ratelimit.redis (addresses: [host:port])");
+        }
+      } else if (!scope.equals("local")) {
+        reader.error(l.node("scope"), l.child("scope"), "'" + scope + "' is not one of local,"
+            + " global");
+      }
       l.finish();
       if (perSecond > 0) {
         limits.add(new GatewayConfig.RateLimit(name, key, keyName, hops, perSecond, burst,
-            maxKeys));
+            maxKeys, global));
       }
     }
     return limits;

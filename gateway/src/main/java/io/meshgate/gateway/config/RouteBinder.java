@@ -31,7 +31,7 @@ final class RouteBinder {
 
   List<GatewayConfig.Route> routes(ConfigReader.Obj root,
       Map<String, GatewayConfig.Cluster> clusters, GatewayConfig.RestOptions rest,
-      Map<String, GatewayConfig.JwtProvider> providers) {
+      Map<String, GatewayConfig.JwtProvider> providers, GatewayConfig.RateLimitStore store) {
     List<GatewayConfig.Route> routes = new ArrayList<>();
     List<Node> items = root.list("routes");
     for (int i = 0; i < items.size(); i++) {
@@ -59,7 +59,7 @@ final class RouteBinder {
       }
       ConfigReader.Obj a = r.obj("auth");
       GatewayConfig.RouteAuth auth = a == null ? null : authBinder.routeAuth(a, providers);
-      List<GatewayConfig.RateLimit> limits = rateLimitBinder.rateLimits(r, auth);
+      List<GatewayConfig.RateLimit> limits = rateLimitBinder.rateLimits(r, auth, store);
       List<GatewayConfig.CanaryRule> canary = canary(r, clusters, auth);
       ConfigReader.Obj rt = r.obj("retry");
       GatewayConfig.Retry retry = rt == null ? null : resilienceBinder.retry(rt);

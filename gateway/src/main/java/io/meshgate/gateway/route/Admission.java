@@ -62,6 +62,7 @@ public final class Admission {
   // Only on the call's event loop.
   private UpstreamCluster cluster;
   private ClientCall<?, ?> call;
+  private Status lateRefusal; // a global rate limit's refusal, delivered as the call's close
 
   /**
    * @param claims the verified token's claims as text (none without a token), for the cluster
@@ -138,6 +139,42 @@ public final class Admission {
     if (refusal != null) {
       throw new IllegalStateException("a refused call cannot be opened: " + refusal.status());
     }
+    if (rateLimit != null && rateLimit.pending()) {
+      // A global limit asks its store first: the call starts (or is refused) once it answered,
+      // within the rule's timeout; the deadline already runs.
+      long deadline = route.effectiveTimeoutNanos(clientTimeoutNanos);
+      long askedAt = System.nanoTime();
+      DeferredCall<ReqT, RespT> deferred = new DeferredCall<>();
+      deferred.start(listener, headers);
+      route.rateLimit().settle(rateLimit, loop).whenComplete((result, failure) -> {
+        if (failure == null && result.allowed()) {
+          long left = deadline <= 0 ? clientTimeoutNanos
+              : deadline - (System.nanoTime() - askedAt);
+          deferred.proceed(startNow(method, headers, deadline <= 0 ? clientTimeoutNanos
+              : Math.max(1, left), compression, authority, loop, replay, listener));
+          return;
+        }
+        Status status = failure != null ? Status.INTERNAL.withDescription(
+            "the rate limit could not be decided: " + failure) : result.status();
+        Metadata trailers = new Metadata();
+        if (failure == null) {
+          trailers.put(STATUS_DETAILS, RateLimitPolicy.statusDetails(result));
+        }
+        lateRefusal = status;
+        deferred.refuse(status, trailers);
+      });
+      return deferred;
+    }
+    return startNow(method, headers, clientTimeoutNanos, compression, authority, loop, replay,
+        listener);
+  }
+
+  private static final Metadata.Key<byte[]> STATUS_DETAILS =
+      Metadata.Key.of("grpc-status-details-bin", Metadata.BINARY_BYTE_MARSHALLER);
+
+  private <ReqT, RespT> ClientCall<ReqT, RespT> startNow(MethodDescriptor<ReqT, RespT> method,
+      Metadata headers, long clientTimeoutNanos, String compression, String authority,
+      EventExecutor loop, RetryPolicy.Replay<ReqT> replay, ClientCall.Listener<RespT> listener) {
     running.auth().stripClaimHeaders(headers);
     forwarding.apply(headers, request.clientIdentity());
     if (auth != null) {
@@ -190,6 +227,9 @@ public final class Admission {
    * @return the status to give the client
    */
   public Status upstreamClosed(Status closed, boolean responseStarted, Metadata trailers) {
+    if (lateRefusal != null) {
+      return lateRefusal; // no upstream call was made
+    }
     Status status = io.meshgate.gateway.call.TransportFailures.normalize(closed);
     record.upstream(call == null ? null
         : call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));

@@ -41,6 +41,7 @@ public final class RouteCompiler {
   /** The route table of {@code config} over {@code clusters}, with policies of {@code auth}. */
   public RouteTable compile(GatewayConfig config, Map<String, UpstreamCluster> clusters,
       Authentication auth) {
+    rateLimits.useStore(config.rateLimitStore());
     List<Route> compiled = new ArrayList<>();
     List<GatewayConfig.Match> matches = new ArrayList<>();
     builtIn.forEach((service, cluster) -> {

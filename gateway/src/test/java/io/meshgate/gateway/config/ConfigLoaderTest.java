@@ -238,6 +238,40 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void globalRateLimitsNeedTheirStore() throws Exception {
+    GatewayConfig config = parse("""
+        listener: {port: 8080}
+        ratelimit:
+          redis: {addresses: ["127.0.0.1:6379"], database: 2, keyPrefix: "gw:"}
+          fleetSize: 3
+        clusters: [{name: c, endpoints: [10.0.0.1:50051]}]
+        routes:
+          - match: {servicePrefix: ""}
+            cluster: c
+            rateLimits: [{key: route, rate: 10/s, scope: global, onStoreFailure: deny,
+                          timeout: 30ms, batch: 5}]
+        """);
+    assertEquals(new GatewayConfig.RateLimitStore(List.of("127.0.0.1:6379"), null, 2, "gw:", 3),
+        config.rateLimitStore());
+    assertEquals(new GatewayConfig.GlobalLimit(GatewayConfig.OnStoreFailure.DENY,
+        java.time.Duration.ofMillis(30), 5), config.routes().get(0).rateLimits().get(0).global());
+
+    List<String> errors = errors("""
+        listener: {port: 8080}
+        clusters: [{name: c, endpoints: [10.0.0.1:50051]}]
+        routes:
+          - match: {servicePrefix: ""}
+            cluster: c
+            rateLimits: [{rate: 10/s, scope: global, onStoreFailure: maybe},
+                         {rate: 10/s, scope: fleet}]
+        """);
+    for (String expected : List.of("scope global counts in Redis: configure ratelimit.redis",
+        "'maybe' is not one of allow, deny, local", "'fleet' is not one of local, global")) {
+      assertTrue(errors.stream().anyMatch(e -> e.contains(expected)), expected + " in " + errors);
+    }
+  }
+
+  @Test
   void rateLimitsParseRatesAndKeys() throws Exception {
     GatewayConfig config = parse(MINIMAL + """
             rateLimits:
