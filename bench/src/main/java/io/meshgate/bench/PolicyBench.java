@@ -24,7 +24,7 @@ import java.util.Map;
  *
  * <pre>
  * PolicyBench [--root=DIR] [--duration=S] [--warmup=S] [--workers=N] [--rounds=N] [--size=B]
- *             [--baseline-jar=meshgate.jar]
+ *             [--baseline-jar=meshgate.jar] [--mode=limits]
  * </pre>
  *
  * <p>With {@code --baseline-jar}, an earlier build runs the same two configurations in the same
@@ -41,6 +41,7 @@ public final class PolicyBench {
   private final int rounds;
   private final int size;
   private final String baselineJar;
+  private final boolean limits;
 
   private PolicyBench(Map<String, String> options) throws Exception {
     this.root = Path.of(options.getOrDefault("root", "..")).toAbsolutePath().normalize();
@@ -54,6 +55,7 @@ public final class PolicyBench {
     this.size = Integer.parseInt(options.getOrDefault("size", "100"));
     this.echo = new EchoRuns(warmup, duration);
     this.baselineJar = options.get("baseline-jar");
+    this.limits = "limits".equals(options.get("mode"));
   }
 
   public static void main(String[] args) throws Exception {
@@ -61,7 +63,8 @@ public final class PolicyBench {
     for (String arg : args) {
       if (!arg.startsWith("--") || !arg.contains("=")) {
         System.err.println("usage: PolicyBench [--root=DIR] [--duration=S] [--warmup=S]"
-            + " [--workers=N] [--rounds=N] [--size=B] [--baseline-jar=meshgate.jar]");
+            + " [--workers=N] [--rounds=N] [--size=B] [--baseline-jar=meshgate.jar]"
+            + " [--mode=limits]");
         System.exit(2);
       }
       options.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
@@ -98,6 +101,10 @@ public final class PolicyBench {
         """;
     // name -> {port, process}; this build first, then the baseline's.
     Map<String, Map.Entry<Integer, Process>> gateways = new LinkedHashMap<>();
+    if (limits) {
+      runLimits(gateways, backendPort);
+      return;
+    }
     List<String> builds = baselineJar == null ? List.of("") : List.of("", " (baseline)");
     for (String build : builds) {
       String jar = build.isEmpty() ? null : baselineJar;
@@ -165,6 +172,70 @@ public final class PolicyBench {
     }
   }
 
+  /**
+   * {@code --mode=limits}: what a rate limit costs, local and global (in a real redis-server,
+   * with and without batching), against the bare proxy; every limit is set too high to refuse.
+   */
+  private void runLimits(Map<String, Map.Entry<Integer, Process>> gateways, int backendPort)
+      throws Exception {
+    int redisPort = BenchProcesses.freePort();
+    processes.start("redis", List.of("redis-server", "--port", Integer.toString(redisPort),
+        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"));
+    processes.awaitPort(redisPort);
+    String store = "ratelimit: {redis: {addresses: [\"127.0.0.1:" + redisPort + "\"]}}\n";
+    Map<String, String[]> variants = new LinkedHashMap<>();
+    variants.put("bare proxy", new String[] {"", ""});
+    variants.put("local limit", new String[] {"",
+        "    rateLimits: [{key: route, rate: 1000000000/s}]\n"});
+    variants.put("global limit", new String[] {store,
+        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global}]\n"});
+    variants.put("global limit, batch 20", new String[] {store,
+        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global, batch: 20}]\n"});
+    for (Map.Entry<String, String[]> variant : variants.entrySet()) {
+      int port = BenchProcesses.freePort();
+      gateways.put(variant.getKey(), Map.entry(port, gateway(variant.getKey()
+          .replaceAll("\\W", ""), port, backendPort, variant.getValue()[0],
+          variant.getValue()[1], null, false)));
+    }
+    System.out.printf(Locale.ROOT, "Meshgate rate-limit cost: EchoService/Echo, %d B messages,"
+        + " 40 calls in flight, %ds warmup + %ds per run, %d round(s), gateway workers: %d, %d"
+        + " cores; limits never refuse; global ones count in a local redis-server%n%n", size,
+        warmup, duration, rounds, workers, Runtime.getRuntime().availableProcessors());
+    for (var g : gateways.entrySet()) {
+      echo.run(g.getValue().getKey(), size, g.getValue().getValue(), List.of());
+    }
+    Map<String, List<EchoRuns.Result>> runs = new LinkedHashMap<>();
+    for (int round = 1; round <= rounds; round++) {
+      List<Map.Entry<String, Map.Entry<Integer, Process>>> order =
+          new ArrayList<>(gateways.entrySet());
+      if (round % 2 == 0) {
+        java.util.Collections.reverse(order);
+      }
+      for (var g : order) {
+        runs.computeIfAbsent(g.getKey(), k -> new ArrayList<>()).add(print(g.getKey(), round,
+            echo.run(g.getValue().getKey(), size, g.getValue().getValue(), List.of())));
+      }
+    }
+    Map<String, EchoRuns.Result> median = new LinkedHashMap<>();
+    runs.forEach((name, list) -> median.put(name, EchoRuns.median(list)));
+    System.out.println();
+    System.out.printf(Locale.ROOT, "%-25s %10s %9s %9s %16s%n", "gateway", "QPS", "p50 us",
+        "p99 us", "gateway CPU/req");
+    median.forEach((name, r) -> System.out.printf(Locale.ROOT, "%-25s %10d %9d %9d %13.1f us%n",
+        name, r.qps(), r.p50(), r.p99(), r.gatewayMicrosPerRequest()));
+    EchoRuns.Result bare = median.get("bare proxy");
+    System.out.println();
+    for (String name : variants.keySet()) {
+      if (!name.equals("bare proxy")) {
+        EchoRuns.Result r = median.get(name);
+        System.out.printf(Locale.ROOT, "%s / bare: QPS %.2f (cost %.0f%%), gateway CPU per call"
+                + " %.2f%n", name, (double) r.qps() / bare.qps(),
+            100.0 * (1 - (double) r.qps() / bare.qps()),
+            r.gatewayMicrosPerRequest() / bare.gatewayMicrosPerRequest());
+      }
+    }
+  }
+
   private static EchoRuns.Result print(String what, int round, EchoRuns.Result r) {
     System.out.printf(Locale.ROOT, "  %s round %d: %d QPS, p50 %d us, p99 %d us, gateway %.1f us"
         + " CPU/request%n", what, round, r.qps(), r.p50(), r.p99(), r.gatewayMicrosPerRequest());
@@ -178,6 +249,11 @@ public final class PolicyBench {
    */
   private Process gateway(String name, int port, int backendPort, String top, String route,
       String jar) throws Exception {
+    return gateway(name, port, backendPort, top, route, jar, !route.isEmpty());
+  }
+
+  private Process gateway(String name, int port, int backendPort, String top, String route,
+      String jar, boolean breaker) throws Exception {
     Path config = work.resolve(name + ".yaml");
     Files.writeString(config, String.format(Locale.ROOT, """
         listener: {host: 127.0.0.1, port: %d, workerThreads: %d}
@@ -191,7 +267,7 @@ public final class PolicyBench {
             cluster: echo
         %s
         %s""", port, workers, BenchProcesses.freePort(), backendPort,
-        route.isEmpty() ? "" : "    circuitBreaker: {}", route, top));
+        breaker ? "    circuitBreaker: {}" : "", route, top));
     List<String> command = jar == null
         ? List.of(root.resolve("bin/meshgate").toString(), "--config", config.toString())
         : List.of(echo.javaCmd(), "-Dio.netty.leakDetection.level=disabled", "-jar", jar,
