@@ -25,6 +25,9 @@ public final class Main {
                       [--config-etcd-ca FILE] [--config-etcd-cert FILE --config-etcd-key FILE]
                       [--log-level LEVEL]
              meshgate validate FILE
+             meshgate routes --config FILE
+             meshgate explain --config FILE (/pkg.Service/Method | "METHOD /path")
+                      [-H name:value]...
              meshgate --help | --version
 
       Runs the Meshgate gateway: one port that proxies native gRPC and transcodes REST/JSON
@@ -54,6 +57,14 @@ public final class Main {
 
       commands:
         validate FILE       check FILE and print every error in it; exit 1 if there is one
+        routes              print the route table of --config FILE in match order: each
+                            route's match, cluster, auth, rate limits, retry and deadline
+        explain TARGET      say which route, cluster and policies a call to TARGET would get
+                            and why; TARGET is /pkg.Service/Method or a REST request "GET
+                            /v1/users/u-1" (its google.api.http rule from
+                            transcoding.descriptors); -H name:value gives request headers
+                            (:authority or host for authority matches, others for canaries);
+                            exit 1 when no route takes it
 
       signals:
         SIGTERM, SIGINT     drain gracefully: /readyz turns 503, clients get GOAWAY, calls in
@@ -75,6 +86,9 @@ public final class Main {
     String configPrefix = "/meshgate/config/";
     java.util.Map<String, String> etcdTlsFiles = new java.util.HashMap<>();
     String validate = null;
+    String command = null;
+    String target = null;
+    java.util.List<String> headers = new java.util.ArrayList<>();
     Level level = Level.INFO;
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
@@ -127,9 +141,19 @@ public final class Main {
           }
           validate = args[++i];
         }
+        case "routes" -> command = "routes";
+        case "explain" -> command = "explain";
+        case "-H", "--header" -> {
+          if (i + 1 == args.length || args[i + 1].indexOf(':', 1) < 0) {
+            return usage(err, args[i] + " needs name:value");
+          }
+          headers.add(args[++i]);
+        }
         default -> {
           if (arg.startsWith("--config=")) {
             config = arg.substring("--config=".length());
+          } else if ("explain".equals(command) && target == null && !arg.startsWith("-")) {
+            target = arg;
           } else {
             return usage(err, "unknown argument '" + arg + "'");
           }
@@ -148,6 +172,29 @@ public final class Main {
         return 1;
       } catch (DescriptorException e) {
         err.println(validate + ": transcoding.descriptors: " + e.getMessage());
+        return 1;
+      }
+    }
+    if (command != null) {
+      if (config == null) {
+        return usage(err, command + " needs --config FILE");
+      }
+      if (command.equals("explain") && target == null) {
+        return usage(err, "explain needs a target: /pkg.Service/Method or \"GET /path\"");
+      }
+      try {
+        GatewayConfig loaded = ConfigLoader.load(Path.of(config));
+        Explain explain = Explain.of(loaded);
+        if (command.equals("routes")) {
+          explain.routes(out);
+          return 0;
+        }
+        return explain.explain(target, headers, out) ? 0 : 1;
+      } catch (ConfigException e) {
+        err.println(e.getMessage());
+        return 1;
+      } catch (Exception e) {
+        err.println("cannot explain '" + target + "': " + e.getMessage());
         return 1;
       }
     }
