@@ -101,6 +101,10 @@ public final class RedisStore implements AutoCloseable {
         .socketOptions(SocketOptions.builder().connectTimeout(Duration.ofSeconds(1)).build())
         .timeoutOptions(TimeoutOptions.enabled(Duration.ofSeconds(5)))
         .build());
+    // Connected and the script loaded before the first call needs them: a first call should
+    // not spend its rule's timeout (20 ms by default) on a TCP handshake and a script upload.
+    connection().thenCompose(c -> c.async().scriptLoad(SCRIPT))
+        .exceptionally(e -> null); // a store that is down is retried by the calls
   }
 
   /** The configuration this store was made for. */

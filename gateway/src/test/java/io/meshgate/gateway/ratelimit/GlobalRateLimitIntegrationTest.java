@@ -145,12 +145,13 @@ class GlobalRateLimitIntegrationTest {
   @Test
   void withRedisDownEachModeDoesWhatItSaysAndCountingResumes() throws Exception {
     String prefix = "modes-" + System.nanoTime() + ":";
+    // Timeouts generous enough for a loaded CI machine: here Redis is up or dead, not slow.
     TestGateway allowing = gateway("{key: route, rate: 1/h, burst: 2, scope: global,"
-        + " onStoreFailure: allow}", prefix + "allow:");
+        + " onStoreFailure: allow, timeout: 1s}", prefix + "allow:");
     TestGateway denying = gateway("{key: route, rate: 100/s, burst: 100, scope: global,"
-        + " onStoreFailure: deny}", prefix + "deny:");
+        + " onStoreFailure: deny, timeout: 1s}", prefix + "deny:");
     TestGateway local = gateway("{key: route, rate: 1/h, burst: 6, scope: global,"
-        + " onStoreFailure: local}", prefix + "local:");
+        + " onStoreFailure: local, timeout: 1s}", prefix + "local:");
     var allow = client(allowing);
     var deny = client(denying);
     var fallback = client(local);
