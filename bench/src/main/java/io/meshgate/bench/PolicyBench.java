@@ -174,7 +174,8 @@ public final class PolicyBench {
 
   /**
    * {@code --mode=limits}: what a rate limit costs, local and global (in a real redis-server,
-   * with and without batching), against the bare proxy; every limit is set too high to refuse.
+   * with and without batching), and what IP rules cost, against the bare proxy; every limit is
+   * set too high to refuse, every client address allowed.
    */
   private void runLimits(Map<String, Map.Entry<Integer, Process>> gateways, int backendPort)
       throws Exception {
@@ -191,6 +192,10 @@ public final class PolicyBench {
         "    rateLimits: [{key: route, rate: 1000000000/s, scope: global}]\n"});
     variants.put("global limit, batch 20", new String[] {store,
         "    rateLimits: [{key: route, rate: 1000000000/s, scope: global, batch: 20}]\n"});
+    // Four rules, the loopback client matched by the last.
+    variants.put("ip rules", new String[] {"ipRules: {rules: [{deny: [10.0.0.0/8]},"
+        + " {deny: [\"2001:db8::/32\"]}, {deny: [192.168.0.0/16]}, {allow: [127.0.0.0/8]}],"
+        + " default: deny}\n", ""});
     for (Map.Entry<String, String[]> variant : variants.entrySet()) {
       int port = BenchProcesses.freePort();
       gateways.put(variant.getKey(), Map.entry(port, gateway(variant.getKey()

@@ -66,6 +66,7 @@ class ArchitectureTest {
   void policiesAndTheChainKnowNoWireFormat() {
     noClasses().that().resideInAnyPackage("io.meshgate.gateway.route..",
             "io.meshgate.gateway.auth..", "io.meshgate.gateway.ratelimit..",
+            "io.meshgate.gateway.access..",
             "io.meshgate.gateway.resilience..")
         .should().dependOnClassesThat().resideInAnyPackage("io.netty.handler.codec..",
             "io.meshgate.gateway.proxy..", "io.meshgate.gateway.rest..",

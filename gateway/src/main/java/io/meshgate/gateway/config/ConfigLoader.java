@@ -108,6 +108,7 @@ public final class ConfigLoader {
     Map<String, GatewayConfig.JwtProvider> providers = authBinder.providers(root.obj("auth"));
     RateLimitBinder rateLimitBinder = new RateLimitBinder(reader, context);
     GatewayConfig.RateLimitStore rateLimitStore = rateLimitBinder.store(root.obj("ratelimit"));
+    GatewayConfig.IpRules ipRules = IpRulesBinder.ipRules(reader, root.obj("ipRules"));
     List<GatewayConfig.Route> routes = new RouteBinder(reader, context, authBinder,
         rateLimitBinder, resilience, transcodingBinder)
         .routes(root, clusters, transcoding.rest(), providers, rateLimitStore);
@@ -121,6 +122,6 @@ public final class ConfigLoader {
     }
     return new GatewayConfig(source, listener, admin, limits, shutdown, discovery,
         List.copyOf(clusters.values()), routes, transcoding, metrics, accessLog,
-        List.copyOf(providers.values()), tracing, rateLimitStore);
+        List.copyOf(providers.values()), tracing, rateLimitStore, ipRules);
   }
 }

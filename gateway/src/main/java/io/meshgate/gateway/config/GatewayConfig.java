@@ -26,6 +26,7 @@ import java.util.Map;
  * @param jwtProviders the JWT issuers routes may require tokens from, by name
  * @param tracing where spans go, or null for no tracing
  * @param rateLimitStore the shared store of global rate limits, or null without one
+ * @param ipRules which client addresses may call at all, or null for any
  */
 public record GatewayConfig(
     String source,
@@ -41,7 +42,8 @@ public record GatewayConfig(
     AccessLog accessLog,
     List<JwtProvider> jwtProviders,
     Tracing tracing,
-    RateLimitStore rateLimitStore) {
+    RateLimitStore rateLimitStore,
+    IpRules ipRules) {
 
   public GatewayConfig {
     clusters = List.copyOf(clusters);
@@ -370,11 +372,32 @@ public record GatewayConfig(
    */
   public record Route(String name, Match match, String cluster, Duration timeout,
       Duration maxTimeout, RestOptions rest, RouteAuth auth, List<RateLimit> rateLimits,
-      Retry retry, List<WeightedCluster> split, List<CanaryRule> canary) {
+      Retry retry, List<WeightedCluster> split, List<CanaryRule> canary, IpRules ipRules) {
     public Route {
       rateLimits = List.copyOf(rateLimits);
       split = List.copyOf(split);
       canary = List.copyOf(canary);
+    }
+  }
+
+  /**
+   * Which client addresses may call ({@code ipRules}, globally and per route): the first rule
+   * whose CIDRs hold the client's address decides; an address no rule holds is let through
+   * unless {@code denyOthers}.
+   *
+   * @param trustedHops proxies in front that append to {@code X-Forwarded-For} (0: the TCP peer
+   *     is the client), as for rate limits
+   */
+  public record IpRules(int trustedHops, List<IpRule> rules, boolean denyOthers) {
+    public IpRules {
+      rules = List.copyOf(rules);
+    }
+  }
+
+  /** One rule: {@code allow} or deny the addresses in {@code cidrs} (IPv4 and IPv6). */
+  public record IpRule(boolean allow, List<String> cidrs) {
+    public IpRule {
+      cidrs = List.copyOf(cidrs);
     }
   }
 

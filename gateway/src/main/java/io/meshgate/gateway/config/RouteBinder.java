@@ -63,6 +63,7 @@ final class RouteBinder {
       List<GatewayConfig.CanaryRule> canary = canary(r, clusters, auth);
       ConfigReader.Obj rt = r.obj("retry");
       GatewayConfig.Retry retry = rt == null ? null : resilienceBinder.retry(rt);
+      GatewayConfig.IpRules ipRules = IpRulesBinder.ipRules(reader, r.obj("ipRules"));
       ConfigReader.Obj t = r.obj("transcoding");
       GatewayConfig.RestOptions routeRest = null;
       if (t != null) {
@@ -72,7 +73,7 @@ final class RouteBinder {
       r.finish();
       GatewayConfig.Route route =
           new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout, routeRest, auth,
-              limits, retry, split, canary);
+              limits, retry, split, canary, ipRules);
       for (int j = 0; j < routes.size(); j++) {
         GatewayConfig.Route earlier = routes.get(j);
         if (match != null && earlier.match() != null && shadows(earlier.match(), match)) {

@@ -33,7 +33,9 @@ public final class Admission {
     /** A rate limit of the route is spent (RESOURCE_EXHAUSTED). */
     RATE_LIMIT,
     /** The client's certificate names no principal the route admits (PERMISSION_DENIED). */
-    PRINCIPAL
+    PRINCIPAL,
+    /** The client's address is denied by {@code ipRules} (PERMISSION_DENIED). */
+    IP_RULE
   }
 
   /**

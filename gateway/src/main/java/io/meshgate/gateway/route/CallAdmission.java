@@ -37,6 +37,15 @@ public final class CallAdmission {
   private final Telemetry telemetry;
   private final EventLoops loops;
   private final ClientCertForwarding forwarding;
+  /** The IP rules of the configuration that is running, compiled once per configuration. */
+  private volatile Access access;
+
+  private record Access(io.meshgate.gateway.config.GatewayConfig config,
+      io.meshgate.gateway.access.IpRules global,
+      java.util.Map<String, io.meshgate.gateway.access.IpRules> byRoute) {}
+
+  private static final Status IP_DENIED = Status.PERMISSION_DENIED.withDescription(
+      "the client's address may not call this");
 
   /**
    * @param running the configuration new calls are admitted under (read once per call)
@@ -76,6 +85,13 @@ public final class CallAdmission {
   public Admission admit(CallRecord record, RequestView request, String service,
       String method) {
     Running now = running.get();
+    Access rules = access(now);
+    if (rules.global() != null && !rules.global().allows(request)) {
+      // Before anything else: a denied address learns nothing of the routes.
+      record.routed(null, null, service, method);
+      ipDenied("");
+      return Admission.refused(Admission.Reason.IP_RULE, IP_DENIED, null, null, null);
+    }
     Route route = now.routes().match(service, method, request.authority());
     if (route == null) {
       record.routed(null, null, service, method);
@@ -84,6 +100,11 @@ public final class CallAdmission {
           null, null, null);
     }
     record.routed(route.name(), route.cluster().name(), service, method);
+    io.meshgate.gateway.access.IpRules routeRules = rules.byRoute().get(route.name());
+    if (routeRules != null && !routeRules.allows(request)) {
+      ipDenied(route.name());
+      return Admission.refused(Admission.Reason.IP_RULE, IP_DENIED, null, null, null);
+    }
     io.meshgate.gateway.call.ClientIdentity identity = request.clientIdentity();
     if (identity != null) {
       record.clientPrincipal(identity.principal());
@@ -114,6 +135,29 @@ public final class CallAdmission {
       }
     }
     return new Admission(now, route, auth, claims, limit, record, request, loops, forwarding);
+  }
+
+  private Access access(Running now) {
+    Access current = access;
+    if (current == null || current.config() != now.config()) {
+      java.util.Map<String, io.meshgate.gateway.access.IpRules> byRoute =
+          new java.util.HashMap<>();
+      for (io.meshgate.gateway.config.GatewayConfig.Route route : now.config().routes()) {
+        if (route.ipRules() != null) {
+          byRoute.put(route.name(), io.meshgate.gateway.access.IpRules.of(route.ipRules()));
+        }
+      }
+      current = new Access(now.config(),
+          io.meshgate.gateway.access.IpRules.of(now.config().ipRules()),
+          java.util.Map.copyOf(byRoute));
+      access = current;
+    }
+    return current;
+  }
+
+  private void ipDenied(String route) {
+    telemetry.metrics().counter("meshgate.ip.denied", "Calls refused by ipRules, by route (empty:"
+        + " the global rules)", "route", route).increment();
   }
 
   /** Why {@code client} may not call {@code route} ({@code auth.principals}), or null. */

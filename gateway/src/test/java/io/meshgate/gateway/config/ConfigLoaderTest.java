@@ -272,6 +272,29 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void ipRulesAreCheckedWithTheConfig() throws Exception {
+    GatewayConfig config = parse("""
+        listener: {port: 8080}
+        ipRules: {trustedHops: 1, rules: [{allow: [10.0.0.0/8, "::1"]}], default: deny}
+        clusters: [{name: c, endpoints: [10.0.0.1:50051]}]
+        routes: [{match: {servicePrefix: ""}, cluster: c}]
+        """);
+    assertEquals(new GatewayConfig.IpRules(1, List.of(new GatewayConfig.IpRule(true,
+        List.of("10.0.0.0/8", "::1"))), true), config.ipRules());
+    List<String> errors = errors("""
+        listener: {port: 8080}
+        ipRules: {rules: [{allow: [10.0.0.0/33]}, {deny: [example.com]}, {}], default: maybe}
+        clusters: [{name: c, endpoints: [10.0.0.1:50051]}]
+        routes: [{match: {servicePrefix: ""}, cluster: c}]
+        """);
+    for (String expected : List.of("the prefix length must be 0 to 32",
+        "'example.com' is not an IP address or CIDR", "give allow: [cidr, ...] or deny",
+        "'maybe' is not allow or deny")) {
+      assertTrue(errors.stream().anyMatch(e -> e.contains(expected)), expected + " in " + errors);
+    }
+  }
+
+  @Test
   void rateLimitsParseRatesAndKeys() throws Exception {
     GatewayConfig config = parse(MINIMAL + """
             rateLimits:
