@@ -40,7 +40,7 @@ public final class IpRules {
 
   /** Whether the client of {@code call} may call. */
   public boolean allows(RequestView call) {
-    String address = ClientAddress.of(call, trustedHops);
+    byte[] address = Cidr.address(ClientAddress.of(call, trustedHops));
     for (Rule rule : rules) {
       for (Cidr network : rule.networks()) {
         if (network.contains(address)) {

@@ -71,9 +71,52 @@ public final class Cidr {
     }
   }
 
+  /**
+   * The bytes of an IP literal (4 for IPv4 and IPv4-mapped IPv6, 16 for IPv6), maybe bracketed,
+   * or null when it is none. Parse once per call, then test each network with
+   * {@link #contains(byte[])}.
+   */
+  public static byte[] address(String text) {
+    if (text == null) {
+      return null;
+    }
+    byte[] v4 = dottedQuad(text);
+    return v4 != null ? v4 : literal(text);
+  }
+
+  /** A plain a.b.c.d without regular expressions or allocation beyond the result. */
+  private static byte[] dottedQuad(String text) {
+    byte[] out = new byte[4];
+    int part = 0;
+    int value = -1;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c >= '0' && c <= '9') {
+        value = (value < 0 ? 0 : value * 10) + (c - '0');
+        if (value > 255) {
+          return null;
+        }
+      } else if (c == '.' && value >= 0 && part < 3) {
+        out[part++] = (byte) value;
+        value = -1;
+      } else {
+        return null;
+      }
+    }
+    if (part != 3 || value < 0) {
+      return null;
+    }
+    out[3] = (byte) value;
+    return out;
+  }
+
   /** Whether {@code address} (an IP literal, maybe bracketed) is in this network. */
   public boolean contains(String address) {
-    byte[] bytes = address == null ? null : literal(address);
+    return contains(address(address));
+  }
+
+  /** Whether the address of {@code bytes} ({@link #address}) is in this network. */
+  public boolean contains(byte[] bytes) {
     if (bytes == null || bytes.length != network.length) {
       return false;
     }

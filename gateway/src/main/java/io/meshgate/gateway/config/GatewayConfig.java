@@ -372,7 +372,8 @@ public record GatewayConfig(
    */
   public record Route(String name, Match match, String cluster, Duration timeout,
       Duration maxTimeout, RestOptions rest, RouteAuth auth, List<RateLimit> rateLimits,
-      Retry retry, List<WeightedCluster> split, List<CanaryRule> canary, IpRules ipRules) {
+      Retry retry, List<WeightedCluster> split, List<CanaryRule> canary, IpRules ipRules,
+      Faults faults) {
     public Route {
       rateLimits = List.copyOf(rateLimits);
       split = List.copyOf(split);
@@ -393,6 +394,20 @@ public record GatewayConfig(
       rules = List.copyOf(rules);
     }
   }
+
+  /**
+   * Injected faults of a route ({@code faults}), off unless configured.
+   *
+   * @param abortPercent share of calls (0-100) answered with {@code abortStatus} instead of
+   *     being sent upstream
+   * @param abortStatus the gRPC status of an aborted call (REST: its HTTP status)
+   * @param delayPercent share of calls held for {@code delay} before they go upstream (their
+   *     deadline runs meanwhile)
+   * @param headerControl whether a call's {@code x-meshgate-fault-abort: CODE} and
+   *     {@code x-meshgate-fault-delay: DURATION} headers inject the fault into that call
+   */
+  public record Faults(double abortPercent, io.grpc.Status.Code abortStatus, double delayPercent,
+      Duration delay, boolean headerControl) {}
 
   /** One rule: {@code allow} or deny the addresses in {@code cidrs} (IPv4 and IPv6). */
   public record IpRule(boolean allow, List<String> cidrs) {

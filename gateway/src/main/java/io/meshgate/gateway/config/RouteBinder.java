@@ -64,6 +64,7 @@ final class RouteBinder {
       ConfigReader.Obj rt = r.obj("retry");
       GatewayConfig.Retry retry = rt == null ? null : resilienceBinder.retry(rt);
       GatewayConfig.IpRules ipRules = IpRulesBinder.ipRules(reader, r.obj("ipRules"));
+      GatewayConfig.Faults faults = faults(r.obj("faults"));
       ConfigReader.Obj t = r.obj("transcoding");
       GatewayConfig.RestOptions routeRest = null;
       if (t != null) {
@@ -73,7 +74,7 @@ final class RouteBinder {
       r.finish();
       GatewayConfig.Route route =
           new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout, routeRest, auth,
-              limits, retry, split, canary, ipRules);
+              limits, retry, split, canary, ipRules, faults);
       for (int j = 0; j < routes.size(); j++) {
         GatewayConfig.Route earlier = routes.get(j);
         if (match != null && earlier.match() != null && shadows(earlier.match(), match)) {
@@ -181,5 +182,42 @@ final class RouteBinder {
         || (!later.authorities().isEmpty()
             && earlier.authorities().containsAll(later.authorities()));
     return services && methods && authorities;
+  }
+
+  /** A route's {@code faults:}, or null. */
+  private GatewayConfig.Faults faults(ConfigReader.Obj f) {
+    if (f == null) {
+      return null;
+    }
+    double abortPercent = 0;
+    io.grpc.Status.Code code = io.grpc.Status.Code.UNAVAILABLE;
+    ConfigReader.Obj abort = f.obj("abort");
+    if (abort != null) {
+      abortPercent = abort.decimal("percent", 100, 0, 100);
+      String name = abort.string("status", "UNAVAILABLE");
+      try {
+        code = io.grpc.Status.Code.valueOf(name.toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        reader.error(abort.node("status"), abort.child("status"), "'" + name + "' is not a gRPC"
+            + " status code (expected e.g. UNAVAILABLE, INTERNAL, RESOURCE_EXHAUSTED)");
+      }
+      if (code == io.grpc.Status.Code.OK) {
+        reader.error(abort.node("status"), abort.child("status"), "an abort needs a failing"
+            + " status, not OK");
+      }
+      abort.finish();
+    }
+    double delayPercent = 0;
+    java.time.Duration delay = java.time.Duration.ZERO;
+    ConfigReader.Obj d = f.obj("delay");
+    if (d != null) {
+      delayPercent = d.decimal("percent", 100, 0, 100);
+      delay = d.duration("duration", java.time.Duration.ofMillis(100), java.time.Duration.ZERO,
+          java.time.Duration.ofMinutes(10));
+      d.finish();
+    }
+    boolean headerControl = f.bool("headerControl", false);
+    f.finish();
+    return new GatewayConfig.Faults(abortPercent, code, delayPercent, delay, headerControl);
   }
 }

@@ -35,7 +35,9 @@ public final class Admission {
     /** The client's certificate names no principal the route admits (PERMISSION_DENIED). */
     PRINCIPAL,
     /** The client's address is denied by {@code ipRules} (PERMISSION_DENIED). */
-    IP_RULE
+    IP_RULE,
+    /** The route's {@code faults.abort} answered instead of the backend (its status). */
+    FAULT
   }
 
   /**
@@ -65,6 +67,12 @@ public final class Admission {
   private UpstreamCluster cluster;
   private ClientCall<?, ?> call;
   private Status lateRefusal; // a global rate limit's refusal, delivered as the call's close
+  private long faultDelayNanos;
+  private boolean stripFaultHeaders;
+  private static final Metadata.Key<String> FAULT_ABORT =
+      Metadata.Key.of("x-meshgate-fault-abort", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> FAULT_DELAY =
+      Metadata.Key.of("x-meshgate-fault-delay", Metadata.ASCII_STRING_MARSHALLER);
 
   /**
    * @param claims the verified token's claims as text (none without a token), for the cluster
@@ -73,7 +81,20 @@ public final class Admission {
   Admission(Running running, Route route, AuthResult auth, Function<String, String> claims,
       RateLimitPolicy.Result rateLimit, CallRecord record, RequestView request,
       EventLoops loops, ClientCertForwarding forwarding) {
+    this(running, route, auth, claims, rateLimit, record, request, loops, forwarding, 0, false);
+  }
+
+  /**
+   * @param faultDelayNanos how long {@code faults.delay} holds the call before it goes upstream
+   * @param stripFaultHeaders whether the fault-control headers stay at the gateway
+   */
+  Admission(Running running, Route route, AuthResult auth, Function<String, String> claims,
+      RateLimitPolicy.Result rateLimit, CallRecord record, RequestView request,
+      EventLoops loops, ClientCertForwarding forwarding, long faultDelayNanos,
+      boolean stripFaultHeaders) {
     this(null, running, route, auth, claims, rateLimit, record, request, loops, forwarding);
+    this.faultDelayNanos = faultDelayNanos;
+    this.stripFaultHeaders = stripFaultHeaders;
   }
 
   private Admission(Refusal refusal, Running running, Route route, AuthResult auth,
@@ -141,15 +162,29 @@ public final class Admission {
     if (refusal != null) {
       throw new IllegalStateException("a refused call cannot be opened: " + refusal.status());
     }
-    if (rateLimit != null && rateLimit.pending()) {
-      // A global limit asks its store first: the call starts (or is refused) once it answered,
-      // within the rule's timeout; the deadline already runs.
+    if (stripFaultHeaders) {
+      headers.removeAll(FAULT_ABORT);
+      headers.removeAll(FAULT_DELAY);
+    }
+    boolean pendingLimit = rateLimit != null && rateLimit.pending();
+    if (pendingLimit || faultDelayNanos > 0) {
+      // A global limit asks its store first, and an injected delay holds the call: it starts
+      // (or is refused) once they are done; the deadline already runs.
       long deadline = route.effectiveTimeoutNanos(clientTimeoutNanos);
       long askedAt = System.nanoTime();
       DeferredCall<ReqT, RespT> deferred = new DeferredCall<>();
       deferred.start(listener, headers);
-      route.rateLimit().settle(rateLimit, loop).whenComplete((result, failure) -> {
-        if (failure == null && result.allowed()) {
+      java.util.concurrent.CompletableFuture<Void> held =
+          new java.util.concurrent.CompletableFuture<>();
+      if (faultDelayNanos > 0) {
+        loop.schedule(() -> held.complete(null), faultDelayNanos, TimeUnit.NANOSECONDS);
+      } else {
+        held.complete(null);
+      }
+      held.thenCompose(v -> pendingLimit ? route.rateLimit().settle(rateLimit, loop)
+          : java.util.concurrent.CompletableFuture.completedFuture(rateLimit))
+          .whenComplete((result, failure) -> {
+        if (failure == null && (result == null || result.allowed())) {
           long left = deadline <= 0 ? clientTimeoutNanos
               : deadline - (System.nanoTime() - askedAt);
           deferred.proceed(startNow(method, headers, deadline <= 0 ? clientTimeoutNanos

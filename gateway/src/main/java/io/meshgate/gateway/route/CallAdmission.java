@@ -42,7 +42,11 @@ public final class CallAdmission {
 
   private record Access(io.meshgate.gateway.config.GatewayConfig config,
       io.meshgate.gateway.access.IpRules global,
-      java.util.Map<String, io.meshgate.gateway.access.IpRules> byRoute) {}
+      java.util.Map<String, io.meshgate.gateway.access.IpRules> byRoute,
+      java.util.Map<String, io.meshgate.gateway.config.GatewayConfig.Faults> faults) {}
+
+  private static final String FAULT_ABORT = "x-meshgate-fault-abort";
+  private static final String FAULT_DELAY = "x-meshgate-fault-delay";
 
   private static final Status IP_DENIED = Status.PERMISSION_DENIED.withDescription(
       "the client's address may not call this");
@@ -134,7 +138,67 @@ public final class CallAdmission {
             RateLimitPolicy.statusDetails(limit), limit);
       }
     }
-    return new Admission(now, route, auth, claims, limit, record, request, loops, forwarding);
+    io.meshgate.gateway.config.GatewayConfig.Faults faults = rules.faults().get(route.name());
+    long delayNanos = 0;
+    if (faults != null) {
+      Status.Code abort = null;
+      if (faults.headerControl()) {
+        abort = code(request.header(FAULT_ABORT));
+        delayNanos = delay(request.header(FAULT_DELAY));
+      }
+      java.util.concurrent.ThreadLocalRandom random =
+          java.util.concurrent.ThreadLocalRandom.current();
+      if (abort == null && faults.abortPercent() > 0
+          && random.nextDouble() * 100 < faults.abortPercent()) {
+        abort = faults.abortStatus();
+      }
+      if (abort != null) {
+        fault(route.name(), "abort");
+        return Admission.refused(Admission.Reason.FAULT, Status.fromCode(abort).withDescription(
+            "fault injected by route '" + route.name() + "' (faults.abort)"), null, null, limit);
+      }
+      if (delayNanos == 0 && faults.delayPercent() > 0
+          && random.nextDouble() * 100 < faults.delayPercent()) {
+        delayNanos = faults.delay().toNanos();
+      }
+      if (delayNanos > 0) {
+        fault(route.name(), "delay");
+      }
+    }
+    return new Admission(now, route, auth, claims, limit, record, request, loops, forwarding,
+        delayNanos, faults != null && faults.headerControl());
+  }
+
+  /** A failing status code named by a fault header, or null. */
+  private static Status.Code code(String name) {
+    if (name == null) {
+      return null;
+    }
+    try {
+      Status.Code code = Status.Code.valueOf(name.strip().toUpperCase(java.util.Locale.ROOT));
+      return code == Status.Code.OK ? null : code;
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /** A delay named by a fault header ({@code 200ms}, {@code 1s}), in nanoseconds; 0 if none. */
+  private static long delay(String text) {
+    if (text == null) {
+      return 0;
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*([0-9]{1,6})(ms|s)\\s*")
+        .matcher(text);
+    if (!m.matches()) {
+      return 0;
+    }
+    long amount = Long.parseLong(m.group(1));
+    return m.group(2).equals("s") ? amount * 1_000_000_000L : amount * 1_000_000L;
+  }
+
+  private void fault(String route, String kind) {
+    telemetry.metrics().counter("meshgate.faults.injected", "Faults injected by routes'"
+        + " faults, by kind (abort, delay)", "route", route, "kind", kind).increment();
   }
 
   private Access access(Running now) {
@@ -142,14 +206,19 @@ public final class CallAdmission {
     if (current == null || current.config() != now.config()) {
       java.util.Map<String, io.meshgate.gateway.access.IpRules> byRoute =
           new java.util.HashMap<>();
+      java.util.Map<String, io.meshgate.gateway.config.GatewayConfig.Faults> faults =
+          new java.util.HashMap<>();
       for (io.meshgate.gateway.config.GatewayConfig.Route route : now.config().routes()) {
         if (route.ipRules() != null) {
           byRoute.put(route.name(), io.meshgate.gateway.access.IpRules.of(route.ipRules()));
         }
+        if (route.faults() != null) {
+          faults.put(route.name(), route.faults());
+        }
       }
       current = new Access(now.config(),
           io.meshgate.gateway.access.IpRules.of(now.config().ipRules()),
-          java.util.Map.copyOf(byRoute));
+          java.util.Map.copyOf(byRoute), java.util.Map.copyOf(faults));
       access = current;
     }
     return current;
