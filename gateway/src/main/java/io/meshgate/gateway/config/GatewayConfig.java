@@ -373,7 +373,7 @@ public record GatewayConfig(
   public record Route(String name, Match match, String cluster, Duration timeout,
       Duration maxTimeout, RestOptions rest, RouteAuth auth, List<RateLimit> rateLimits,
       Retry retry, List<WeightedCluster> split, List<CanaryRule> canary, IpRules ipRules,
-      Faults faults) {
+      Faults faults, Mirror mirror) {
     public Route {
       rateLimits = List.copyOf(rateLimits);
       split = List.copyOf(split);
@@ -408,6 +408,14 @@ public record GatewayConfig(
    */
   public record Faults(double abortPercent, io.grpc.Status.Code abortStatus, double delayPercent,
       Duration delay, boolean headerControl) {}
+
+  /**
+   * Copies of a route's calls sent to another cluster ({@code mirror}), their answers discarded.
+   *
+   * @param percent share of calls (0-100) mirrored
+   * @param maxInFlight mirrored calls at most at once; beyond it a copy is dropped (counted)
+   */
+  public record Mirror(String cluster, double percent, int maxInFlight) {}
 
   /** One rule: {@code allow} or deny the addresses in {@code cidrs} (IPv4 and IPv6). */
   public record IpRule(boolean allow, List<String> cidrs) {

@@ -65,6 +65,18 @@ final class RouteBinder {
       GatewayConfig.Retry retry = rt == null ? null : resilienceBinder.retry(rt);
       GatewayConfig.IpRules ipRules = IpRulesBinder.ipRules(reader, r.obj("ipRules"));
       GatewayConfig.Faults faults = faults(r.obj("faults"));
+      GatewayConfig.Mirror mirror = null;
+      ConfigReader.Obj m = r.obj("mirror");
+      if (m != null) {
+        String mirrorCluster = m.requiredString("cluster");
+        if (mirrorCluster != null && !clusters.containsKey(mirrorCluster)) {
+          reader.error(m.node("cluster"), m.child("cluster"), "'" + mirrorCluster
+              + "' is not a cluster (clusters: " + clusters.keySet() + ")");
+        }
+        mirror = new GatewayConfig.Mirror(mirrorCluster, m.decimal("percent", 100, 0, 100),
+            m.integer("maxInFlight", 100, 1, 100_000));
+        m.finish();
+      }
       ConfigReader.Obj t = r.obj("transcoding");
       GatewayConfig.RestOptions routeRest = null;
       if (t != null) {
@@ -74,7 +86,7 @@ final class RouteBinder {
       r.finish();
       GatewayConfig.Route route =
           new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout, routeRest, auth,
-              limits, retry, split, canary, ipRules, faults);
+              limits, retry, split, canary, ipRules, faults, mirror);
       for (int j = 0; j < routes.size(); j++) {
         GatewayConfig.Route earlier = routes.get(j);
         if (match != null && earlier.match() != null && shadows(earlier.match(), match)) {

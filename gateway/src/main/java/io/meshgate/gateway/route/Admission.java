@@ -69,6 +69,9 @@ public final class Admission {
   private Status lateRefusal; // a global rate limit's refusal, delivered as the call's close
   private long faultDelayNanos;
   private boolean stripFaultHeaders;
+  private CallAdmission.MirrorPlan mirror;
+  private Runnable mirrorDropped;
+  private Runnable mirrorSent;
   private static final Metadata.Key<String> FAULT_ABORT =
       Metadata.Key.of("x-meshgate-fault-abort", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<String> FAULT_DELAY =
@@ -110,6 +113,13 @@ public final class Admission {
     this.record = record;
     this.request = request;
     this.loops = loops;
+  }
+
+  /** Copies the call to {@code plan}'s cluster when it is opened. */
+  void mirror(CallAdmission.MirrorPlan plan, Runnable dropped, Runnable sent) {
+    this.mirror = plan;
+    this.mirrorDropped = dropped;
+    this.mirrorSent = sent;
   }
 
   static Admission refused(Reason reason, Status status, String challenge, byte[] details,
@@ -240,10 +250,28 @@ public final class Admission {
       }
     }
     record.cluster(cluster.name());
+    Metadata mirrorHeaders = null;
+    if (mirror != null) {
+      mirrorHeaders = new Metadata();
+      mirrorHeaders.merge(headers); // the primary's start takes some of its headers away
+    }
     ClientCall<ReqT, RespT> opened = route.newCall(cluster, method, options, loop, replay);
     // Kept before start: a call that fails at once closes inside start().
     call = opened;
     opened.start(listener, headers);
+    if (mirror != null) {
+      UpstreamCluster target = running.clusters().get(mirror.config().cluster());
+      if (target == null || mirror.inFlight().incrementAndGet() > mirror.config().maxInFlight()) {
+        if (target != null) {
+          mirror.inFlight().decrementAndGet();
+        }
+        mirrorDropped.run();
+        return opened;
+      }
+      mirrorSent.run();
+      return new MirroredCall<>(opened, target.newCall(method, options, loop), mirrorHeaders,
+          replay, mirror.inFlight(), mirrorDropped);
+    }
     return opened;
   }
 

@@ -43,7 +43,12 @@ public final class CallAdmission {
   private record Access(io.meshgate.gateway.config.GatewayConfig config,
       io.meshgate.gateway.access.IpRules global,
       java.util.Map<String, io.meshgate.gateway.access.IpRules> byRoute,
-      java.util.Map<String, io.meshgate.gateway.config.GatewayConfig.Faults> faults) {}
+      java.util.Map<String, io.meshgate.gateway.config.GatewayConfig.Faults> faults,
+      java.util.Map<String, MirrorPlan> mirrors) {}
+
+  /** A route's mirror, and its calls in flight (per configuration). */
+  record MirrorPlan(io.meshgate.gateway.config.GatewayConfig.Mirror config,
+      java.util.concurrent.atomic.AtomicInteger inFlight) {}
 
   private static final String FAULT_ABORT = "x-meshgate-fault-abort";
   private static final String FAULT_DELAY = "x-meshgate-fault-delay";
@@ -165,8 +170,24 @@ public final class CallAdmission {
         fault(route.name(), "delay");
       }
     }
-    return new Admission(now, route, auth, claims, limit, record, request, loops, forwarding,
-        delayNanos, faults != null && faults.headerControl());
+    MirrorPlan mirror = rules.mirrors().get(route.name());
+    if (mirror != null && java.util.concurrent.ThreadLocalRandom.current().nextDouble() * 100
+        >= mirror.config().percent()) {
+      mirror = null;
+    }
+    Admission admitted = new Admission(now, route, auth, claims, limit, record, request, loops,
+        forwarding, delayNanos, faults != null && faults.headerControl());
+    if (mirror != null) {
+      String name = route.name();
+      admitted.mirror(mirror, () -> mirrored(name, "dropped"), () -> mirrored(name, "sent"));
+    }
+    return admitted;
+  }
+
+  private void mirrored(String route, String result) {
+    telemetry.metrics().counter("meshgate.mirror.calls", "Copies of calls sent to a route's"
+        + " mirror cluster, or dropped (in-flight limit, or too slow)", "route", route,
+        "result", result).increment();
   }
 
   /** A failing status code named by a fault header, or null. */
@@ -208,6 +229,7 @@ public final class CallAdmission {
           new java.util.HashMap<>();
       java.util.Map<String, io.meshgate.gateway.config.GatewayConfig.Faults> faults =
           new java.util.HashMap<>();
+      java.util.Map<String, MirrorPlan> mirrors = new java.util.HashMap<>();
       for (io.meshgate.gateway.config.GatewayConfig.Route route : now.config().routes()) {
         if (route.ipRules() != null) {
           byRoute.put(route.name(), io.meshgate.gateway.access.IpRules.of(route.ipRules()));
@@ -215,10 +237,15 @@ public final class CallAdmission {
         if (route.faults() != null) {
           faults.put(route.name(), route.faults());
         }
+        if (route.mirror() != null) {
+          mirrors.put(route.name(), new MirrorPlan(route.mirror(),
+              new java.util.concurrent.atomic.AtomicInteger()));
+        }
       }
       current = new Access(now.config(),
           io.meshgate.gateway.access.IpRules.of(now.config().ipRules()),
-          java.util.Map.copyOf(byRoute), java.util.Map.copyOf(faults));
+          java.util.Map.copyOf(byRoute), java.util.Map.copyOf(faults),
+          java.util.Map.copyOf(mirrors));
       access = current;
     }
     return current;
