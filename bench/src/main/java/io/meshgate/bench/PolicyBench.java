@@ -124,32 +124,9 @@ public final class PolicyBench {
             + " metrics, tracing (spans made, exported nowhere), access log%n%n",
         size, warmup, duration, rounds, workers, Runtime.getRuntime().availableProcessors());
     List<String> auth = List.of("authorization:Bearer " + token);
-    // One unrecorded pass: every gateway's JIT compiles its paths before anything is measured.
-    for (var g : gateways.entrySet()) {
-      echo.run(g.getValue().getKey(), size, g.getValue().getValue(),
-          g.getKey().startsWith("all") ? auth : List.of());
-    }
-    Map<String, List<EchoRuns.Result>> runs = new LinkedHashMap<>();
-    for (int round = 1; round <= rounds; round++) {
-      // Every other round in the opposite order, so that no gateway always runs after another.
-      List<Map.Entry<String, Map.Entry<Integer, Process>>> order =
-          new ArrayList<>(gateways.entrySet());
-      if (round % 2 == 0) {
-        java.util.Collections.reverse(order);
-      }
-      for (var g : order) {
-        runs.computeIfAbsent(g.getKey(), k -> new ArrayList<>()).add(print(g.getKey(), round,
-            echo.run(g.getValue().getKey(), size, g.getValue().getValue(),
-                g.getKey().startsWith("all") ? auth : List.of())));
-      }
-    }
-    Map<String, EchoRuns.Result> median = new LinkedHashMap<>();
-    runs.forEach((name, list) -> median.put(name, EchoRuns.median(list)));
-    System.out.println();
-    System.out.printf(Locale.ROOT, "%-25s %10s %9s %9s %16s%n", "gateway", "QPS", "p50 us",
-        "p99 us", "gateway CPU/req");
-    median.forEach((name, r) -> System.out.printf(Locale.ROOT, "%-25s %10d %9d %9d %13.1f us%n",
-        name, r.qps(), r.p50(), r.p99(), r.gatewayMicrosPerRequest()));
+    Map<String, List<EchoRuns.Result>> runs = interleaved(gateways,
+        name -> name.startsWith("all") ? auth : List.of());
+    Map<String, EchoRuns.Result> median = medians(runs);
     for (String build : builds) {
       EchoRuns.Result b = median.get("bare proxy" + build);
       EchoRuns.Result p = median.get("all policies" + build);
@@ -206,28 +183,7 @@ public final class PolicyBench {
         + " 40 calls in flight, %ds warmup + %ds per run, %d round(s), gateway workers: %d, %d"
         + " cores; limits never refuse; global ones count in a local redis-server%n%n", size,
         warmup, duration, rounds, workers, Runtime.getRuntime().availableProcessors());
-    for (var g : gateways.entrySet()) {
-      echo.run(g.getValue().getKey(), size, g.getValue().getValue(), List.of());
-    }
-    Map<String, List<EchoRuns.Result>> runs = new LinkedHashMap<>();
-    for (int round = 1; round <= rounds; round++) {
-      List<Map.Entry<String, Map.Entry<Integer, Process>>> order =
-          new ArrayList<>(gateways.entrySet());
-      if (round % 2 == 0) {
-        java.util.Collections.reverse(order);
-      }
-      for (var g : order) {
-        runs.computeIfAbsent(g.getKey(), k -> new ArrayList<>()).add(print(g.getKey(), round,
-            echo.run(g.getValue().getKey(), size, g.getValue().getValue(), List.of())));
-      }
-    }
-    Map<String, EchoRuns.Result> median = new LinkedHashMap<>();
-    runs.forEach((name, list) -> median.put(name, EchoRuns.median(list)));
-    System.out.println();
-    System.out.printf(Locale.ROOT, "%-25s %10s %9s %9s %16s%n", "gateway", "QPS", "p50 us",
-        "p99 us", "gateway CPU/req");
-    median.forEach((name, r) -> System.out.printf(Locale.ROOT, "%-25s %10d %9d %9d %13.1f us%n",
-        name, r.qps(), r.p50(), r.p99(), r.gatewayMicrosPerRequest()));
+    Map<String, EchoRuns.Result> median = medians(interleaved(gateways, name -> List.of()));
     EchoRuns.Result bare = median.get("bare proxy");
     System.out.println();
     for (String name : variants.keySet()) {
@@ -239,6 +195,46 @@ public final class PolicyBench {
             r.gatewayMicrosPerRequest() / bare.gatewayMicrosPerRequest());
       }
     }
+  }
+
+  /**
+   * One unrecorded pass (every gateway's JIT compiles its paths first), then the rounds, every
+   * other one in the opposite order so that no gateway always runs after another.
+   *
+   * @param headers the request headers each gateway's load sends
+   */
+  private Map<String, List<EchoRuns.Result>> interleaved(
+      Map<String, Map.Entry<Integer, Process>> gateways,
+      java.util.function.Function<String, List<String>> headers) throws Exception {
+    for (var g : gateways.entrySet()) {
+      echo.run(g.getValue().getKey(), size, g.getValue().getValue(), headers.apply(g.getKey()));
+    }
+    Map<String, List<EchoRuns.Result>> runs = new LinkedHashMap<>();
+    for (int round = 1; round <= rounds; round++) {
+      List<Map.Entry<String, Map.Entry<Integer, Process>>> order =
+          new ArrayList<>(gateways.entrySet());
+      if (round % 2 == 0) {
+        java.util.Collections.reverse(order);
+      }
+      for (var g : order) {
+        runs.computeIfAbsent(g.getKey(), k -> new ArrayList<>()).add(print(g.getKey(), round,
+            echo.run(g.getValue().getKey(), size, g.getValue().getValue(),
+                headers.apply(g.getKey()))));
+      }
+    }
+    return runs;
+  }
+
+  /** The median of each gateway's rounds, printed as a table. */
+  private static Map<String, EchoRuns.Result> medians(Map<String, List<EchoRuns.Result>> runs) {
+    Map<String, EchoRuns.Result> median = new LinkedHashMap<>();
+    runs.forEach((name, list) -> median.put(name, EchoRuns.median(list)));
+    System.out.println();
+    System.out.printf(Locale.ROOT, "%-25s %10s %9s %9s %16s%n", "gateway", "QPS", "p50 us",
+        "p99 us", "gateway CPU/req");
+    median.forEach((name, r) -> System.out.printf(Locale.ROOT, "%-25s %10d %9d %9d %13.1f us%n",
+        name, r.qps(), r.p50(), r.p99(), r.gatewayMicrosPerRequest()));
+    return median;
   }
 
   private static EchoRuns.Result print(String what, int round, EchoRuns.Result r) {

@@ -4,7 +4,6 @@ import com.google.gson.JsonObject;
 import com.google.protobuf.Descriptors.MethodDescriptor;
 import com.google.protobuf.Descriptors.ServiceDescriptor;
 import com.google.protobuf.InvalidProtocolBufferException;
-import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcMetadata;
@@ -55,7 +54,6 @@ final class ConnectCall extends UpstreamHttpCall {
   private Descriptors.Snapshot snapshot;
   private MethodDescriptor method;
   private Admission admission;
-  private Metadata responseHeaders;
   private byte[] unaryResponse;
   private boolean started;
 
@@ -288,17 +286,7 @@ final class ConnectCall extends UpstreamHttpCall {
     answerPreflight(service.cors(), origin, java.util.Set.of("POST", "GET"));
   }
 
-  private final class Listener extends ClientCall.Listener<byte[]> {
-    @Override
-    public void onHeaders(Metadata headers) {
-      responseHeaders = headers;
-    }
-
-    @Override
-    public void onReady() {
-      upstreamReady();
-    }
-
+  private final class Listener extends UpstreamListener {
     @Override
     public void onMessage(byte[] message) {
       if (finished) {

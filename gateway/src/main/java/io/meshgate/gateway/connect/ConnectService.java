@@ -5,6 +5,7 @@ import io.meshgate.gateway.descriptors.Descriptors;
 import io.meshgate.gateway.http.Cors;
 import io.meshgate.gateway.http.HttpAdapter;
 import io.meshgate.gateway.http.HttpCall;
+import io.meshgate.gateway.http.HttpMetadata;
 import io.meshgate.gateway.http.HttpRequest;
 import io.meshgate.gateway.http.HttpResponder;
 import io.meshgate.gateway.route.CallAdmission;
@@ -23,18 +24,9 @@ import java.util.Set;
  */
 public final class ConnectService implements HttpAdapter {
   /** The headers of the Connect protocol and the browser's own, which are no metadata. */
-  static final Set<AsciiString> PROTOCOL_HEADERS = Set.of(
-      AsciiString.cached("connect-protocol-version"), AsciiString.cached("connect-timeout-ms"),
-      AsciiString.cached("connect-content-encoding"),
-      AsciiString.cached("connect-accept-encoding"), AsciiString.cached("content-encoding"),
-      AsciiString.cached("accept-encoding"), AsciiString.cached("origin"),
-      AsciiString.cached("referer"), AsciiString.cached("accept"),
-      AsciiString.cached("accept-language"), AsciiString.cached("cookie"),
-      AsciiString.cached("sec-fetch-mode"), AsciiString.cached("sec-fetch-site"),
-      AsciiString.cached("sec-fetch-dest"), AsciiString.cached("sec-ch-ua"),
-      AsciiString.cached("sec-ch-ua-mobile"), AsciiString.cached("sec-ch-ua-platform"),
-      AsciiString.cached("pragma"), AsciiString.cached("cache-control"),
-      AsciiString.cached("priority"), AsciiString.cached("dnt"));
+  static final Set<AsciiString> PROTOCOL_HEADERS = HttpMetadata.browserHeadersAnd(
+      "connect-protocol-version", "connect-timeout-ms", "connect-content-encoding",
+      "connect-accept-encoding", "content-encoding");
 
   private final CallAdmission admission;
   private final Descriptors descriptors;

@@ -1,6 +1,5 @@
 package io.meshgate.gateway.grpcweb;
 
-import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcMetadata;
@@ -41,7 +40,6 @@ final class GrpcWebCall extends UpstreamHttpCall {
 
   // Only on the event loop.
   private Admission admission;
-  private Metadata responseHeaders;
   private boolean started;
 
   /** @param streamed whether the body streams in ({@link #onRequestData}) after start */
@@ -186,17 +184,7 @@ final class GrpcWebCall extends UpstreamHttpCall {
     answerPreflight(service.cors(), origin, java.util.Set.of("POST"));
   }
 
-  private final class Listener extends ClientCall.Listener<byte[]> {
-    @Override
-    public void onHeaders(Metadata headers) {
-      responseHeaders = headers;
-    }
-
-    @Override
-    public void onReady() {
-      upstreamReady();
-    }
-
+  private final class Listener extends UpstreamListener {
     @Override
     public void onMessage(byte[] message) {
       if (finished) {

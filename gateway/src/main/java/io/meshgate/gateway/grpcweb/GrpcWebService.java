@@ -23,16 +23,8 @@ import java.util.Locale;
 public final class GrpcWebService implements HttpAdapter {
   private static final String CONTENT_TYPE = "application/grpc-web";
   /** The headers a gRPC-Web client sends that are its protocol's, not metadata. */
-  static final java.util.Set<AsciiString> PROTOCOL_HEADERS = java.util.Set.of(
-      AsciiString.cached("x-grpc-web"), AsciiString.cached("x-user-agent"),
-      AsciiString.cached("origin"), AsciiString.cached("referer"),
-      AsciiString.cached("accept"), AsciiString.cached("accept-encoding"),
-      AsciiString.cached("accept-language"), AsciiString.cached("cookie"),
-      AsciiString.cached("sec-fetch-mode"), AsciiString.cached("sec-fetch-site"),
-      AsciiString.cached("sec-fetch-dest"), AsciiString.cached("sec-ch-ua"),
-      AsciiString.cached("sec-ch-ua-mobile"), AsciiString.cached("sec-ch-ua-platform"),
-      AsciiString.cached("pragma"), AsciiString.cached("cache-control"),
-      AsciiString.cached("priority"), AsciiString.cached("dnt"));
+  static final java.util.Set<AsciiString> PROTOCOL_HEADERS =
+      io.meshgate.gateway.http.HttpMetadata.browserHeadersAnd("x-grpc-web", "x-user-agent");
 
   private final CallAdmission admission;
   private final GatewayConfig.Limits limits;

@@ -16,6 +16,27 @@ import java.util.Set;
  * {@code cookie}, {@code accept} or {@code user-agent} are not the backend's business).
  */
 public final class HttpMetadata {
+  /**
+   * The headers a browser adds to every fetch, which are no metadata for a backend; protocols
+   * that forward every other header ({@link #browserHeadersAnd}) leave them out.
+   */
+  private static final java.util.List<String> BROWSER_HEADERS = java.util.List.of("origin",
+      "referer", "accept", "accept-encoding", "accept-language", "cookie", "sec-fetch-mode",
+      "sec-fetch-site", "sec-fetch-dest", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
+      "pragma", "cache-control", "priority", "dnt");
+
+  /** The browser's headers and a protocol's own ({@code names} in lower case). */
+  public static Set<io.netty.util.AsciiString> browserHeadersAnd(String... names) {
+    Set<io.netty.util.AsciiString> all = new java.util.HashSet<>();
+    for (String name : BROWSER_HEADERS) {
+      all.add(io.netty.util.AsciiString.cached(name));
+    }
+    for (String name : names) {
+      all.add(io.netty.util.AsciiString.cached(name));
+    }
+    return Set.copyOf(all);
+  }
+
   /** The prefix of headers that carry metadata under their own name. */
   public static final String PREFIX = "grpc-metadata-";
   private static final Set<String> ALWAYS = Set.of("authorization", "traceparent", "tracestate");

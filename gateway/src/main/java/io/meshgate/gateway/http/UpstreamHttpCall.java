@@ -136,6 +136,26 @@ public abstract class UpstreamHttpCall implements HttpCall {
     }
   }
 
+  /** The backend's response headers, once they came (null before). */
+  protected io.grpc.Metadata responseHeaders;
+
+  /**
+   * The listener every adapter's upstream call starts with: it keeps the response headers and
+   * reads on in a streamed request when the call can take more; the adapter adds the messages
+   * and the close.
+   */
+  protected abstract class UpstreamListener extends ClientCall.Listener<byte[]> {
+    @Override
+    public void onHeaders(io.grpc.Metadata headers) {
+      responseHeaders = headers;
+    }
+
+    @Override
+    public void onReady() {
+      upstreamReady();
+    }
+  }
+
   /** Sends {@code messages}, half-closes, and asks for the first response message. */
   protected void sendAll(List<byte[]> messages) {
     for (byte[] message : messages) {

@@ -3,7 +3,6 @@ package io.meshgate.gateway.rest;
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.RetryInfo;
-import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcTimeout;
@@ -66,7 +65,6 @@ final class RestCall extends UpstreamHttpCall {
   private HttpRoute httpRoute;
   private Admission admission;
   private JsonOptions json;
-  private Metadata responseHeaders;
   private byte[] unaryResponse;
   private boolean sse;
   private boolean streamStarted;
@@ -253,12 +251,7 @@ final class RestCall extends UpstreamHttpCall {
 
   // ---- Response ----------------------------------------------------------------------------
 
-  private final class Listener extends ClientCall.Listener<byte[]> {
-    @Override
-    public void onHeaders(Metadata headers) {
-      responseHeaders = headers;
-    }
-
+  private final class Listener extends UpstreamListener {
     @Override
     public void onMessage(byte[] message) {
       if (finished) {
