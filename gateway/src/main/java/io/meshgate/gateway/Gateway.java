@@ -136,7 +136,8 @@ public final class Gateway implements AutoCloseable {
     }
     CallAdmission admission = new CallAdmission(reload::current, telemetry, loops,
         io.meshgate.gateway.route.ClientCertForwarding.of(config,
-            tls == null ? null : tls.ownUri()));
+            tls == null ? null : tls.ownUri()),
+        () -> descriptors == null ? Descriptors.Snapshot.empty() : descriptors.snapshot());
     ConnectionCuts cuts = new ConnectionCuts(new AbuseMemory(
         config.limits().connections().abuseBan(), System::nanoTime), System::nanoTime);
     for (ConnectionCuts.Reason reason : ConnectionCuts.Reason.values()) {

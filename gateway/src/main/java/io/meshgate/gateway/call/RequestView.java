@@ -17,6 +17,11 @@ public interface RequestView {
   /** The request's {@code :authority} (HTTP/1.1: {@code Host}), or null. */
   String authority();
 
+  /** The HTTP method of a REST or browser request ({@code GET}, ...), or null for gRPC. */
+  default String httpMethod() {
+    return null;
+  }
+
   /** Who the client proved to be with a TLS certificate, or null (none, or no TLS). */
   default ClientIdentity clientIdentity() {
     return null;

@@ -77,6 +77,11 @@ final class ConfigReader {
       return path.isEmpty() ? key : path + "." + key;
     }
 
+    /** The keys of this mapping, in order (for maps whose keys are names the user picks). */
+    List<String> keys() {
+      return List.copyOf(entries.keySet());
+    }
+
     boolean has(String key) {
       known.add(key);
       NodeTuple tuple = entries.get(key);

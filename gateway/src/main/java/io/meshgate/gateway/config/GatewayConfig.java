@@ -373,7 +373,7 @@ public record GatewayConfig(
   public record Route(String name, Match match, String cluster, Duration timeout,
       Duration maxTimeout, RestOptions rest, RouteAuth auth, List<RateLimit> rateLimits,
       Retry retry, List<WeightedCluster> split, List<CanaryRule> canary, IpRules ipRules,
-      Faults faults, Mirror mirror) {
+      Faults faults, Mirror mirror, Cache cache, Fallback fallback, Hedging hedging) {
     public Route {
       rateLimits = List.copyOf(rateLimits);
       split = List.copyOf(split);
@@ -416,6 +416,77 @@ public record GatewayConfig(
    * @param maxInFlight mirrored calls at most at once; beyond it a copy is dropped (counted)
    */
   public record Mirror(String cluster, double percent, int maxInFlight) {}
+
+  /**
+   * Responses of a route's read-only calls kept and answered again ({@code cache}): unary
+   * methods whose {@code idempotency_level} is {@code NO_SIDE_EFFECTS}, or REST {@code GET}s.
+   *
+   * @param ttl how long an answer is fresh (a backend's {@code Cache-Control: max-age} may
+   *     shorten it)
+   * @param maxBytes the route's cache at most, counting keys and answers (least recently used
+   *     evicted)
+   * @param maxEntryBytes a larger answer is not kept
+   * @param keyHeaders request headers (lower case) whose values are part of the key
+   * @param keyClaims verified JWT claims whose values are part of the key
+   * @param keySubject whether the key holds the verified token's subject: without it a call
+   *     that carries credentials is never cached
+   */
+  public record Cache(Duration ttl, long maxBytes, long maxEntryBytes, List<String> keyHeaders,
+      List<String> keyClaims, boolean keySubject) {
+    public Cache {
+      keyHeaders = List.copyOf(keyHeaders);
+      keyClaims = List.copyOf(keyClaims);
+    }
+  }
+
+  /**
+   * What a route answers when its backend cannot ({@code fallback}).
+   *
+   * @param onBreaker when the cluster's breaker is open
+   * @param onTimeout when the upstream deadline passes
+   * @param onCodes when the backend (or the gateway's attempt to reach it) ends with one of
+   *     these; empty: never for a status
+   * @param staleIfError how old a cached answer may be and still be given instead (the route's
+   *     {@code cache} keeps answers that long past their TTL); null: no stale answers
+   * @param message the response message as JSON, encoded through the loaded descriptors; null
+   *     when the fallback is a status
+   * @param status the status of a status fallback (OK with a message)
+   * @param description the status's message
+   * @param headers response headers (metadata) added to the fallback answer
+   */
+  public record Fallback(boolean onBreaker, boolean onTimeout, java.util.Set<io.grpc.Status.Code>
+      onCodes, Duration staleIfError, String message, io.grpc.Status.Code status,
+      String description, Map<String, String> headers) {
+    public Fallback {
+      onCodes = java.util.Set.copyOf(onCodes);
+      headers = Map.copyOf(headers);
+    }
+
+    /** Whether anything is answered besides a stale cached response. */
+    public boolean hasResponse() {
+      return message != null || status != io.grpc.Status.Code.OK;
+    }
+  }
+
+  /**
+   * Hedged requests ({@code hedging}, gRPC's {@code hedgingPolicy}): another attempt every
+   * {@code delay} until one answers, the first answer wins and the others are cancelled.
+   *
+   * @param maxAttempts attempts at most, the first included
+   * @param delay between attempts (0: all at once)
+   * @param nonFatalCodes an attempt ending with one of these lets the next start at once;
+   *     any other status ends the call with it
+   * @param nonIdempotent whether methods not marked {@code IDEMPOTENT} or {@code
+   *     NO_SIDE_EFFECTS} are hedged too
+   * @param bufferBytes request bytes kept for later attempts; beyond it no more start
+   */
+  public record Hedging(int maxAttempts, Duration delay, java.util.Set<io.grpc.Status.Code>
+      nonFatalCodes, boolean nonIdempotent, int bufferBytes, double budgetRatio,
+      int budgetMinPerSecond) {
+    public Hedging {
+      nonFatalCodes = java.util.Set.copyOf(nonFatalCodes);
+    }
+  }
 
   /** One rule: {@code allow} or deny the addresses in {@code cidrs} (IPv4 and IPv6). */
   public record IpRule(boolean allow, List<String> cidrs) {
@@ -537,15 +608,25 @@ public record GatewayConfig(
    *     each rule's rate by it
    */
   public record RateLimitStore(List<String> addresses, String password, int database,
-      String keyPrefix, int fleetSize) {
+      String keyPrefix, int fleetSize, String sentinelMaster, String sentinelPassword,
+      UpstreamTls tls, Duration timeout) {
     public RateLimitStore {
       addresses = List.copyOf(addresses);
     }
 
+    /** A standalone server without TLS. */
+    public RateLimitStore(List<String> addresses, String password, int database,
+        String keyPrefix, int fleetSize) {
+      this(addresses, password, database, keyPrefix, fleetSize, null, null, null,
+          Duration.ofMillis(20));
+    }
+
     @Override
     public String toString() {
-      return "RateLimitStore[" + addresses + ", database " + database + ", prefix " + keyPrefix
-          + (password == null ? "" : ", with a password") + "]";
+      return "RateLimitStore[" + (sentinelMaster == null ? "" : "Sentinel master "
+          + sentinelMaster + " via ") + addresses + ", database " + database + ", prefix "
+          + keyPrefix + (password == null ? "" : ", with a password")
+          + (tls == null ? "" : ", over TLS") + "]";
     }
   }
 

@@ -77,6 +77,16 @@ final class RouteBinder {
             m.integer("maxInFlight", 100, 1, 100_000));
         m.finish();
       }
+      ConfigReader.Obj c = r.obj("cache");
+      GatewayConfig.Cache cache = c == null ? null : resilienceBinder.cache(c, auth);
+      ConfigReader.Obj fb = r.obj("fallback");
+      GatewayConfig.Fallback fallback = fb == null ? null : resilienceBinder.fallback(fb, cache);
+      ConfigReader.Obj h = r.obj("hedging");
+      GatewayConfig.Hedging hedging = h == null ? null : resilienceBinder.hedging(h);
+      if (hedging != null && retry != null) {
+        reader.error(r.node("hedging"), r.child("hedging"), "a route retries (retry:) or hedges"
+            + " (hedging:), not both, as in gRPC's service config");
+      }
       ConfigReader.Obj t = r.obj("transcoding");
       GatewayConfig.RestOptions routeRest = null;
       if (t != null) {
@@ -86,7 +96,7 @@ final class RouteBinder {
       r.finish();
       GatewayConfig.Route route =
           new GatewayConfig.Route(name, match, cluster, timeout, maxTimeout, routeRest, auth,
-              limits, retry, split, canary, ipRules, faults, mirror);
+              limits, retry, split, canary, ipRules, faults, mirror, cache, fallback, hedging);
       for (int j = 0; j < routes.size(); j++) {
         GatewayConfig.Route earlier = routes.get(j);
         if (match != null && earlier.match() != null && shadows(earlier.match(), match)) {

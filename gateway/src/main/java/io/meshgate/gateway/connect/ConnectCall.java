@@ -195,7 +195,8 @@ final class ConnectCall extends UpstreamHttpCall {
           + " not valid base64");
     }
     call = admission.open(bytesMethod(fullMethod), metadata, timeout, null,
-        request.authority(), out.executor(), RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
+        request.authority(), out.executor(), RetryPolicy.Replay.BYTE_ARRAYS,
+        RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
     if (streamed) {
       streamRequest(limit);
     } else {

@@ -135,7 +135,8 @@ final class GrpcWebCall extends UpstreamHttpCall {
       return;
     }
     call = admission.open(bytesMethod(fullMethod), metadata, clientTimeout, null,
-        request.authority(), out.executor(), RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
+        request.authority(), out.executor(), RetryPolicy.Replay.BYTE_ARRAYS,
+        RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
     if (streamed) {
       streamRequest(service.limits().maxMessageBytes());
     } else {

@@ -39,6 +39,7 @@ public final class HttpMetadata {
 
   /** The prefix of headers that carry metadata under their own name. */
   public static final String PREFIX = "grpc-metadata-";
+  private static final String GATEWAY_PREFIX = "x-meshgate-";
   private static final Set<String> ALWAYS = Set.of("authorization", "traceparent", "tracestate");
   private static final Set<String> NOT_RETURNED = Set.of("content-type", "content-length",
       "grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding",
@@ -94,7 +95,10 @@ public final class HttpMetadata {
     return metadata;
   }
 
-  /** Adds response metadata (headers or trailers) as {@code grpc-metadata-<name>} headers. */
+  /**
+   * Adds response metadata (headers or trailers) as {@code grpc-metadata-<name>} headers; the
+   * gateway's own markers ({@code x-meshgate-*}: fallback, cache) go as they are.
+   */
   public static void addTo(Metadata metadata, HttpHeaders headers) {
     if (metadata == null) {
       return;
@@ -109,9 +113,10 @@ public final class HttpMetadata {
           headers.add(PREFIX + key, Base64.getEncoder().encodeToString(value));
         }
       } else {
+        String name = key.startsWith(GATEWAY_PREFIX) ? key : PREFIX + key;
         for (String value : metadata.getAll(
             Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER))) {
-          headers.add(PREFIX + key, value);
+          headers.add(name, value);
         }
       }
     }

@@ -29,6 +29,11 @@ public record HttpRequest(String method, String rawPath, String rawQuery, Header
   }
 
   @Override
+  public String httpMethod() {
+    return method;
+  }
+
+  @Override
   public String peerAddress() {
     return clientAddress;
   }

@@ -65,6 +65,25 @@ final class GrpcProxyStream extends Http2StreamHandler {
       return Unpooled.wrappedBuffer(saved);
     }
   };
+  /**
+   * Response messages kept by a route's cache: the bytes after the spare prefix
+   * {@link RawMarshaller#parse} leaves, brought back in the same shape.
+   */
+  private static final RetryPolicy.Replay<ByteBuf> RESPONSES = new RetryPolicy.Replay<>() {
+    @Override
+    public byte[] save(ByteBuf message) {
+      return io.netty.buffer.ByteBufUtil.getBytes(message,
+          message.readerIndex() + RawMarshaller.HEADER_BYTES,
+          message.readableBytes() - RawMarshaller.HEADER_BYTES);
+    }
+
+    @Override
+    public ByteBuf restore(byte[] saved) {
+      ByteBuf buf = Unpooled.buffer(RawMarshaller.HEADER_BYTES + saved.length);
+      buf.writerIndex(RawMarshaller.HEADER_BYTES);
+      return buf.writeBytes(saved);
+    }
+  };
   private static final AsciiString STATUS_DETAILS =
       AsciiString.cached("grpc-status-details-bin");
   private static final long EARLY_BYTES = 32 * 1024;
@@ -229,7 +248,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
     // Keep the client's compression: the backend sees messages as the client sent them.
     call = admission.open(service.methodDescriptor(fullMethod), metadata, clientTimeout,
         gzipRequests ? "gzip" : null, request.authority(), ctx.executor(), REPLAY,
-        new UpstreamListener());
+        RESPONSES, new UpstreamListener());
     if (ctx.channel().isWritable()) {
       call.request(1);
     } else {

@@ -179,7 +179,8 @@ final class RestCall extends UpstreamHttpCall {
       return;
     }
     call = admission.open(service.methodDescriptor(httpRoute), metadata, clientTimeout, null,
-        null, out.executor(), RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
+        null, out.executor(), RetryPolicy.Replay.BYTE_ARRAYS,
+        RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
     sendAll(messages);
   }
 

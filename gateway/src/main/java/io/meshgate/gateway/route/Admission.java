@@ -10,6 +10,7 @@ import io.meshgate.gateway.auth.AuthResult;
 import io.meshgate.gateway.call.RequestView;
 import io.meshgate.gateway.netty.EventLoops;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
+import io.meshgate.gateway.resilience.FallbackCall;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.telemetry.CallRecord;
 import io.meshgate.gateway.telemetry.Tracing;
@@ -70,6 +71,12 @@ public final class Admission {
   private long faultDelayNanos;
   private boolean stripFaultHeaders;
   private CallAdmission.MirrorPlan mirror;
+  private FallbackCall.Plan answers;
+  private String cacheKey;
+  private FallbackCall.Answer fallbackAnswer = FallbackCall.Answer.NONE;
+  private boolean idempotent;
+  private Boolean oneResponse;
+  private FallbackCall<?, ?> degradable;
   private Runnable mirrorDropped;
   private Runnable mirrorSent;
   private static final Metadata.Key<String> FAULT_ABORT =
@@ -122,6 +129,24 @@ public final class Admission {
     this.mirrorSent = sent;
   }
 
+  /**
+   * The route's cache and fallback for this call, and whether its method may be hedged.
+   *
+   * @param plan the route's cache and fallback, or null
+   * @param cacheKey the key's method and values when the call may be cached (a unary read-only
+   *     call), or null
+   * @param oneResponse whether the method answers one message, by its descriptor (null: not
+   *     known, the method descriptor's type says)
+   */
+  void answers(FallbackCall.Plan plan, String cacheKey, FallbackCall.Answer answer,
+      boolean idempotent, Boolean oneResponse) {
+    this.oneResponse = oneResponse;
+    this.answers = plan;
+    this.cacheKey = cacheKey;
+    this.fallbackAnswer = answer;
+    this.idempotent = idempotent;
+  }
+
   static Admission refused(Reason reason, Status status, String challenge, byte[] details,
       RateLimitPolicy.Result rateLimit) {
     return new Admission(new Refusal(reason, status, challenge, details), null, null, null, null,
@@ -164,11 +189,13 @@ public final class Admission {
    * @param authority the {@code :authority} to send upstream, or null for the channel's
    * @param loop the client's event loop: callbacks, retries and backoff run there
    * @param replay how request messages are kept for a retry
+   * @param responses how response messages are kept for the route's cache
    * @return the started call; its listener may already have been told that it closed
    */
   public <ReqT, RespT> ClientCall<ReqT, RespT> open(MethodDescriptor<ReqT, RespT> method,
       Metadata headers, long clientTimeoutNanos, String compression, String authority,
-      EventExecutor loop, RetryPolicy.Replay<ReqT> replay, ClientCall.Listener<RespT> listener) {
+      EventExecutor loop, RetryPolicy.Replay<ReqT> replay, RetryPolicy.Replay<RespT> responses,
+      ClientCall.Listener<RespT> listener) {
     if (refusal != null) {
       throw new IllegalStateException("a refused call cannot be opened: " + refusal.status());
     }
@@ -198,7 +225,7 @@ public final class Admission {
           long left = deadline <= 0 ? clientTimeoutNanos
               : deadline - (System.nanoTime() - askedAt);
           deferred.proceed(startNow(method, headers, deadline <= 0 ? clientTimeoutNanos
-              : Math.max(1, left), compression, authority, loop, replay, listener));
+              : Math.max(1, left), compression, authority, loop, replay, responses, listener));
           return;
         }
         Status status = failure != null ? Status.INTERNAL.withDescription(
@@ -213,7 +240,7 @@ public final class Admission {
       return deferred;
     }
     return startNow(method, headers, clientTimeoutNanos, compression, authority, loop, replay,
-        listener);
+        responses, listener);
   }
 
   private static final Metadata.Key<byte[]> STATUS_DETAILS =
@@ -221,7 +248,8 @@ public final class Admission {
 
   private <ReqT, RespT> ClientCall<ReqT, RespT> startNow(MethodDescriptor<ReqT, RespT> method,
       Metadata headers, long clientTimeoutNanos, String compression, String authority,
-      EventExecutor loop, RetryPolicy.Replay<ReqT> replay, ClientCall.Listener<RespT> listener) {
+      EventExecutor loop, RetryPolicy.Replay<ReqT> replay, RetryPolicy.Replay<RespT> responses,
+      ClientCall.Listener<RespT> listener) {
     running.auth().stripClaimHeaders(headers);
     forwarding.apply(headers, request.clientIdentity());
     if (auth != null) {
@@ -255,7 +283,21 @@ public final class Admission {
       mirrorHeaders = new Metadata();
       mirrorHeaders.merge(headers); // the primary's start takes some of its headers away
     }
-    ClientCall<ReqT, RespT> opened = route.newCall(cluster, method, options, loop, replay);
+    ClientCall<ReqT, RespT> opened;
+    if (answers == null) {
+      opened = route.newCall(cluster, method, options, loop, replay, idempotent);
+    } else {
+      UpstreamCluster chosen = cluster;
+      CallOptions upstreamOptions = options;
+      boolean unaryResponse = oneResponse != null ? oneResponse
+          : method.getType().serverSendsOneMessage();
+      FallbackCall<ReqT, RespT> wrapped = new FallbackCall<>(answers, cacheKey,
+          request.header("cache-control"), fallbackAnswer, unaryResponse,
+          () -> route.newCall(chosen, method, upstreamOptions, loop, replay, idempotent),
+          replay, responses, loop);
+      degradable = wrapped;
+      opened = wrapped;
+    }
     // Kept before start: a call that fails at once closes inside start().
     call = opened;
     opened.start(listener, headers);
@@ -294,6 +336,9 @@ public final class Admission {
   public Status upstreamClosed(Status closed, boolean responseStarted, Metadata trailers) {
     if (lateRefusal != null) {
       return lateRefusal; // no upstream call was made
+    }
+    if (degradable != null && degradable.answeredLocally()) {
+      return closed; // the cache or the fallback answered
     }
     Status status = io.meshgate.gateway.call.TransportFailures.normalize(closed);
     record.upstream(call == null ? null

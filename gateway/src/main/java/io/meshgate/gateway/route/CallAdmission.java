@@ -3,6 +3,9 @@ package io.meshgate.gateway.route;
 import io.grpc.Status;
 import io.meshgate.gateway.auth.AuthResult;
 import io.meshgate.gateway.call.RequestView;
+import io.meshgate.gateway.config.GatewayConfig;
+import io.meshgate.gateway.descriptors.Descriptors;
+import io.meshgate.gateway.resilience.FallbackCall;
 import io.meshgate.gateway.netty.EventLoops;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
 import io.meshgate.gateway.telemetry.CallRecord;
@@ -37,6 +40,13 @@ public final class CallAdmission {
   private final Telemetry telemetry;
   private final EventLoops loops;
   private final ClientCertForwarding forwarding;
+  private final Supplier<Descriptors.Snapshot> descriptors;
+  /** Fallback messages encoded for the descriptors loaded now, by route and method. */
+  private volatile EncodedAnswers encoded;
+
+  private record EncodedAnswers(Running running, Descriptors.Snapshot snapshot,
+      java.util.concurrent.ConcurrentHashMap<String, FallbackCall.Answer> byMethod) {}
+
   /** The IP rules of the configuration that is running, compiled once per configuration. */
   private volatile Access access;
 
@@ -68,6 +78,16 @@ public final class CallAdmission {
   /** @param forwarding what calls take upstream in {@code x-forwarded-client-cert} */
   public CallAdmission(Supplier<Running> running, Telemetry telemetry, EventLoops loops,
       ClientCertForwarding forwarding) {
+    this(running, telemetry, loops, forwarding, Descriptors.Snapshot::empty);
+  }
+
+  /**
+   * @param descriptors the loaded descriptors: methods' idempotency (cache, hedging) and the
+   *     response types fallback messages are encoded as
+   */
+  public CallAdmission(Supplier<Running> running, Telemetry telemetry, EventLoops loops,
+      ClientCertForwarding forwarding, Supplier<Descriptors.Snapshot> descriptors) {
+    this.descriptors = descriptors;
     this.running = running;
     this.telemetry = telemetry;
     this.loops = loops;
@@ -177,11 +197,89 @@ public final class CallAdmission {
     }
     Admission admitted = new Admission(now, route, auth, claims, limit, record, request, loops,
         forwarding, delayNanos, faults != null && faults.headerControl());
+    if (route.answers() != null || route.hedging() != null) {
+      answers(admitted, now, route, request, auth, claims, service, method);
+    }
     if (mirror != null) {
       String name = route.name();
       admitted.mirror(mirror, () -> mirrored(name, "dropped"), () -> mirrored(name, "sent"));
     }
     return admitted;
+  }
+
+  /** What the route's cache, fallback and hedging need to know of this call's method. */
+  private void answers(Admission admitted, Running now, Route route, RequestView request,
+      AuthResult auth, Function<String, String> claims, String service, String method) {
+    Descriptors.Snapshot snapshot = descriptors.get();
+    com.google.protobuf.Descriptors.ServiceDescriptor described =
+        snapshot.pool().services().get(service);
+    com.google.protobuf.Descriptors.MethodDescriptor found =
+        described == null ? null : described.findMethodByName(method);
+    com.google.protobuf.DescriptorProtos.MethodOptions.IdempotencyLevel level = found == null
+        ? com.google.protobuf.DescriptorProtos.MethodOptions.IdempotencyLevel.IDEMPOTENCY_UNKNOWN
+        : found.getOptions().getIdempotencyLevel();
+    boolean noSideEffects = level
+        == com.google.protobuf.DescriptorProtos.MethodOptions.IdempotencyLevel.NO_SIDE_EFFECTS;
+    boolean idempotent = noSideEffects || level
+        == com.google.protobuf.DescriptorProtos.MethodOptions.IdempotencyLevel.IDEMPOTENT;
+    FallbackCall.Plan plan = route.answers();
+    if (plan == null) {
+      admitted.answers(null, null, FallbackCall.Answer.NONE, idempotent, null);
+      return;
+    }
+    String keyBase = null;
+    GatewayConfig.Cache cache = plan.settings();
+    boolean readOnly = noSideEffects || "GET".equals(request.httpMethod());
+    // The native proxy does not know a method's type: the descriptors do.
+    Boolean oneResponse = found == null ? null : !found.isServerStreaming();
+    boolean unary = found != null && !found.isClientStreaming() && !found.isServerStreaming();
+    if (cache != null && readOnly && unary) {
+      boolean credentials = auth != null || request.header("authorization") != null
+          || request.header("cookie") != null;
+      if (!credentials || (cache.keySubject() && auth != null && auth.subject() != null)) {
+        StringBuilder key = new StringBuilder(service).append('/').append(method);
+        for (String header : cache.keyHeaders()) {
+          key.append('\u0000').append(String.valueOf(request.header(header)));
+        }
+        for (String claim : cache.keyClaims()) {
+          key.append('\u0001').append(String.valueOf(claims.apply(claim)));
+        }
+        if (cache.keySubject()) {
+          key.append('\u0002').append(auth.subject());
+        }
+        keyBase = key.toString();
+      }
+    }
+    FallbackCall.Answer answer = FallbackCall.Answer.NONE;
+    if (plan.fallback() != null && plan.fallback().message() != null) {
+      EncodedAnswers current = encoded;
+      if (current == null || current.running() != now || current.snapshot() != snapshot) {
+        current = new EncodedAnswers(now, snapshot,
+            new java.util.concurrent.ConcurrentHashMap<>());
+        encoded = current;
+      }
+      answer = current.byMethod().computeIfAbsent(route.name() + "/" + service + "/" + method,
+          k -> encode(plan.fallback().message(), found, snapshot, route.name()));
+    }
+    admitted.answers(plan, keyBase, answer, idempotent, oneResponse);
+  }
+
+  /** A fallback message as the method's response type. */
+  private static FallbackCall.Answer encode(String json,
+      com.google.protobuf.Descriptors.MethodDescriptor method, Descriptors.Snapshot snapshot,
+      String route) {
+    if (method == null) {
+      return new FallbackCall.Answer(null, "the gateway has no descriptors of the method, so"
+          + " routes[" + route + "].fallback.response.message cannot be encoded (load them:"
+          + " transcoding.descriptorSets or reflection)");
+    }
+    try {
+      return new FallbackCall.Answer(snapshot.transcoder().message(method.getOutputType(),
+          json.getBytes(java.nio.charset.StandardCharsets.UTF_8)), null);
+    } catch (io.meshgate.transcoder.TranscodingException | RuntimeException e) {
+      return new FallbackCall.Answer(null, "routes[" + route + "].fallback.response.message is"
+          + " not a valid " + method.getOutputType().getFullName() + ": " + e.getMessage());
+    }
   }
 
   private void mirrored(String route, String result) {

@@ -7,6 +7,8 @@ import io.meshgate.gateway.auth.JwtAuthenticator;
 import io.meshgate.gateway.call.RequestView;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.ratelimit.RateLimitPolicy;
+import io.meshgate.gateway.resilience.FallbackCall;
+import io.meshgate.gateway.resilience.HedgingPolicy;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.upstream.UpstreamCluster;
 import io.netty.util.concurrent.EventExecutor;
@@ -28,25 +30,38 @@ import java.util.function.Function;
  * @param choice which cluster each call goes to (canary rules, weighted split); null: always
  *     {@code cluster}
  * @param principals the client certificate names the route admits (empty: any client)
+ * @param hedging how calls are hedged; null for no hedging (a route retries or hedges)
+ * @param answers the route's cache and fallback; null for neither
  */
 public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNanos,
     long maxTimeoutNanos, GatewayConfig.RestOptions rest, JwtAuthenticator auth,
     RateLimitPolicy rateLimit, RetryPolicy retry, ClusterChoice choice,
-    java.util.List<String> principals) {
+    java.util.List<String> principals, HedgingPolicy hedging, FallbackCall.Plan answers) {
 
   public Route {
     principals = principals == null ? java.util.List.of() : java.util.List.copyOf(principals);
   }
 
+  /** A route without hedging, cache or fallback. */
+  public Route(String name, UpstreamCluster cluster, long defaultTimeoutNanos,
+      long maxTimeoutNanos, GatewayConfig.RestOptions rest, JwtAuthenticator auth,
+      RateLimitPolicy rateLimit, RetryPolicy retry, ClusterChoice choice,
+      java.util.List<String> principals) {
+    this(name, cluster, defaultTimeoutNanos, maxTimeoutNanos, rest, auth, rateLimit, retry,
+        choice, principals, null, null);
+  }
+
   /** Compiles a configured route against the running clusters and its policies. */
   public static Route of(GatewayConfig.Route config, Map<String, UpstreamCluster> clusters,
-      JwtAuthenticator auth, RateLimitPolicy rateLimit, RetryPolicy retry) {
+      JwtAuthenticator auth, RateLimitPolicy rateLimit, RetryPolicy retry,
+      HedgingPolicy hedging, FallbackCall.Plan answers) {
     ClusterChoice choice = config.split().isEmpty() && config.canary().isEmpty() ? null
         : ClusterChoice.of(config, clusters);
     return new Route(config.name(), clusters.get(config.cluster()),
         config.timeout() == null ? 0 : config.timeout().toNanos(),
         config.maxTimeout() == null ? 0 : config.maxTimeout().toNanos(), config.rest(), auth,
-        rateLimit, retry, choice, config.auth() == null ? null : config.auth().principals());
+        rateLimit, retry, choice, config.auth() == null ? null : config.auth().principals(),
+        hedging, answers);
   }
 
   /**
@@ -59,14 +74,19 @@ public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNan
   }
 
   /**
-   * Starts a call to the route's cluster, retried by the route's policy.
+   * Starts a call to the route's cluster, retried or hedged by the route's policy.
    *
    * @param loop the client stream's event loop: attempts start and retries wait there
    * @param replay how request messages are kept for another attempt
+   * @param idempotent whether the method may be sent more than once at a time (hedging)
    */
   public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(UpstreamCluster cluster,
       MethodDescriptor<ReqT, RespT> method, CallOptions options, EventExecutor loop,
-      RetryPolicy.Replay<ReqT> replay) {
+      RetryPolicy.Replay<ReqT> replay, boolean idempotent) {
+    if (hedging != null && (idempotent || hedging.hedgesNonIdempotent())) {
+      return hedging.wrap(attempt -> cluster.newCall(method, attempt, loop), options, replay,
+          (task, delayNanos) -> loop.schedule(task, delayNanos, TimeUnit.NANOSECONDS));
+    }
     if (retry == null) {
       return cluster.newCall(method, options, loop);
     }

@@ -105,7 +105,8 @@ final class WebSocketStream extends ChannelInboundHandlerAdapter {
         new IdleStateHandler(0, 0, ping, TimeUnit.MILLISECONDS));
     ctx.channel().config().setAutoRead(false);
     call = admission.open(WebSocketService.methodDescriptor(match.route()), metadata, -1, null,
-        null, ctx.executor(), RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
+        null, ctx.executor(), RetryPolicy.Replay.BYTE_ARRAYS,
+        RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
     if (!match.route().clientStreaming() && !match.route().hasBody()) {
       // A server stream whose rule takes no body: the request is the path and query alone.
       try {

@@ -365,6 +365,67 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void cacheFallbackAndHedgingHaveDefaultsAndAreChecked() throws Exception {
+    GatewayConfig config = parse("""
+        listener: {port: 8080}
+        clusters: [{name: users, endpoints: [127.0.0.1:50051]}]
+        routes:
+          - match: {service: acme.users.v1.Users}
+            cluster: users
+            cache: {}
+            fallback:
+              staleIfError: 5m
+              response: {message: {name: "unknown", count: 0, tags: [a], ok: true}}
+            hedging: {}
+        """);
+    GatewayConfig.Route route = config.routes().get(0);
+    assertEquals(new GatewayConfig.Cache(Duration.ofSeconds(10), 16L * 1024 * 1024, 1024 * 1024,
+        List.of(), List.of(), false), route.cache());
+    assertEquals(new GatewayConfig.Fallback(true, true,
+        java.util.Set.of(io.grpc.Status.Code.UNAVAILABLE), Duration.ofMinutes(5),
+        "{\"name\":\"unknown\",\"count\":0,\"tags\":[\"a\"],\"ok\":true}",
+        io.grpc.Status.Code.OK, null, java.util.Map.of()), route.fallback());
+    assertEquals(new GatewayConfig.Hedging(2, Duration.ofMillis(50),
+        java.util.Set.of(io.grpc.Status.Code.UNAVAILABLE), false, 64 * 1024, 0.2, 10),
+        route.hedging());
+
+    assertEquals(List.of(
+        "gw.yaml:6:25: routes[0].cache.keySubject: a key with the token's subject or claims"
+            + " needs the route to require a token (auth:)",
+        "gw.yaml:9:30: routes[1].fallback.staleIfError: stale answers come from the route's"
+            + " cache: add cache: to the route",
+        "gw.yaml:13:41: routes[2].fallback.response.status: a fallback answers a message (with"
+            + " OK) or a failing status, not both",
+        "gw.yaml:14:32: routes[2].fallback.response.headers.grpc-status: 'grpc-status' cannot be"
+            + " set by a fallback (grpc-*, pseudo and binary headers are the protocol's)",
+        "gw.yaml:16:14: routes[2].hedging: a route retries (retry:) or hedges (hedging:), not"
+            + " both, as in gRPC's service config",
+        "gw.yaml:19:15: routes[3].fallback: needs response.message, response.status or"
+            + " staleIfError: what to answer instead"),
+        errors("""
+            listener: {port: 8080}
+            clusters: [{name: users, endpoints: [127.0.0.1:50051]}]
+            routes:
+              - match: {service: acme.A}
+                cluster: users
+                cache: {keySubject: true}
+              - match: {service: acme.B}
+                cluster: users
+                fallback: {staleIfError: 1m}
+              - match: {service: acme.C}
+                cluster: users
+                fallback:
+                  response: {message: "{}", status: UNAVAILABLE,
+                    headers: {grpc-status: "0"}}
+                retry: {}
+                hedging: {}
+              - match: {service: acme.D}
+                cluster: users
+                fallback: {}
+            """));
+  }
+
+  @Test
   void splitAndCanaryRoutesAreChecked() throws Exception {
     String clusters = """
         listener: {port: 8080}
