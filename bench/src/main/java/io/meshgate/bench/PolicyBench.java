@@ -42,6 +42,7 @@ public final class PolicyBench {
   private final int size;
   private final String baselineJar;
   private final boolean limits;
+  private final boolean resilience;
 
   private PolicyBench(Map<String, String> options) throws Exception {
     this.root = Path.of(options.getOrDefault("root", "..")).toAbsolutePath().normalize();
@@ -56,6 +57,7 @@ public final class PolicyBench {
     this.echo = new EchoRuns(warmup, duration);
     this.baselineJar = options.get("baseline-jar");
     this.limits = "limits".equals(options.get("mode"));
+    this.resilience = "resilience".equals(options.get("mode"));
   }
 
   public static void main(String[] args) throws Exception {
@@ -64,7 +66,7 @@ public final class PolicyBench {
       if (!arg.startsWith("--") || !arg.contains("=")) {
         System.err.println("usage: PolicyBench [--root=DIR] [--duration=S] [--warmup=S]"
             + " [--workers=N] [--rounds=N] [--size=B] [--baseline-jar=meshgate.jar]"
-            + " [--mode=limits]");
+            + " [--mode=limits|resilience]");
         System.exit(2);
       }
       options.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
@@ -103,6 +105,10 @@ public final class PolicyBench {
     Map<String, Map.Entry<Integer, Process>> gateways = new LinkedHashMap<>();
     if (limits) {
       runLimits(gateways, backendPort);
+      return;
+    }
+    if (resilience) {
+      runResilience(gateways, backendPort);
       return;
     }
     List<String> builds = baselineJar == null ? List.of("") : List.of("", " (baseline)");
@@ -173,16 +179,60 @@ public final class PolicyBench {
     variants.put("ip rules", new String[] {"ipRules: {rules: [{deny: [10.0.0.0/8]},"
         + " {deny: [\"2001:db8::/32\"]}, {deny: [192.168.0.0/16]}, {allow: [127.0.0.0/8]}],"
         + " default: deny}\n", ""});
+    runVariants(gateways, backendPort, variants, String.format(Locale.ROOT, "Meshgate rate-limit"
+        + " cost: EchoService/Echo, %d B messages, 40 calls in flight, %ds warmup + %ds per run,"
+        + " %d round(s), gateway workers: %d, %d cores; limits never refuse; global ones count"
+        + " in a local redis-server%n%n", size, warmup, duration, rounds, workers,
+        Runtime.getRuntime().availableProcessors()));
+  }
+
+  /**
+   * {@code --mode=resilience}: what the degradation and chaos policies cost when they are
+   * configured but not set off — faults that inject nothing, a fallback that is never needed,
+   * hedging whose delay never passes, a 10% mirror — and a cache that answers every call,
+   * against the bare proxy.
+   */
+  private void runResilience(Map<String, Map.Entry<Integer, Process>> gateways, int backendPort)
+      throws Exception {
+    String descriptors = "transcoding: {descriptors: [\""
+        + root.resolve("proto/target/classes/descriptors/meshgate-samples.pb") + "\"]}\n";
+    int mirrorPort = BenchProcesses.freePort();
+    processes.start("mirror-backend", List.of(echo.javaCmd(), "-cp",
+        root.resolve("samples/target/meshgate-samples.jar").toString(),
+        "io.meshgate.samples.SampleServer", "--serve", "echo=" + mirrorPort));
+    processes.awaitPort(mirrorPort);
+    Map<String, String[]> variants = new LinkedHashMap<>();
+    variants.put("bare proxy", new String[] {descriptors, ""});
+    variants.put("faults off", new String[] {descriptors,
+        "    faults: {abort: {percent: 0}, delay: {percent: 0}, headerControl: true}\n"});
+    variants.put("fallback unused", new String[] {descriptors,
+        "    fallback: {response: {message: {message: \"fallback\"}}}\n"});
+    variants.put("hedging unused", new String[] {descriptors,
+        "    hedging: {maxAttempts: 2, hedgingDelay: 1s}\n"});
+    variants.put("mirror 10%", new String[] {descriptors,
+        "    mirror: {cluster: echo-mirror, percent: 10}\n"});
+    variants.put("cache, all hits", new String[] {descriptors, "    cache: {ttl: 1h}\n"});
+    mirrorEndpoint = "127.0.0.1:" + mirrorPort;
+    runVariants(gateways, backendPort, variants, String.format(Locale.ROOT, "Meshgate"
+        + " resilience policy cost: EchoService/Echo, %d B messages, 40 calls in flight, %ds"
+        + " warmup + %ds per run, %d round(s), gateway workers: %d, %d cores; faults inject"
+        + " nothing, the fallback and the hedge are never needed, every cached call is a hit%n%n",
+        size, warmup, duration, rounds, workers, Runtime.getRuntime().availableProcessors()));
+  }
+
+  /** A second cluster's endpoint (the mirror's), or null. */
+  private String mirrorEndpoint;
+
+  /** Starts one gateway per variant ({top-level yaml, route yaml}), runs them interleaved. */
+  private void runVariants(Map<String, Map.Entry<Integer, Process>> gateways, int backendPort,
+      Map<String, String[]> variants, String title) throws Exception {
     for (Map.Entry<String, String[]> variant : variants.entrySet()) {
       int port = BenchProcesses.freePort();
       gateways.put(variant.getKey(), Map.entry(port, gateway(variant.getKey()
           .replaceAll("\\W", ""), port, backendPort, variant.getValue()[0],
           variant.getValue()[1], null, false)));
     }
-    System.out.printf(Locale.ROOT, "Meshgate rate-limit cost: EchoService/Echo, %d B messages,"
-        + " 40 calls in flight, %ds warmup + %ds per run, %d round(s), gateway workers: %d, %d"
-        + " cores; limits never refuse; global ones count in a local redis-server%n%n", size,
-        warmup, duration, rounds, workers, Runtime.getRuntime().availableProcessors());
+    System.out.print(title);
     Map<String, EchoRuns.Result> median = medians(interleaved(gateways, name -> List.of()));
     EchoRuns.Result bare = median.get("bare proxy");
     System.out.println();
@@ -262,13 +312,14 @@ public final class PolicyBench {
         clusters:
           - name: echo
             endpoints: ["127.0.0.1:%d"]
-        %s
+        %s%s
         routes:
           - match: {service: meshgate.samples.echo.v1.EchoService}
             cluster: echo
         %s
         %s""", port, workers, BenchProcesses.freePort(), backendPort,
-        breaker ? "    circuitBreaker: {}" : "", route, top));
+        breaker ? "    circuitBreaker: {}" : "", mirrorEndpoint == null ? ""
+            : "\n  - {name: echo-mirror, endpoints: [\"" + mirrorEndpoint + "\"]}", route, top));
     List<String> command = jar == null
         ? List.of(root.resolve("bin/meshgate").toString(), "--config", config.toString())
         : List.of(echo.javaCmd(), "-Dio.netty.leakDetection.level=disabled", "-jar", jar,

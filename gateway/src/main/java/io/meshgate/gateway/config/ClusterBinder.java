@@ -68,8 +68,11 @@ final class ClusterBinder {
     return clusters;
   }
 
-  /** {@code clusters[].tls}: trust, the gateway's certificate, names, version. */
-  private GatewayConfig.UpstreamTls tls(ConfigReader.Obj t) {
+  /**
+   * {@code clusters[].tls} (and the other TLS clients of the gateway: {@code
+   * ratelimit.redis.tls}): trust, the gateway's certificate, names, version.
+   */
+  GatewayConfig.UpstreamTls tls(ConfigReader.Obj t) {
     java.nio.file.Path ca = t.has("caFile") ? context.file(t, "caFile") : null;
     java.nio.file.Path cert = t.has("certFile") ? context.file(t, "certFile") : null;
     java.nio.file.Path key = t.has("keyFile") ? context.file(t, "keyFile") : null;

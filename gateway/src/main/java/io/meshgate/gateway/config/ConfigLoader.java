@@ -95,6 +95,7 @@ public final class ConfigLoader {
     TranscodingBinder transcodingBinder = new TranscodingBinder(reader, context);
     AuthBinder authBinder = new AuthBinder(reader, context);
     TelemetryBinder telemetry = new TelemetryBinder(reader, context);
+    ClusterBinder clusterBinder = new ClusterBinder(reader, context, resilience);
 
     GatewayConfig.Listener listener = server.listener(root.requiredObj("listener"));
     GatewayConfig.Admin admin = server.admin(root.obj("admin"));
@@ -102,11 +103,11 @@ public final class ConfigLoader {
     GatewayConfig.Shutdown shutdown = server.shutdown(root.obj("shutdown"));
     GatewayConfig.Discovery discovery = server.discovery(root.obj("discovery"));
     Map<String, GatewayConfig.Cluster> clusters =
-        new ClusterBinder(reader, context, resilience).clusters(root, discovery);
+        clusterBinder.clusters(root, discovery);
     GatewayConfig.Transcoding transcoding =
         transcodingBinder.transcoding(root.obj("transcoding"), clusters);
     Map<String, GatewayConfig.JwtProvider> providers = authBinder.providers(root.obj("auth"));
-    RateLimitBinder rateLimitBinder = new RateLimitBinder(reader, context);
+    RateLimitBinder rateLimitBinder = new RateLimitBinder(reader, context, clusterBinder);
     GatewayConfig.RateLimitStore rateLimitStore = rateLimitBinder.store(root.obj("ratelimit"));
     GatewayConfig.IpRules ipRules = IpRulesBinder.ipRules(reader, root.obj("ipRules"));
     List<GatewayConfig.Route> routes = new RouteBinder(reader, context, authBinder,

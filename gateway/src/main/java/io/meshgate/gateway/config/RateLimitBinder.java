@@ -12,6 +12,13 @@ final class RateLimitBinder {
   private final ConfigReader reader;
   private final BindContext context;
 
+  private ClusterBinder tlsBinder;
+
+  RateLimitBinder(ConfigReader reader, BindContext context, ClusterBinder tlsBinder) {
+    this(reader, context);
+    this.tlsBinder = tlsBinder;
+  }
+
   RateLimitBinder(ConfigReader reader, BindContext context) {
     this.reader = reader;
     this.context = context;
@@ -29,9 +36,20 @@ final class RateLimitBinder {
       return null;
     }
     List<String> addresses = r.strings("addresses");
-    if (addresses.size() != 1) {
+    String sentinelMaster = null;
+    String sentinelPassword = null;
+    ConfigReader.Obj sentinel = r.obj("sentinel");
+    if (sentinel != null) {
+      sentinelMaster = sentinel.requiredString("masterName");
+      sentinelPassword = sentinel.string("password", null);
+      sentinel.finish();
+    }
+    if (sentinel == null && addresses.size() != 1) {
       reader.error(r.node("addresses"), r.child("addresses"), "give the one standalone Redis"
-          + " server as [host:port] (Sentinel and cluster are not supported yet)");
+          + " server as [host:port], or the Sentinels with sentinel: {masterName: ...}"
+          + " (Redis Cluster is not supported)");
+    } else if (addresses.isEmpty()) {
+      reader.error(r.node, r.child("addresses"), "give the Sentinels' host:port addresses");
     }
     for (String address : addresses) {
       int colon = address.lastIndexOf(':');
@@ -58,8 +76,13 @@ final class RateLimitBinder {
     }
     int database = r.integer("database", 0, 0, 15);
     String prefix = r.string("keyPrefix", "meshgate:rl:");
+    java.time.Duration timeout = r.duration("timeout", java.time.Duration.ofMillis(20),
+        java.time.Duration.ofMillis(1), java.time.Duration.ofSeconds(10));
+    ConfigReader.Obj t = r.obj("tls");
+    GatewayConfig.UpstreamTls tls = t == null || tlsBinder == null ? null : tlsBinder.tls(t);
     r.finish();
-    return new GatewayConfig.RateLimitStore(addresses, password, database, prefix, fleetSize);
+    return new GatewayConfig.RateLimitStore(addresses, password, database, prefix, fleetSize,
+        sentinelMaster, sentinelPassword, tls, timeout);
   }
 
   List<GatewayConfig.RateLimit> rateLimits(ConfigReader.Obj route,
@@ -137,7 +160,8 @@ final class RateLimitBinder {
           }
         };
         global = new GatewayConfig.GlobalLimit(onFailure,
-            l.duration("timeout", java.time.Duration.ofMillis(20), java.time.Duration.ofMillis(1),
+            l.duration("timeout", store == null ? java.time.Duration.ofMillis(20)
+                : store.timeout(), java.time.Duration.ofMillis(1),
                 java.time.Duration.ofSeconds(10)),
             l.integer("batch", 1, 1, 1000));
         if (store == null) {

@@ -84,11 +84,27 @@ public final class RedisStore implements AutoCloseable {
     this.config = config;
     this.resources = DefaultClientResources.builder().ioThreadPoolSize(1)
         .computationThreadPoolSize(1).build();
-    String address = config.addresses().get(0);
-    int colon = address.lastIndexOf(':');
-    RedisURI.Builder uri = RedisURI.builder().withHost(address.substring(0, colon))
-        .withPort(Integer.parseInt(address.substring(colon + 1)))
-        .withDatabase(config.database()).withTimeout(Duration.ofSeconds(5));
+    RedisURI.Builder uri;
+    if (config.sentinelMaster() == null) {
+      HostPort server = HostPort.of(config.addresses().get(0));
+      uri = RedisURI.builder().withHost(server.host()).withPort(server.port());
+    } else {
+      // Sentinel: the Sentinels say which server is the master, and again after a failover.
+      uri = RedisURI.builder().withSentinelMasterId(config.sentinelMaster());
+      for (String address : config.addresses()) {
+        HostPort sentinel = HostPort.of(address);
+        RedisURI.Builder one = RedisURI.builder().withHost(sentinel.host())
+            .withPort(sentinel.port()).withSsl(config.tls() != null);
+        if (config.sentinelPassword() != null) {
+          one.withPassword(config.sentinelPassword().toCharArray());
+        }
+        uri.withSentinel(one.build());
+      }
+    }
+    uri.withDatabase(config.database()).withTimeout(Duration.ofSeconds(5));
+    if (config.tls() != null) {
+      uri.withSsl(true).withVerifyPeer(io.lettuce.core.SslVerifyMode.FULL);
+    }
     if (config.password() != null) {
       uri.withPassword(config.password().toCharArray());
     }
@@ -100,11 +116,50 @@ public final class RedisStore implements AutoCloseable {
         .requestQueueSize(10_000)
         .socketOptions(SocketOptions.builder().connectTimeout(Duration.ofSeconds(1)).build())
         .timeoutOptions(TimeoutOptions.enabled(Duration.ofSeconds(5)))
+        .sslOptions(sslOptions(config.tls()))
         .build());
     // Connected and the script loaded before the first call needs them: a first call should
     // not spend its rule's timeout (20 ms by default) on a TCP handshake and a script upload.
     connection().thenCompose(c -> c.async().scriptLoad(SCRIPT))
         .exceptionally(e -> null); // a store that is down is retried by the calls
+  }
+
+  /** What went wrong, with the innermost cause (a TLS handshake's reason, a refused port). */
+  private static String reason(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root == e ? e.getMessage() : e.getMessage() + " (" + root + ")";
+  }
+
+  private record HostPort(String host, int port) {
+    static HostPort of(String address) {
+      int colon = address.lastIndexOf(':');
+      return new HostPort(address.substring(0, colon),
+          Integer.parseInt(address.substring(colon + 1)));
+    }
+  }
+
+  /**
+   * TLS to Redis: the CA that signed its certificate, and the gateway's certificate when Redis
+   * asks for one ({@code tls-auth-clients yes}). The files are read again for each new
+   * connection, so rotated ones take effect on the next reconnect.
+   */
+  private static io.lettuce.core.SslOptions sslOptions(GatewayConfig.UpstreamTls tls) {
+    if (tls == null) {
+      return io.lettuce.core.SslOptions.create();
+    }
+    io.lettuce.core.SslOptions.Builder ssl = io.lettuce.core.SslOptions.builder().jdkSslProvider()
+        .protocols(tls.minVersion().equals("TLSv1.3") ? new String[] {"TLSv1.3"}
+            : new String[] {"TLSv1.3", "TLSv1.2"});
+    if (tls.caFile() != null) {
+      ssl.trustManager(tls.caFile().toFile());
+    }
+    if (tls.certFile() != null) {
+      ssl.keyManager(tls.certFile().toFile(), tls.keyFile().toFile(), null);
+    }
+    return ssl.build();
   }
 
   /** The configuration this store was made for. */
@@ -142,7 +197,7 @@ public final class RedisStore implements AutoCloseable {
         failedAtNanos = now;
         if (now - loggedAtNanos > LOG_EVERY_NANOS) {
           loggedAtNanos = now;
-          logger.warning("cannot reach the rate-limit store " + address + ": " + e.getMessage()
+          logger.warning("cannot reach the rate-limit store " + address + ": " + reason(e)
               + " (global limits decide by their onStoreFailure until it answers; tried again"
               + " at most once a second, logged at most every 10 s)");
         }

@@ -109,7 +109,7 @@ class GlobalRateLimitIntegrationTest {
 
   @Test
   void twoGatewaysShareOneLimit() throws Exception {
-    String rule = "{key: route, rate: 40/s, burst: 10, scope: global, timeout: 200ms}";
+    String rule = "{key: route, rate: 200/s, burst: 20, scope: global, timeout: 200ms}";
     String prefix = "shared-" + System.nanoTime() + ":";
     var a = client(gateway(rule, prefix));
     var b = client(gateway(rule, prefix));
@@ -121,16 +121,16 @@ class GlobalRateLimitIntegrationTest {
     long started = System.nanoTime();
     try (CallLoad loadA = CallLoad.start(3, 50_000, () -> echo(fromA));
         CallLoad loadB = CallLoad.start(3, 50_000, () -> echo(b))) {
-      Await.until("5 s of load from both gateways' clients", Duration.ofSeconds(30),
-          () -> System.nanoTime() - started > TimeUnit.SECONDS.toNanos(5));
+      Await.until("10 s of load from both gateways' clients", Duration.ofSeconds(40),
+          () -> System.nanoTime() - started > TimeUnit.SECONDS.toNanos(10));
       loadA.close();
       loadB.close();
       double seconds = (System.nanoTime() - started) / 1e9;
       long admitted = loadA.succeeded() + loadB.succeeded();
-      // What the bucket refilled in that time, plus what it held at the start (up to 10).
-      double least = 40 * seconds;
-      double most = 40 * seconds + 10;
-      System.out.printf("global limit 40/s burst 10 over %.1f s across two gateways: %d admitted"
+      // What the bucket refilled in that time, plus what it held at the start (up to 20).
+      double least = 200 * seconds;
+      double most = 200 * seconds + 20;
+      System.out.printf("global limit 200/s burst 20 over %.1f s across two gateways: %d admitted"
           + " (expected %.0f to %.0f), %d + %d refused, %d / %d admitted by each%n", seconds,
           admitted, least, most, loadA.failures().size(), loadB.failures().size(),
           loadA.succeeded(), loadB.succeeded());

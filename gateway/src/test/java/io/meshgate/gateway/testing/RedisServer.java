@@ -21,28 +21,82 @@ import java.util.List;
 public final class RedisServer implements AutoCloseable {
   private final int port;
   private final Path dir;
+  private final List<String> extra;
   private Process process;
 
-  private RedisServer(int port, Path dir) {
+  private RedisServer(int port, Path dir, List<String> extra) {
     this.port = port;
     this.dir = dir;
+    this.extra = extra;
+  }
+
+  /**
+   * Starts one that speaks only TLS, with {@code certFile}/{@code keyFile}, trusting clients of
+   * {@code caFile} and requiring a client certificate when {@code clientCerts}.
+   */
+  public static RedisServer startTls(Path certFile, Path keyFile, Path caFile,
+      boolean clientCerts) throws IOException {
+    DebianPackages.ensure("redis-server", List.of("redis-server", "--version"));
+    int port = FreePorts.next();
+    RedisServer server = new RedisServer(port, Files.createTempDirectory("meshgate-redis"),
+        List.of("--port", "0", "--tls-port", Integer.toString(port), "--tls-cert-file",
+            certFile.toString(), "--tls-key-file", keyFile.toString(), "--tls-ca-cert-file",
+            caFile.toString(), "--tls-auth-clients", clientCerts ? "yes" : "no"));
+    server.launch();
+    return server;
+  }
+
+  /**
+   * Starts a Sentinel (redis-server in Sentinel mode, with its own writable config file) that
+   * monitors {@code master} under {@code masterName}; its {@link #address()} is the Sentinel's.
+   */
+  public static RedisServer startSentinel(String masterName, RedisServer master)
+      throws IOException {
+    int port = FreePorts.next();
+    Path dir = Files.createTempDirectory("meshgate-sentinel");
+    Path config = dir.resolve("sentinel.conf");
+    Files.writeString(config, "port " + port + "\nbind 127.0.0.1\ndir " + dir + "\n"
+        + "sentinel monitor " + masterName + " 127.0.0.1 " + master.port + " 1\n"
+        + "sentinel down-after-milliseconds " + masterName + " 5000\n");
+    RedisServer sentinel = new RedisServer(port, dir, List.of("--sentinel"));
+    sentinel.process = new ProcessBuilder("redis-server", config.toString(), "--sentinel")
+        .redirectErrorStream(true).redirectOutput(dir.resolve("redis.log").toFile()).start();
+    Await.until("the Sentinel on port " + port + " monitors " + masterName,
+        Duration.ofSeconds(20), () -> sentinel.logContains("+monitor master"));
+    return sentinel;
+  }
+
+  private boolean logContains(String text) {
+    try {
+      return Files.readString(dir.resolve("redis.log")).contains(text);
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   /** Starts one. */
   public static RedisServer start() throws IOException {
     DebianPackages.ensure("redis-server", List.of("redis-server", "--version"));
     RedisServer server = new RedisServer(FreePorts.next(),
-        Files.createTempDirectory("meshgate-redis"));
+        Files.createTempDirectory("meshgate-redis"), List.of());
     server.launch();
     return server;
   }
 
   private void launch() throws IOException {
-    process = new ProcessBuilder("redis-server", "--port", Integer.toString(port), "--bind",
-        "127.0.0.1", "--dir", dir.toString(), "--save", "", "--appendonly", "no")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("redis.log").toFile()).start();
-    Await.until("redis-server on port " + port + " answers PING", Duration.ofSeconds(20),
-        this::answersPing);
+    List<String> command = new java.util.ArrayList<>(List.of("redis-server", "--port",
+        Integer.toString(port), "--bind", "127.0.0.1", "--dir", dir.toString(), "--save", "",
+        "--appendonly", "no"));
+    command.addAll(extra); // a later --port wins
+    process = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("redis.log").toFile()).start();
+    if (extra.isEmpty()) {
+      Await.until("redis-server on port " + port + " answers PING", Duration.ofSeconds(20),
+          this::answersPing);
+    } else {
+      Await.until("redis-server on port " + port + " is ready", Duration.ofSeconds(20),
+          () -> logContains("Ready to accept connections"));
+    }
   }
 
   /** {@code host:port}. */
