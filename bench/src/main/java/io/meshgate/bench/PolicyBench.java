@@ -187,8 +187,11 @@ public final class PolicyBench {
   }
 
   /**
-   * {@code --mode=resilience}: what the degradation and chaos policies cost when they are
-   * configured but not set off — faults that inject nothing, a fallback that is never needed,
+   * {@code --mode=resilience}: every fleet and resilience policy in one run — local and global
+   * limits (with and without batching) and IP rules as in {@code --mode=limits}, and what the
+   * degradation and chaos policies cost when they are configured but not set off: faults that
+   * inject nothing (0%, and header control without the headers), a fallback that is never
+   * needed,
    * hedging whose delay never passes, a 10% mirror — and a cache that answers every call,
    * against the bare proxy.
    */
@@ -201,10 +204,26 @@ public final class PolicyBench {
         root.resolve("samples/target/meshgate-samples.jar").toString(),
         "io.meshgate.samples.SampleServer", "--serve", "echo=" + mirrorPort));
     processes.awaitPort(mirrorPort);
+    int redisPort = BenchProcesses.freePort();
+    processes.start("redis", List.of("redis-server", "--port", Integer.toString(redisPort),
+        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"));
+    processes.awaitPort(redisPort);
+    String store = "ratelimit: {redis: {addresses: [\"127.0.0.1:" + redisPort + "\"]}}\n";
     Map<String, String[]> variants = new LinkedHashMap<>();
     variants.put("bare proxy", new String[] {descriptors, ""});
+    variants.put("local limit", new String[] {descriptors,
+        "    rateLimits: [{key: route, rate: 1000000000/s}]\n"});
+    variants.put("global limit", new String[] {descriptors + store,
+        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global}]\n"});
+    variants.put("global limit, batch 20", new String[] {descriptors + store,
+        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global, batch: 20}]\n"});
+    variants.put("ip rules", new String[] {descriptors + "ipRules: {rules: [{deny:"
+        + " [10.0.0.0/8]}, {deny: [\"2001:db8::/32\"]}, {deny: [192.168.0.0/16]}, {allow:"
+        + " [127.0.0.0/8]}], default: deny}\n", ""});
     variants.put("faults off", new String[] {descriptors,
-        "    faults: {abort: {percent: 0}, delay: {percent: 0}, headerControl: true}\n"});
+        "    faults: {abort: {percent: 0}, delay: {percent: 0}}\n"});
+    variants.put("faults header control", new String[] {descriptors,
+        "    faults: {headerControl: true}\n"});
     variants.put("fallback unused", new String[] {descriptors,
         "    fallback: {response: {message: {message: \"fallback\"}}}\n"});
     variants.put("hedging unused", new String[] {descriptors,
@@ -213,11 +232,13 @@ public final class PolicyBench {
         "    mirror: {cluster: echo-mirror, percent: 10}\n"});
     variants.put("cache, all hits", new String[] {descriptors, "    cache: {ttl: 1h}\n"});
     mirrorEndpoint = "127.0.0.1:" + mirrorPort;
-    runVariants(gateways, backendPort, variants, String.format(Locale.ROOT, "Meshgate"
-        + " resilience policy cost: EchoService/Echo, %d B messages, 40 calls in flight, %ds"
-        + " warmup + %ds per run, %d round(s), gateway workers: %d, %d cores; faults inject"
-        + " nothing, the fallback and the hedge are never needed, every cached call is a hit%n%n",
-        size, warmup, duration, rounds, workers, Runtime.getRuntime().availableProcessors()));
+    runVariants(gateways, backendPort, variants, String.format(Locale.ROOT, "Meshgate fleet"
+        + " and resilience policy cost: EchoService/Echo, %d B messages, 40 calls in flight,"
+        + " %ds warmup + %ds per run, %d round(s), gateway workers: %d, %d cores; limits never"
+        + " refuse (global ones count in a local redis-server), every address is allowed,"
+        + " faults inject nothing, the fallback and the hedge are never needed, every cached"
+        + " call is a hit%n%n", size, warmup, duration, rounds, workers,
+        Runtime.getRuntime().availableProcessors()));
   }
 
   /** A second cluster's endpoint (the mirror's), or null. */

@@ -73,6 +73,10 @@ public final class Gateway implements AutoCloseable {
   // Set once by the launcher, before the admin API is used.
   private volatile ConfigStore store;
   private volatile LongSupplier revision = () -> 0;
+  private final io.meshgate.gateway.config.ReloadHistory reloads =
+      new io.meshgate.gateway.config.ReloadHistory();
+  private final GatewayAdminApi adminApi;
+  private AutoCloseable trafficSampler;
 
   private Gateway(GatewayConfig config, ServerTls tls, ServerTls adminTls, Telemetry telemetry,
       Authentication auth) throws ConfigException {
@@ -130,9 +134,9 @@ public final class Gateway implements AutoCloseable {
     }
     DiscoveryMeters.register(metrics);
     if (descriptors != null) {
-      descriptors.onOutcome((source, ok) -> metrics.counter("meshgate.config.reloads",
-          "Configuration changes applied or rejected, by source (file, descriptors)", "source",
-          "descriptors", "result", ok ? "applied" : "rejected").increment());
+      descriptors.onOutcome((source, ok) -> reloaded("descriptors", ok, ok
+          ? "descriptors from " + source + " loaded"
+          : "descriptors from " + source + " refused: " + descriptors.errors().get(source)));
     }
     CallAdmission admission = new CallAdmission(reload::current, telemetry, loops,
         io.meshgate.gateway.route.ClientCertForwarding.of(config,
@@ -165,9 +169,12 @@ public final class Gateway implements AutoCloseable {
       adminTls.watch(certificates);
     }
     watchEtcdCertificate(config.discovery().etcdTls());
+    this.adminApi = new GatewayAdminApi(reload::current, () -> store, () -> revision.getAsLong(),
+        () -> descriptors == null ? Descriptors.Snapshot.empty() : descriptors.snapshot())
+        .withConsole(reloads, metrics.history(), () -> front.port(),
+            config.listener().tls() != null && !config.listener().tls().allowPlaintext());
     this.admin = new AdminServer(config.admin(), adminTls, loops, this::unreadyReason, metrics,
-        new GatewayAdminApi(reload::current, () -> store, () -> revision.getAsLong(),
-            () -> descriptors == null ? Descriptors.Snapshot.empty() : descriptors.snapshot()));
+        adminApi);
   }
 
   /**
@@ -322,6 +329,9 @@ public final class Gateway implements AutoCloseable {
       gateway.close();
       throw e;
     }
+    gateway.trafficSampler = gateway.metrics().history().startSampling();
+    gateway.reloads.add(new io.meshgate.gateway.config.ReloadHistory.Entry(
+        java.time.Instant.now(), "start", true, "started with " + config.source(), 1));
     gateway.ready = true;
     return gateway;
   }
@@ -346,6 +356,21 @@ public final class Gateway implements AutoCloseable {
     telemetry.metrics().gauge("meshgate.config.revision", "Revision of the stored"
         + " configuration this gateway serves (etcd mod revision)", this,
         g -> g.revision.getAsLong());
+  }
+
+  /**
+   * Records a configuration change the gateway saw — applied, or refused with its errors — in
+   * the reload history (the console, {@code GET /api/reloads}) and in
+   * {@code meshgate_config_reloads_total}.
+   *
+   * @param source {@code file}, {@code etcd}, {@code descriptors}
+   */
+  public void reloaded(String source, boolean applied, String message) {
+    reloads.add(new io.meshgate.gateway.config.ReloadHistory.Entry(java.time.Instant.now(),
+        source, applied, message, reload.current().version()));
+    metrics().counter("meshgate.config.reloads", "Configuration changes applied or rejected,"
+        + " by source (file, etcd, descriptors)", "source", source, "result",
+        applied ? "applied" : "rejected").increment();
   }
 
   /** Makes admin API changes go to {@code store} (the file given with --config, or etcd). */
@@ -455,6 +480,14 @@ public final class Gateway implements AutoCloseable {
   }
 
   private void stopEverything() {
+    if (trafficSampler != null) {
+      try {
+        trafficSampler.close();
+      } catch (Exception e) {
+        logger.fine("stopping the traffic history: " + e);
+      }
+    }
+    adminApi.close();
     front.close();
     if (descriptors != null) {
       descriptors.close();

@@ -248,9 +248,7 @@ public final class Main {
         loaded.routes().size(), config));
     // Saved changes to the file are applied live (routes, clusters, policies); see README.
     ConfigFileWatcher watcher = ConfigFileWatcher.start(Path.of(config), RELOAD_POLL,
-        gateway::apply, (applied, message) -> gateway.metrics().counter("meshgate.config.reloads",
-            "Configuration changes applied or rejected, by source (file, descriptors)", "source",
-            "file", "result", applied ? "applied" : "rejected").increment());
+        gateway::apply, (applied, message) -> gateway.reloaded("file", applied, message));
     gateway.useStore(new io.meshgate.gateway.config.ConfigStore(Path.of(config), watcher));
     return runUntilSignalled(gateway, watcher);
   }
@@ -306,10 +304,8 @@ public final class Main {
       source.close();
       return 1;
     }
-    source.watch(loaded, gateway::apply, (applied, message) -> gateway.metrics().counter(
-        "meshgate.config.reloads",
-        "Configuration changes applied or rejected, by source (file, descriptors)", "source",
-        "etcd", "result", applied ? "applied" : "rejected").increment());
+    source.watch(loaded, gateway::apply, (applied, message) -> gateway.reloaded("etcd", applied,
+        message));
     gateway.useStore(io.meshgate.gateway.config.ConfigStore.etcd(source));
     gateway.useRevision(source::revision);
     Logger.getLogger("io.meshgate").info("listening on port " + gateway.port() + ", admin on "

@@ -185,7 +185,16 @@ abstract class EndpointLoadBalancer extends LoadBalancer {
     }
   }
 
+  /** Tells {@link EndpointStates} what the endpoints look like now, when the config asks. */
+  private void reportStates() {
+    if (config != null && config.statesName() != null) {
+      EndpointStates.named(config.statesName()).report(this,
+          EndpointStates.entries(endpoints.values()));
+    }
+  }
+
   private void publish(ConnectivityState state, SubchannelPicker picker) {
+    reportStates();
     if (state == currentState && picker.equals(currentPicker)) {
       return;
     }
@@ -286,6 +295,9 @@ abstract class EndpointLoadBalancer extends LoadBalancer {
   @Override
   public void shutdown() {
     shutdown = true;
+    if (config != null && config.statesName() != null) {
+      EndpointStates.named(config.statesName()).withdraw(this);
+    }
     returns.values().forEach(ScheduledHandle::cancel);
     returns.clear();
     for (Endpoint endpoint : endpoints.values()) {

@@ -23,6 +23,8 @@ import java.util.Set;
  *     keys between the instances that stay)
  * @param maxRingSize ring-hash: most ring entries (when exceeded, every instance's entries are
  *     scaled down alike)
+ * @param statesName where the balancer reports its endpoints ({@link EndpointStates#named}),
+ *     or null for nowhere
  */
 record PolicyConfig(
     String localZone,
@@ -31,7 +33,8 @@ record PolicyConfig(
     int choiceCount,
     String hashHeader,
     int pointsPerWeight,
-    int maxRingSize) {
+    int maxRingSize,
+    String statesName) {
 
   /** System property naming the client's zone for zone preference. */
   static final String ZONE_PROPERTY = "meshgate.zone";
@@ -76,7 +79,7 @@ record PolicyConfig(
   static PolicyConfig parse(String policy, Map<String, ?> raw, Set<String> ownKeys) {
     Map<String, ?> json = raw == null ? Map.of() : raw;
     Set<String> known = new LinkedHashSet<>(List.of("localZone", "minLocalReadyPercent",
-        "outlierDetection"));
+        "outlierDetection", "statesName"));
     known.addAll(ownKeys);
     for (String key : json.keySet()) {
       if (!known.contains(key)) {
@@ -140,7 +143,9 @@ record PolicyConfig(
     }
     int points = integer(json, "pointsPerWeight", 160, 1, 10_000);
     int maxRing = integer(json, "maxRingSize", 65_536, 1, 8_388_608);
-    return new PolicyConfig(zone, minLocal, outliers, choices, header, points, maxRing);
+    String statesName = string(json, "statesName", null);
+    return new PolicyConfig(zone, minLocal, outliers, choices, header, points, maxRing,
+        statesName);
   }
 
   private static String string(Map<String, ?> json, String key, String fallback) {

@@ -16,6 +16,35 @@ public interface AdminApi {
   /** The routes in match order: match, clusters, policies. */
   String routes();
 
+  /** The last configuration changes, newest first, refused ones with their full errors. */
+  default String reloads() {
+    return "[]";
+  }
+
+  /** Calls, errors, p50 and p99 per route and cluster over the last 15 minutes. */
+  default String traffic() {
+    return "{\"series\":{}}";
+  }
+
+  /** The services and methods of the loaded descriptors, each with a request template. */
+  default String services() {
+    return "[]";
+  }
+
+  /**
+   * Sends a call through the gateway (the console's call tester) and reports its events as
+   * JSON lines to {@code events}, then runs {@code done}; any thread.
+   */
+  default void call(String body, java.util.function.Consumer<String> events, Runnable done) {
+    events.accept("{\"event\":\"error\",\"message\":\"no call tester here\"}");
+    done.run();
+  }
+
+  /** Sends a REST request through the gateway's main port and describes the answer. */
+  default String http(String body) throws Exception {
+    throw new UnsupportedOperationException("no REST tester here");
+  }
+
   /** The OpenAPI 3.1 document (JSON) of the REST API the loaded descriptors define. */
   String openApi();
 

@@ -50,7 +50,49 @@ final class AdminJson {
       }
       c.add("channels", states);
       if (cluster.circuitBreaker() != null) {
-        c.addProperty("circuitBreaker", cluster.circuitBreaker().state());
+        io.meshgate.gateway.resilience.ClusterCircuitBreaker.Figures f =
+            cluster.circuitBreaker().figures();
+        c.addProperty("circuitBreaker", f.state());
+        JsonObject breaker = new JsonObject();
+        breaker.addProperty("state", f.state());
+        breaker.addProperty("failureRatePercent", f.failureRate());
+        breaker.addProperty("slowCallRatePercent", f.slowCallRate());
+        breaker.addProperty("calls", f.calls());
+        breaker.addProperty("refused", f.notPermitted());
+        c.add("breaker", breaker);
+      }
+      if (cluster.config().healthCheckService() != null) {
+        c.addProperty("healthCheckService", cluster.config().healthCheckService());
+      }
+      java.util.List<io.meshgate.resolver.EndpointStates.EndpointState> seen =
+          cluster.endpoints();
+      if (seen != null) {
+        JsonArray list2 = new JsonArray();
+        for (io.meshgate.resolver.EndpointStates.EndpointState e : seen) {
+          JsonObject o = new JsonObject();
+          o.addProperty("address", e.address());
+          if (e.zone() != null) {
+            o.addProperty("zone", e.zone());
+          }
+          o.addProperty("weight", e.weight());
+          o.addProperty("connectivity", e.connectivity());
+          if (e.problem() != null) {
+            o.addProperty("problem", e.problem());
+          }
+          o.addProperty("ejected", e.ejected());
+          if (e.ejectedUntil() != null) {
+            o.addProperty("ejectedUntil", e.ejectedUntil().toString());
+          }
+          o.addProperty("ejections", e.ejections());
+          o.addProperty("inFlight", e.inFlight());
+          o.addProperty("channels", e.balancers());
+          list2.add(o);
+        }
+        c.add("endpointStates", list2);
+      } else {
+        c.addProperty("endpointStatesNote", "lbPolicy " + cluster.config().lbPolicy()
+            + " is grpc's own and reports no endpoints; Meshgate's policies"
+            + " (meshgate_weighted_round_robin, meshgate_least_request, ...) do");
       }
       list.add(c);
     }
@@ -73,7 +115,30 @@ final class AdminJson {
       if (route.match().method() != null) {
         match.addProperty("method", route.match().method());
       }
+      if (!route.match().authorities().isEmpty()) {
+        JsonArray authorities = new JsonArray();
+        route.match().authorities().forEach(authorities::add);
+        match.add("authority", authorities);
+      }
       r.add("match", match);
+      if (route.timeout() != null) {
+        r.addProperty("timeout", route.timeout().toMillis() + "ms");
+      }
+      if (route.maxTimeout() != null) {
+        r.addProperty("maxTimeout", route.maxTimeout().toMillis() + "ms");
+      }
+      if (!route.canary().isEmpty()) {
+        JsonArray canary = new JsonArray();
+        for (GatewayConfig.CanaryRule rule : route.canary()) {
+          JsonObject e = new JsonObject();
+          e.addProperty(rule.header() != null ? "header" : "claim",
+              rule.header() != null ? rule.header() : rule.claim());
+          e.addProperty("value", rule.value());
+          e.addProperty("cluster", rule.cluster());
+          canary.add(e);
+        }
+        r.add("canaryRules", canary);
+      }
       if (route.split().isEmpty()) {
         r.addProperty("cluster", route.cluster());
       } else {
@@ -102,10 +167,66 @@ final class AdminJson {
       if (!route.canary().isEmpty()) {
         policies.add("canary");
       }
+      if (route.ipRules() != null) {
+        policies.add("ipRules");
+      }
+      if (route.faults() != null) {
+        policies.add("faults");
+      }
+      if (route.mirror() != null) {
+        policies.add("mirror");
+      }
+      if (route.cache() != null) {
+        policies.add("cache");
+      }
+      if (route.fallback() != null) {
+        policies.add("fallback");
+      }
+      if (route.hedging() != null) {
+        policies.add("hedging");
+      }
       r.add("policies", policies);
       list.add(r);
     }
     return list.toString();
+  }
+
+  /** The last configuration changes, newest first, refused ones with their errors. */
+  static String reloads(java.util.List<io.meshgate.gateway.config.ReloadHistory.Entry> entries) {
+    JsonArray list = new JsonArray();
+    for (io.meshgate.gateway.config.ReloadHistory.Entry e : entries) {
+      JsonObject o = new JsonObject();
+      o.addProperty("at", e.at().toString());
+      o.addProperty("source", e.source());
+      o.addProperty("applied", e.applied());
+      o.addProperty("message", e.message());
+      o.addProperty("version", e.version());
+      list.add(o);
+    }
+    return list.toString();
+  }
+
+  /** The traffic history: per series, its intervals (end, calls, errors, p50, p99). */
+  static String traffic(java.util.Map<String, java.util.List<
+      io.meshgate.gateway.telemetry.TrafficHistory.Sample>> history) {
+    JsonObject o = new JsonObject();
+    o.addProperty("intervalMillis", io.meshgate.gateway.telemetry.TrafficHistory.INTERVAL_MILLIS);
+    JsonObject series = new JsonObject();
+    history.forEach((name, samples) -> {
+      JsonArray list = new JsonArray();
+      for (io.meshgate.gateway.telemetry.TrafficHistory.Sample s : samples) {
+        JsonArray row = new JsonArray();
+        row.add(s.endMillis());
+        row.add(s.calls());
+        row.add(s.errors());
+        row.add(s.p50Millis());
+        row.add(s.p99Millis());
+        list.add(row);
+      }
+      series.add(name, list);
+    });
+    o.add("series", series);
+    return o.toString();
   }
 
   /** A {@code google.rpc.Status}-shaped error. */

@@ -130,6 +130,7 @@ public final class AdminServer {
       serverChannel.close().syncUninterruptibly();
     }
     scraper.shutdownNow();
+    tester.shutdownNow();
   }
 
   private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
@@ -155,6 +156,10 @@ public final class AdminServer {
         api(ctx, request, path, keepAlive);
         return;
       }
+      if (path.equals("/") || path.startsWith("/console/")) {
+        send(ctx, asset(ctx, path), keepAlive);
+        return;
+      }
       FullHttpResponse response = switch (path) {
         case "/healthz" -> json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}");
         case "/readyz" -> readiness(ctx);
@@ -164,7 +169,8 @@ public final class AdminServer {
           com.google.gson.JsonObject error = new com.google.gson.JsonObject();
           error.addProperty("code", 5);
           error.addProperty("message", "no admin endpoint " + path
-              + " (try /healthz, /readyz, /metrics, /openapi.json, /api/config)");
+              + " (try / for the console, /healthz, /readyz, /metrics, /openapi.json,"
+              + " /api/config)");
           yield json(ctx, HttpResponseStatus.NOT_FOUND, error.toString());
         }
       };
@@ -210,47 +216,182 @@ public final class AdminServer {
    * The admin API: the bearer token, or a client certificate of {@code admin.tls.clientCaFile};
    * answered off the event loop.
    */
+  /** The API calls that only read, open to anyone when no admin credential is configured. */
+  private static final java.util.Set<String> READ_ONLY = java.util.Set.of("/api/config",
+      "/api/clusters", "/api/routes", "/api/reloads", "/api/traffic", "/api/services");
+
+  /**
+   * The admin API: the bearer token, or a client certificate of {@code admin.tls.clientCaFile};
+   * without either configured, only its read-only views answer (the console is read-only and
+   * its call tester is off). Answered off the event loop.
+   */
   private void api(ChannelHandlerContext ctx, FullHttpRequest request, String path,
       boolean keepAlive) {
     boolean certificates = tls != null && config.tls().clientCaFile() != null;
-    if (config.token() == null && !certificates) {
-      send(ctx, json(ctx, HttpResponseStatus.NOT_FOUND, "{\"code\":5,\"message\":\"the admin"
-          + " API is off (set admin.token or admin.tokenFile, or admin.tls.clientCaFile)\"}"),
-          keepAlive);
+    boolean credentials = config.token() != null || certificates;
+    String method = request.method().name();
+    if (path.equals("/api/console")) {
+      send(ctx, json(ctx, HttpResponseStatus.OK, consoleInfo(ctx, request, credentials,
+          certificates)), keepAlive);
       return;
     }
+    if (!credentials) {
+      if (!method.equals("GET") || !READ_ONLY.contains(path)) {
+        send(ctx, json(ctx, HttpResponseStatus.FORBIDDEN, "{\"code\":7,\"message\":\"" + method
+            + " " + path + " needs an admin credential, and none is configured: set"
+            + " admin.token or admin.tokenFile (or admin.tls.clientCaFile); until then the"
+            + " admin API only reads\"}"), keepAlive);
+        return;
+      }
+    } else if (!authorized(ctx, request, certificates)) {
+      unauthorized(ctx, request, certificates, keepAlive);
+      return;
+    }
+    String body = request.content().toString(StandardCharsets.UTF_8);
+    if (method.equals("POST") && path.equals("/api/call")) {
+      testCall(ctx, body, keepAlive);
+      return;
+    }
+    try {
+      (method.equals("POST") && path.equals("/api/http") ? tester : scraper).execute(
+          () -> answer(ctx, method, path, body, keepAlive));
+    } catch (RejectedExecutionException e) {
+      send(ctx, json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE,
+          "{\"code\":14,\"message\":\"the admin API is busy; try again\"}"), keepAlive);
+    }
+  }
+
+  /** Whether the request carries the admin token or a client certificate of the admin CA. */
+  private boolean authorized(ChannelHandlerContext ctx, FullHttpRequest request,
+      boolean certificates) {
     io.netty.handler.ssl.SslHandler ssl = ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class);
     boolean byCertificate = certificates && ssl != null
         && io.meshgate.gateway.front.ServerTls.verifiedClient(ssl.engine()) != null;
+    if (byCertificate) {
+      return true;
+    }
     String authorization = request.headers().get(HttpHeaderNames.AUTHORIZATION);
     byte[] expected = config.token() == null ? null
         : ("Bearer " + config.token()).getBytes(StandardCharsets.UTF_8);
     byte[] given = authorization == null ? new byte[0]
         : authorization.getBytes(StandardCharsets.UTF_8);
-    if (!byCertificate && (expected == null || !MessageDigest.isEqual(expected, given))) {
-      if (config.token() == null) {
-        send(ctx, json(ctx, HttpResponseStatus.UNAUTHORIZED, "{\"code\":16,\"message\":\"the"
-            + " admin API needs a client certificate from " + config.tls().clientCaFile()
-                .getFileName() + "\"}"), keepAlive);
-        return;
-      }
-      FullHttpResponse response = json(ctx, HttpResponseStatus.UNAUTHORIZED, "{\"code\":16,"
-          + "\"message\":\"" + (authorization == null ? "the admin API needs Authorization:"
-              + " Bearer <admin.token>" + (certificates ? " or a client certificate from "
-                  + config.tls().clientCaFile().getFileName() : "") : "wrong admin token")
-          + "\"}");
-      response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"meshgate-admin\"");
-      send(ctx, response, keepAlive);
+    return expected != null && MessageDigest.isEqual(expected, given);
+  }
+
+  private void unauthorized(ChannelHandlerContext ctx, FullHttpRequest request,
+      boolean certificates, boolean keepAlive) {
+    String authorization = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+    if (config.token() == null) {
+      send(ctx, json(ctx, HttpResponseStatus.UNAUTHORIZED, "{\"code\":16,\"message\":\"the"
+          + " admin API needs a client certificate from " + config.tls().clientCaFile()
+              .getFileName() + "\"}"), keepAlive);
       return;
     }
-    String method = request.method().name();
-    String body = request.content().toString(StandardCharsets.UTF_8);
-    try {
-      scraper.execute(() -> answer(ctx, method, path, body, keepAlive));
-    } catch (RejectedExecutionException e) {
-      send(ctx, json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE,
-          "{\"code\":14,\"message\":\"the admin API is busy; try again\"}"), keepAlive);
+    FullHttpResponse response = json(ctx, HttpResponseStatus.UNAUTHORIZED, "{\"code\":16,"
+        + "\"message\":\"" + (authorization == null ? "the admin API needs Authorization:"
+            + " Bearer <admin.token>" + (certificates ? " or a client certificate from "
+                + config.tls().clientCaFile().getFileName() : "") : "wrong admin token")
+        + "\"}");
+    response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"meshgate-admin\"");
+    send(ctx, response, keepAlive);
+  }
+
+  /**
+   * What the console needs to know before it asks for anything: which credential the API
+   * takes, whether this request already carries it, and whether the call tester is on. Never
+   * a secret.
+   */
+  private String consoleInfo(ChannelHandlerContext ctx, FullHttpRequest request,
+      boolean credentials, boolean certificates) {
+    com.google.gson.JsonObject o = new com.google.gson.JsonObject();
+    o.addProperty("auth", !credentials ? "none" : config.token() != null && certificates
+        ? "token or certificate" : config.token() != null ? "token" : "certificate");
+    boolean authorized = credentials && authorized(ctx, request, certificates);
+    o.addProperty("authorized", authorized);
+    o.addProperty("readOnly", !credentials);
+    o.addProperty("tester", credentials);
+    return o.toString();
+  }
+
+  /** Calls of the call tester at once; more are refused (503), not queued. */
+  private final java.util.concurrent.Semaphore testCalls = new java.util.concurrent.Semaphore(8);
+  private final ThreadPoolExecutor tester = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS,
+      new ArrayBlockingQueue<>(8), r -> {
+        Thread t = new Thread(r, "meshgate-console-tester");
+        t.setDaemon(true);
+        return t;
+      });
+
+  /** The call tester: the call's events streamed back as JSON lines as they happen. */
+  private void testCall(ChannelHandlerContext ctx, String body, boolean keepAlive) {
+    if (!testCalls.tryAcquire()) {
+      send(ctx, json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "{\"code\":14,\"message\":"
+          + "\"the call tester runs 8 calls at once at most; try again\"}"), keepAlive);
+      return;
     }
+    io.netty.handler.codec.http.HttpResponse head = new io.netty.handler.codec.http
+        .DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+    head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/x-ndjson; charset=utf-8")
+        .set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED)
+        .set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+    HttpUtil.setKeepAlive(head, keepAlive);
+    ctx.writeAndFlush(head);
+    java.util.concurrent.atomic.AtomicBoolean finished =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    try {
+      tester.execute(() -> api.call(body,
+          line -> ctx.executor().execute(() -> ctx.writeAndFlush(
+              new io.netty.handler.codec.http.DefaultHttpContent(
+                  ByteBufUtil.writeUtf8(ctx.alloc(), line + "\n")))),
+          () -> {
+            if (finished.compareAndSet(false, true)) {
+              testCalls.release();
+              ctx.executor().execute(() -> {
+                io.netty.channel.ChannelFuture last = ctx.writeAndFlush(
+                    io.netty.handler.codec.http.LastHttpContent.EMPTY_LAST_CONTENT);
+                if (!keepAlive) {
+                  last.addListener(ChannelFutureListener.CLOSE);
+                }
+              });
+            }
+          }));
+    } catch (RejectedExecutionException e) {
+      testCalls.release();
+      ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultLastHttpContent(
+          ByteBufUtil.writeUtf8(ctx.alloc(), "{\"event\":\"error\",\"message\":\"the call"
+              + " tester is busy; try again\"}\n"))).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  /** The console's files, bundled in the jar; {@code /} is its page. */
+  private static FullHttpResponse asset(ChannelHandlerContext ctx, String path) {
+    String name = path.equals("/") ? "index.html" : path.substring("/console/".length());
+    String type = name.endsWith(".html") ? "text/html; charset=utf-8"
+        : name.endsWith(".js") ? "text/javascript; charset=utf-8"
+        : name.endsWith(".css") ? "text/css; charset=utf-8"
+        : name.endsWith(".svg") ? "image/svg+xml" : null;
+    java.io.InputStream in = type == null || name.contains("..") || name.contains("/") ? null
+        : AdminServer.class.getResourceAsStream("/io/meshgate/gateway/console/" + name);
+    if (in == null) {
+      return json(ctx, HttpResponseStatus.NOT_FOUND, "{\"code\":5,\"message\":\"no console file "
+          + name.replace("\"", "") + "\"}");
+    }
+    byte[] bytes;
+    try (in) {
+      bytes = in.readAllBytes();
+    } catch (java.io.IOException e) {
+      return json(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "{\"code\":13,\"message\":"
+          + "\"cannot read the console\"}");
+    }
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+        HttpResponseStatus.OK, ctx.alloc().buffer(bytes.length).writeBytes(bytes));
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, type)
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length)
+        .set(HttpHeaderNames.CACHE_CONTROL, "no-cache")
+        .set("x-content-type-options", "nosniff")
+        .set("content-security-policy", "default-src 'self'; img-src 'self' data:;"
+            + " frame-ancestors 'none'");
+    return response;
   }
 
   /** Answers an authorized API call; runs off the event loop. */
@@ -290,6 +431,17 @@ public final class AdminServer {
           text = change.json();
         }
         case "GET /api/config" -> text = api.config();
+        case "GET /api/reloads" -> text = api.reloads();
+        case "GET /api/traffic" -> text = api.traffic();
+        case "GET /api/services" -> text = api.services();
+        case "POST /api/http" -> {
+          try {
+            text = api.http(body);
+          } catch (Exception e) {
+            status = HttpResponseStatus.BAD_GATEWAY;
+            text = AdminJson.error(14, "the request did not get through the gateway: " + e);
+          }
+        }
         case "GET /api/clusters" -> text = api.clusters();
         case "GET /api/routes" -> text = api.routes();
         case "POST /api/validate" -> {
@@ -308,7 +460,8 @@ public final class AdminServer {
           com.google.gson.JsonObject error = new com.google.gson.JsonObject();
           error.addProperty("code", 5);
           error.addProperty("message", "no admin API endpoint " + method + " " + path
-              + " (try GET /api/config, /api/clusters, /api/routes, POST /api/validate,"
+              + " (try GET /api/config, /api/clusters, /api/routes, /api/reloads,"
+              + " /api/traffic, /api/services, POST /api/validate, /api/call, /api/http,"
               + " GET, PUT or DELETE /api/routes/NAME, /api/clusters/NAME)");
           text = error.toString();
         }

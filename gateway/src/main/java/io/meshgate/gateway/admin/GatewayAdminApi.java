@@ -22,6 +22,9 @@ public final class GatewayAdminApi implements AdminApi {
   private final Supplier<ConfigStore> store;
   private final LongSupplier revision;
   private final Supplier<io.meshgate.gateway.descriptors.Descriptors.Snapshot> descriptors;
+  private io.meshgate.gateway.config.ReloadHistory reloads;
+  private io.meshgate.gateway.telemetry.TrafficHistory traffic;
+  private CallTester tester;
 
   /**
    * @param running the configuration the gateway runs now
@@ -36,6 +39,61 @@ public final class GatewayAdminApi implements AdminApi {
     this.store = store;
     this.revision = revision;
     this.descriptors = descriptors;
+  }
+
+  /**
+   * Adds what the console shows besides the configuration: the reload history, the traffic
+   * history, and the call tester, which calls the main port.
+   *
+   * @param mainPort the gateway's main port, once bound
+   * @param tlsOnly whether the main port speaks only TLS
+   */
+  public GatewayAdminApi withConsole(io.meshgate.gateway.config.ReloadHistory reloads,
+      io.meshgate.gateway.telemetry.TrafficHistory traffic, java.util.function.IntSupplier mainPort,
+      boolean tlsOnly) {
+    this.reloads = reloads;
+    this.traffic = traffic;
+    this.tester = new CallTester(mainPort, tlsOnly, descriptors);
+    return this;
+  }
+
+  /** Stops the call tester's channel. */
+  public void close() {
+    if (tester != null) {
+      tester.close();
+    }
+  }
+
+  @Override
+  public String reloads() {
+    return reloads == null ? "[]" : AdminJson.reloads(reloads.entries());
+  }
+
+  @Override
+  public String traffic() {
+    return traffic == null ? "{\"series\":{}}" : AdminJson.traffic(traffic.snapshot());
+  }
+
+  @Override
+  public String services() {
+    return CallTester.services(descriptors.get());
+  }
+
+  @Override
+  public void call(String body, java.util.function.Consumer<String> events, Runnable done) {
+    if (tester == null) {
+      AdminApi.super.call(body, events, done);
+      return;
+    }
+    tester.call(body, events, done);
+  }
+
+  @Override
+  public String http(String body) throws Exception {
+    if (tester == null) {
+      return AdminApi.super.http(body);
+    }
+    return tester.http(body);
   }
 
   /**
@@ -97,6 +155,11 @@ public final class GatewayAdminApi implements AdminApi {
         target.put(which, name, body);
       }
     } catch (ConfigException e) {
+      if (reloads != null) {
+        reloads.add(new io.meshgate.gateway.config.ReloadHistory.Entry(java.time.Instant.now(),
+            "admin", false, (body == null ? "DELETE " : "PUT ") + "/api/" + section + "/" + name
+                + " refused: " + e.getMessage(), running.get().version()));
+      }
       JsonObject o = new JsonObject();
       o.addProperty("applied", false);
       JsonArray errors = new JsonArray();

@@ -102,6 +102,21 @@ public final class ClusterCircuitBreaker {
     return label(breaker.getState());
   }
 
+  /**
+   * What the breaker measures now: its state, the failure and slow-call rates of its window
+   * (-1 while fewer than {@code minimumCalls} were recorded), the calls in it, and the calls
+   * it refused since it was made.
+   */
+  public record Figures(String state, float failureRate, float slowCallRate, int calls,
+      long notPermitted) {}
+
+  /** The breaker's figures now (for the console). */
+  public Figures figures() {
+    CircuitBreaker.Metrics m = breaker.getMetrics();
+    return new Figures(state(), m.getFailureRate(), m.getSlowCallRate(),
+        m.getNumberOfBufferedCalls(), m.getNumberOfNotPermittedCalls());
+  }
+
   /** Whether {@code status} was made by a breaker (not by the cluster). */
   public static boolean isOpenCircuit(Status status) {
     return status.getCause() instanceof OpenCircuitException;

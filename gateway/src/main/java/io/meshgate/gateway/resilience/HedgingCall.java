@@ -46,6 +46,7 @@ final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private int requested;
   private int attempts;
   private int timer; // the generation of the pending hedging timer
+  private java.util.concurrent.Future<?> pending; // that timer, cancelled once it is not needed
 
   HedgingCall(HedgingPolicy policy, Function<CallOptions, ClientCall<ReqT, RespT>> newAttempt,
       CallOptions options, RetryPolicy.Replay<ReqT> replay, RetryPolicy.Scheduler scheduler) {
@@ -109,7 +110,7 @@ final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     int generation = ++timer;
-    scheduler.schedule(() -> {
+    pending = scheduler.schedule(() -> {
       if (generation == timer && canHedge() && policy.mayHedge()) {
         startAttempt();
         scheduleNext();
@@ -117,14 +118,25 @@ final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }, policy.config().delay().toNanos());
   }
 
+  /** No more attempts will start: the timer goes, not to linger in the loop's queue. */
+  private void stopTimer() {
+    timer++;
+    if (pending != null) {
+      pending.cancel(false);
+      pending = null;
+    }
+  }
+
   private void commit(ClientCall<ReqT, RespT> call, int number) {
     winner = call;
     winnerNumber = number;
     buffer = null;
-    timer++; // no more attempts
-    for (ClientCall<ReqT, RespT> other : List.copyOf(live)) {
-      if (other != call) {
-        other.cancel("another hedged attempt answered first", null);
+    stopTimer(); // no more attempts
+    if (live.size() > 1) {
+      for (ClientCall<ReqT, RespT> other : List.copyOf(live)) {
+        if (other != call) {
+          other.cancel("another hedged attempt answered first", null);
+        }
       }
     }
     if (number > 1) {
@@ -139,6 +151,10 @@ final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     requested += numMessages;
+    if (live.size() == 1) {
+      live.get(0).request(numMessages);
+      return;
+    }
     for (ClientCall<ReqT, RespT> call : List.copyOf(live)) {
       call.request(numMessages);
     }
@@ -158,10 +174,14 @@ final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       bufferedBytes += saved.length;
       if (bufferedBytes > policy.config().bufferBytes()) {
         buffer = null; // too much to replay: the attempts started so far are all there will be
-        timer++;
+        stopTimer();
       } else {
         buffer.add(saved);
       }
+    }
+    if (live.size() == 1) {
+      live.get(0).sendMessage(message);
+      return;
     }
     List<ClientCall<ReqT, RespT>> targets = List.copyOf(live);
     for (int i = 0; i < targets.size(); i++) {
@@ -179,6 +199,10 @@ final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       winner.halfClose();
       return;
     }
+    if (live.size() == 1) {
+      live.get(0).halfClose();
+      return;
+    }
     for (ClientCall<ReqT, RespT> call : List.copyOf(live)) {
       call.halfClose();
     }
@@ -190,7 +214,7 @@ final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     cancelled = true;
-    timer++;
+    stopTimer();
     if (winner != null) {
       winner.cancel(message, cause);
       return;
@@ -224,7 +248,7 @@ final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   private void close(Status status, Metadata trailers) {
     closed = true;
-    timer++;
+    stopTimer();
     listener.onClose(status, trailers);
   }
 

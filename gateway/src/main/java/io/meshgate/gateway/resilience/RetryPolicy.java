@@ -58,7 +58,8 @@ public final class RetryPolicy {
 
   /** Schedules the next attempt on the call's thread. */
   public interface Scheduler {
-    void schedule(Runnable task, long delayNanos);
+    /** @return cancels the task when it has not run yet (it may then never run) */
+    java.util.concurrent.Future<?> schedule(Runnable task, long delayNanos);
   }
 
   /**

@@ -292,7 +292,8 @@ public final class Admission {
       boolean unaryResponse = oneResponse != null ? oneResponse
           : method.getType().serverSendsOneMessage();
       FallbackCall<ReqT, RespT> wrapped = new FallbackCall<>(answers, cacheKey,
-          request.header("cache-control"), fallbackAnswer, unaryResponse,
+          cacheKey == null ? null : request.header("cache-control"), fallbackAnswer,
+          unaryResponse,
           () -> route.newCall(chosen, method, upstreamOptions, loop, replay, idempotent),
           replay, responses, loop);
       degradable = wrapped;

@@ -45,7 +45,10 @@ public final class CallAdmission {
   private volatile EncodedAnswers encoded;
 
   private record EncodedAnswers(Running running, Descriptors.Snapshot snapshot,
-      java.util.concurrent.ConcurrentHashMap<String, FallbackCall.Answer> byMethod) {}
+      java.util.concurrent.ConcurrentHashMap<Object, FallbackCall.Answer> byMethod) {}
+
+  /** A route's fallback answer for one method (no descriptor: the method's name). */
+  private record AnswerKey(String route, Object method) {}
 
   /** The IP rules of the configuration that is running, compiled once per configuration. */
   private volatile Access access;
@@ -214,7 +217,7 @@ public final class CallAdmission {
     com.google.protobuf.Descriptors.ServiceDescriptor described =
         snapshot.pool().services().get(service);
     com.google.protobuf.Descriptors.MethodDescriptor found =
-        described == null ? null : described.findMethodByName(method);
+        described == null ? null : method(snapshot, described, method);
     com.google.protobuf.DescriptorProtos.MethodOptions.IdempotencyLevel level = found == null
         ? com.google.protobuf.DescriptorProtos.MethodOptions.IdempotencyLevel.IDEMPOTENCY_UNKNOWN
         : found.getOptions().getIdempotencyLevel();
@@ -258,10 +261,34 @@ public final class CallAdmission {
             new java.util.concurrent.ConcurrentHashMap<>());
         encoded = current;
       }
-      answer = current.byMethod().computeIfAbsent(route.name() + "/" + service + "/" + method,
+      AnswerKey key = new AnswerKey(route.name(), found != null ? found : service + "/" + method);
+      FallbackCall.Answer known = current.byMethod().get(key);
+      answer = known != null ? known : current.byMethod().computeIfAbsent(key,
           k -> encode(plan.fallback().message(), found, snapshot, route.name()));
     }
     admitted.answers(plan, keyBase, answer, idempotent, oneResponse);
+  }
+
+  /** Methods by service and name, for the descriptors loaded now (no name built per call). */
+  private volatile MethodIndex methods;
+
+  private record MethodIndex(Descriptors.Snapshot snapshot, java.util.Map<
+      com.google.protobuf.Descriptors.ServiceDescriptor, java.util.Map<String,
+          com.google.protobuf.Descriptors.MethodDescriptor>> byService) {}
+
+  private com.google.protobuf.Descriptors.MethodDescriptor method(Descriptors.Snapshot snapshot,
+      com.google.protobuf.Descriptors.ServiceDescriptor service, String name) {
+    MethodIndex index = methods;
+    if (index == null || index.snapshot() != snapshot) {
+      index = new MethodIndex(snapshot, new java.util.concurrent.ConcurrentHashMap<>());
+      methods = index;
+    }
+    return index.byService().computeIfAbsent(service, s -> {
+      java.util.Map<String, com.google.protobuf.Descriptors.MethodDescriptor> byName =
+          new java.util.HashMap<>();
+      s.getMethods().forEach(m -> byName.put(m.getName(), m));
+      return byName;
+    }).get(name);
   }
 
   /** A fallback message as the method's response type. */

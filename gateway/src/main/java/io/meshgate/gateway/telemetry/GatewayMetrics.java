@@ -42,6 +42,7 @@ public final class GatewayMetrics {
   private final AtomicInteger methods = new AtomicInteger();
   private final Map<Key, CallMeters> calls = new ConcurrentHashMap<>();
   private final Map<List<String>, Counter> counters = new ConcurrentHashMap<>();
+  private final TrafficHistory history = new TrafficHistory();
 
   private static final int CODES = Status.Code.values().length;
 
@@ -50,6 +51,11 @@ public final class GatewayMetrics {
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.buckets = config.latencyBuckets().toArray(Duration[]::new);
     this.maxMethods = config.maxMethods();
+  }
+
+  /** The last 15 minutes of calls per route and cluster (the console's charts). */
+  public TrafficHistory history() {
+    return history;
   }
 
   /** The registry, for meters other parts of the gateway add. */
@@ -197,6 +203,7 @@ public final class GatewayMetrics {
       }
       timer.record(nanos, TimeUnit.NANOSECONDS);
       total.increment();
+      history.record(key.route.equals(UNMATCHED) ? null : key.route, key.cluster, code, nanos);
       if (messagesIn > 0) {
         requestMessages.increment(messagesIn);
         requestBytes.increment(bytesIn);

@@ -43,6 +43,10 @@ public final class UpstreamCluster {
 
   private final List<io.meshgate.resolver.tls.CertificateWatcher.Watch> watches =
       new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** Where the cluster's balancers report their endpoints; null for grpc's own policies. */
+  private String statesName;
+  private static final java.util.concurrent.atomic.AtomicLong STATES =
+      new java.util.concurrent.atomic.AtomicLong();
 
   private UpstreamCluster(GatewayConfig.Cluster config, Map<EventExecutor, ManagedChannel> channels,
       ManagedChannel first, ClusterCircuitBreaker breaker, Tracing tracing,
@@ -141,9 +145,13 @@ public final class UpstreamCluster {
             + e.getMessage(), e);
       }
     }
+    // Meshgate's policies report their endpoints (for the console and /api/clusters) under a
+    // name of this cluster object: a reload's next cluster of the same name reports apart.
+    String statesName = config.lbPolicy().startsWith("meshgate_")
+        ? config.name() + "#" + STATES.incrementAndGet() : null;
     for (EventLoop loop : loops.workerLoops()) {
       ManagedChannel channel = newChannel(config, loop, loops, limits,
-          offloadExecutor, tls);
+          offloadExecutor, tls, statesName);
       channels.put(loop, channel);
       if (first == null) {
         first = channel;
@@ -155,12 +163,13 @@ public final class UpstreamCluster {
     UpstreamCluster cluster = new UpstreamCluster(config, channels, first, breaker, tracing,
         metrics);
     cluster.watches.addAll(watches);
+    cluster.statesName = statesName;
     return cluster;
   }
 
   private static ManagedChannel newChannel(GatewayConfig.Cluster config, EventLoop loop,
       EventLoops loops, GatewayConfig.Limits limits, Executor offloadExecutor,
-      io.netty.handler.ssl.SslContext tls) {
+      io.netty.handler.ssl.SslContext tls, String statesName) {
     NettyChannelBuilder builder = NettyChannelBuilder.forTarget(config.target());
     if (tls == null) {
       builder.usePlaintext();
@@ -182,7 +191,7 @@ public final class UpstreamCluster {
         .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS,
             (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis()))
         .withOption(ChannelOption.ALLOCATOR, loops.allocator())
-        .defaultServiceConfig(config.serviceConfig())
+        .defaultServiceConfig(serviceConfig(config, statesName))
         .disableRetry()
         .maxInboundMessageSize(limits.maxMessageBytes())
         .maxInboundMetadataSize(limits.maxHeaderListBytes())
@@ -194,6 +203,28 @@ public final class UpstreamCluster {
         .directExecutor()
         .userAgent("meshgate")
         .build();
+  }
+
+  /** The cluster's service config, its policy told where to report its endpoints. */
+  private static Map<String, ?> serviceConfig(GatewayConfig.Cluster config, String statesName) {
+    Map<String, ?> serviceConfig = config.serviceConfig();
+    if (statesName == null) {
+      return serviceConfig;
+    }
+    Map<String, Object> policy = new java.util.LinkedHashMap<>(config.lbConfig());
+    policy.put("statesName", statesName);
+    Map<String, Object> withStates = new java.util.LinkedHashMap<>(serviceConfig);
+    withStates.put("loadBalancingConfig", List.of(Map.of(config.lbPolicy(), policy)));
+    return withStates;
+  }
+
+  /**
+   * The cluster's endpoints as its balancers see them (merged over the per-loop channels), or
+   * null when its policy is one of grpc's own, which report none.
+   */
+  public List<io.meshgate.resolver.EndpointStates.EndpointState> endpoints() {
+    return statesName == null ? null
+        : io.meshgate.resolver.EndpointStates.named(statesName).endpoints();
   }
 
   @SuppressWarnings("deprecation")
@@ -383,6 +414,9 @@ public final class UpstreamCluster {
   public void shutdown() {
     watches.forEach(io.meshgate.resolver.tls.CertificateWatcher.Watch::close);
     channels.values().forEach(ManagedChannel::shutdown);
+    if (statesName != null) {
+      io.meshgate.resolver.EndpointStates.remove(statesName);
+    }
   }
 
   /** Waits for calls in flight to finish, then cancels those left. */
