@@ -14,9 +14,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Runs grpc-java's AsyncClient against grpc-java's AsyncServer three ways in one run — directly,
- * through Meshgate, through nginx {@code grpc_pass} — for unary and streaming calls, and prints
- * QPS and latency for each with the ratios Meshgate / direct and Meshgate / nginx.
+ * Runs grpc-java's AsyncClient against grpc-java's AsyncServer in one run — directly, through
+ * Meshgate (and Meshgate on the newer JVM when {@code /usr/lib/jvm/temurin-25-jdk-amd64} is
+ * there), through HAProxy, nghttpx, nginx {@code grpc_pass} and Caddy, each with a minimal h2c
+ * configuration — for unary and streaming calls, and prints QPS, latency and each proxy's CPU
+ * per call (from /proc) with the ratios to the direct path and to Meshgate.
  *
  * <p>With {@code --floors} (on unless {@code --floors=false}) two reference proxies run in the
  * same rounds: {@link GrpcJavaPassThrough} (grpc-java server and client passing bytes, nothing
@@ -45,6 +47,8 @@ public final class ProxyBench {
 
   private final String baselineJar;
   private final long ticksPerSecond;
+  private final String jdk25;
+  private final java.util.Set<String> peers;
 
   /** One run; {@code cpuMicros} is the proxy's CPU per call (-1 for the direct path). */
   record Result(long qps, long p50, long p99, double cpuMicros) {}
@@ -97,6 +101,10 @@ public final class ProxyBench {
     this.rounds = Integer.parseInt(options.getOrDefault("rounds", "1"));
     this.floors = Boolean.parseBoolean(options.getOrDefault("floors", "true"));
     this.baselineJar = options.get("baseline-jar");
+    String newer = options.getOrDefault("jdk25", "/usr/lib/jvm/temurin-25-jdk-amd64");
+    this.jdk25 = Files.isExecutable(Path.of(newer, "bin", "java")) ? newer : null;
+    this.peers = new java.util.LinkedHashSet<>(List.of(options.getOrDefault("peers",
+        "haproxy,nghttpx,nginx,caddy").split(",")));
     Process getconf = new ProcessBuilder("getconf", "CLK_TCK").start();
     this.ticksPerSecond = Long.parseLong(new String(getconf.getInputStream().readAllBytes(),
         StandardCharsets.US_ASCII).strip());
@@ -108,7 +116,8 @@ public final class ProxyBench {
       if (!arg.startsWith("--") || !arg.contains("=")) {
         System.err.println("usage: ProxyBench [--root=DIR] [--duration=S] [--warmup=S]"
             + " [--channels=N] [--outstanding=N] [--workers=N] [--rounds=N]"
-            + " [--floors=true|false] [--baseline-jar=meshgate.jar]");
+            + " [--floors=true|false] [--baseline-jar=meshgate.jar]"
+            + " [--peers=haproxy,nghttpx,nginx,caddy] [--jdk25=DIR|none]");
         System.exit(2);
       }
       options.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
@@ -125,7 +134,6 @@ public final class ProxyBench {
     int serverPort = BenchProcesses.freePort();
     int gatewayPort = BenchProcesses.freePort();
     int adminPort = BenchProcesses.freePort();
-    int nginxPort = BenchProcesses.freePort();
 
     processes.start("backend", List.of(javaCmd, "-cp", benchJar,
         "io.grpc.benchmarks.qps.AsyncServer",
@@ -157,29 +165,19 @@ public final class ProxyBench {
       processes.awaitPort(baselinePort);
     }
 
-    Files.createDirectories(work.resolve("nginx/logs"));
-    Files.writeString(work.resolve("nginx/nginx.conf"), String.format(Locale.ROOT, """
-        worker_processes %d;
-        daemon off;
-        pid %s/nginx.pid;
-        error_log %s/logs/error.log warn;
-        events { worker_connections 4096; }
-        http {
-          access_log off;
-          client_body_temp_path %s/tmp;
-          proxy_temp_path %s/tmp;
-          upstream backend { server 127.0.0.1:%d; keepalive 64; }
-          server {
-            listen 127.0.0.1:%d http2;
-            http2_max_concurrent_streams 1000;
-            location / { grpc_pass grpc://backend; }
-          }
-        }
-        """, workers, work.resolve("nginx"), work.resolve("nginx"), work.resolve("nginx"),
-        work.resolve("nginx"), serverPort, nginxPort));
-    proxies.put("nginx", processes.start("nginx", List.of("nginx", "-p",
-        work.resolve("nginx").toString(), "-c", work.resolve("nginx/nginx.conf").toString())));
-    processes.awaitPort(nginxPort);
+    Map<String, Integer> peerPorts = startPeers(serverPort, proxies);
+    int jdk25Port = BenchProcesses.freePort();
+    if (jdk25 != null) {
+      Path newerConfig = work.resolve("meshgate-jdk25.yaml");
+      Files.writeString(newerConfig, Files.readString(config)
+          .replace("port: " + gatewayPort + ",", "port: " + jdk25Port + ",")
+          .replace("port: " + adminPort + "}", "port: " + BenchProcesses.freePort() + "}"));
+      proxies.put("meshgate-jdk25", processes.start("meshgate-jdk25", List.of(
+          Path.of(jdk25, "bin", "java").toString(), "-Dio.netty.leakDetection.level=disabled",
+          "-jar", root.resolve("gateway/target/meshgate.jar").toString(), "--config",
+          newerConfig.toString())));
+      processes.awaitPort(jdk25Port);
+    }
 
     int grpcFloorPort = BenchProcesses.freePort();
     int nettyFloorPort = BenchProcesses.freePort();
@@ -196,22 +194,25 @@ public final class ProxyBench {
 
     System.out.printf(Locale.ROOT, "Meshgate proxy benchmark: grpc-benchmarks AsyncClient -> "
             + "AsyncServer, %d channels x %d outstanding RPCs, %ds warmup + %ds per run, "
-            + "%d round(s), gateway/nginx workers: %d, %d cores%n%n", channels, outstanding,
+            + "%d round(s), proxy workers/threads: %d, %d cores%n%n", channels, outstanding,
         warmup, duration, rounds, workers, Runtime.getRuntime().availableProcessors());
     Map<String, Integer> targets = new LinkedHashMap<>();
     targets.put("direct", serverPort);
     targets.put("meshgate", gatewayPort);
+    if (jdk25 != null) {
+      targets.put("meshgate-jdk25", jdk25Port);
+    }
     if (baselineJar != null) {
       targets.put("baseline", baselinePort);
     }
-    targets.put("nginx", nginxPort);
+    targets.putAll(peerPorts);
     if (floors) {
       targets.put("grpc-floor", grpcFloorPort);
       targets.put("netty-floor", nettyFloorPort);
     }
     StringBuilder table = new StringBuilder();
-    table.append(String.format(Locale.ROOT, "%-10s %-11s %10s %10s %10s %14s%n",
-        "mode", "path", "QPS", "p50 us", "p99 us", "proxy CPU/call"));
+    table.append(String.format(Locale.ROOT, "%-10s %-15s %10s %10s %10s %14s %12s%n",
+        "mode", "path", "QPS", "p50 us", "p99 us", "proxy CPU/call", "QPS/direct"));
     StringBuilder ratios = new StringBuilder();
     for (boolean streaming : new boolean[] {false, true}) {
       String mode = streaming ? "streaming" : "unary";
@@ -243,23 +244,27 @@ public final class ProxyBench {
       results.forEach((k, v) -> median.put(k, new Result(median(v).qps(),
           median(v).p50(), median(v).p99(), medianCpu(v))));
       median.forEach((path, r) -> table.append(String.format(Locale.ROOT,
-          "%-10s %-11s %10d %10d %10d %14s%n", mode, path, r.qps(), r.p50(), r.p99(),
-          cpu(r.cpuMicros()))));
-      ratios.append(String.format(Locale.ROOT,
-          "%-10s meshgate/direct QPS = %.2f   meshgate/nginx QPS = %.2f"
-              + "   nginx/direct QPS = %.2f%n",
-          mode, ratio(median.get("meshgate"), median.get("direct")),
-          ratio(median.get("meshgate"), median.get("nginx")),
-          ratio(median.get("nginx"), median.get("direct"))));
+          "%-10s %-15s %10d %10d %10d %14s %12.2f%n", mode, path, r.qps(), r.p50(), r.p99(),
+          cpu(r.cpuMicros()), ratio(r, median.get("direct")))));
+      for (String peer : peerPorts.keySet()) {
+        Result m = median.get("meshgate");
+        Result other = median.get(peer);
+        ratios.append(String.format(Locale.ROOT, "%-10s meshgate/%s: QPS %.2f, CPU per call"
+                + " %.2f, p99 %.2f%n", mode, peer, ratio(m, other),
+            m.cpuMicros() / other.cpuMicros(), (double) m.p99() / Math.max(1, other.p99())));
+      }
+      if (jdk25 != null) {
+        ratios.append(String.format(Locale.ROOT, "%-10s meshgate on JDK 25 / JDK 17: QPS %.2f,"
+                + " CPU per call %.3f%n", mode, ratio(median.get("meshgate-jdk25"),
+                median.get("meshgate")), median.get("meshgate-jdk25").cpuMicros()
+                / median.get("meshgate").cpuMicros()));
+      }
       if (baselineJar != null) {
         ratios.append(String.format(Locale.ROOT,
             "%-10s meshgate/baseline QPS = %.2f   meshgate/baseline CPU per call = %.3f%n",
             mode, ratio(median.get("meshgate"), median.get("baseline")),
             median.get("meshgate").cpuMicros() / median.get("baseline").cpuMicros()));
       }
-      ratios.append(String.format(Locale.ROOT,
-          "%-10s CPU per call meshgate/nginx = %.2f%n", mode,
-          median.get("meshgate").cpuMicros() / median.get("nginx").cpuMicros()));
       if (floors) {
         ratios.append(String.format(Locale.ROOT,
             "%-10s floors: grpc-java pass-through/direct QPS = %.2f"
@@ -272,6 +277,97 @@ public final class ProxyBench {
     System.out.print(table);
     System.out.println();
     System.out.print(ratios);
+  }
+
+  /**
+   * Starts the peer proxies named by {@code --peers}, each with a minimal h2c configuration in
+   * front of the backend, and returns their ports.
+   */
+  Map<String, Integer> startPeers(int serverPort, Map<String, Process> proxies)
+      throws Exception {
+    Map<String, Integer> ports = new LinkedHashMap<>();
+    if (peers.contains("haproxy")) {
+      int port = BenchProcesses.freePort();
+      Path cfg = work.resolve("haproxy.cfg");
+      Files.writeString(cfg, String.format(Locale.ROOT, """
+          global
+            nbthread %d
+          defaults
+            mode http
+            timeout connect 5s
+            timeout client 60s
+            timeout server 60s
+          frontend grpc
+            bind 127.0.0.1:%d proto h2
+            default_backend backend
+          backend backend
+            server s1 127.0.0.1:%d proto h2
+          """, workers, port, serverPort));
+      proxies.put("haproxy", processes.start("haproxy", List.of("haproxy", "-db", "-f",
+          cfg.toString())));
+      processes.awaitPort(port);
+      ports.put("haproxy", port);
+    }
+    if (peers.contains("nghttpx")) {
+      int port = BenchProcesses.freePort();
+      proxies.put("nghttpx", processes.start("nghttpx", List.of("nghttpx", "--conf=/dev/null",
+          "--frontend=127.0.0.1," + port + ";no-tls",
+          "--backend=127.0.0.1," + serverPort + ";;proto=h2", "--workers=" + workers,
+          "--accesslog-file=/dev/null", "--errorlog-file=" + work.resolve("nghttpx-error.log"),
+          "--frontend-http2-max-concurrent-streams=1000", "--no-via", "--no-ocsp")));
+      processes.awaitPort(port);
+      ports.put("nghttpx", port);
+    }
+    if (peers.contains("nginx")) {
+      int port = BenchProcesses.freePort();
+      Files.createDirectories(work.resolve("nginx/logs"));
+      Files.writeString(work.resolve("nginx/nginx.conf"), String.format(Locale.ROOT, """
+          worker_processes %d;
+          daemon off;
+          pid %s/nginx.pid;
+          error_log %s/logs/error.log warn;
+          events { worker_connections 4096; }
+          http {
+            access_log off;
+            client_body_temp_path %s/tmp;
+            proxy_temp_path %s/tmp;
+            upstream backend { server 127.0.0.1:%d; keepalive 64; }
+            server {
+              listen 127.0.0.1:%d http2;
+              http2_max_concurrent_streams 1000;
+              client_max_body_size 0;
+              location / { grpc_pass grpc://backend; }
+            }
+          }
+          """, workers, work.resolve("nginx"), work.resolve("nginx"), work.resolve("nginx"),
+          work.resolve("nginx"), serverPort, port));
+      proxies.put("nginx", processes.start("nginx", List.of("nginx", "-p",
+          work.resolve("nginx").toString(), "-c", work.resolve("nginx/nginx.conf").toString())));
+      processes.awaitPort(port);
+      ports.put("nginx", port);
+    }
+    if (peers.contains("caddy")) {
+      int port = BenchProcesses.freePort();
+      Path caddyfile = work.resolve("Caddyfile");
+      Files.writeString(caddyfile, String.format(Locale.ROOT, """
+          {
+            admin off
+            auto_https off
+            servers {
+              protocols h1 h2c
+            }
+          }
+          http://127.0.0.1:%d {
+            bind 127.0.0.1
+            reverse_proxy h2c://127.0.0.1:%d
+          }
+          """, port, serverPort));
+      proxies.put("caddy", processes.start("caddy", List.of("caddy", "run", "--config",
+          caddyfile.toString(), "--adapter", "caddyfile")));
+      processes.awaitPort(port);
+      ports.put("caddy", port);
+    }
+    return ports;
   }
 
   static double ratio(Result a, Result b) {

@@ -455,7 +455,11 @@ final class GrpcProxyStream extends Http2StreamHandler {
 
   /** Ends the call with a status the gateway makes itself. */
   private void fail(Status status) {
-    if (call != null && !finished) {
+    boolean cancelUpstream = call != null && !finished;
+    // The upstream call's own end, which cancel() may deliver before it returns, is not the
+    // answer: the client gets this status.
+    finished = true;
+    if (cancelUpstream) {
       call.cancel("the gateway failed the call: " + status.getDescription(), null);
     }
     if (responseHeadersSent) {

@@ -1,0 +1,229 @@
+package io.meshgate.bench;
+
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ServerCalls;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Messages of 1 MiB and 64 MiB through each proxy: a unary call whose request is that large,
+ * answered with its length, sent directly, through Meshgate with its default configuration,
+ * through Meshgate with {@code limits.maxMessageBytes: 128MiB}, and through HAProxy, nghttpx,
+ * nginx and Caddy. Prints per path and size: whether it passed (or the status it got), the time
+ * per call, and how much the proxy process's resident memory grew at its peak during the calls
+ * (sampled from {@code /proc} every 20 ms); for Meshgate also the peak of the direct buffer
+ * memory its overload manager reports. The backend is a grpc-java server of this harness that
+ * accepts 128 MiB messages.
+ */
+public final class LargeMessageBench {
+  private static final MethodDescriptor<byte[], byte[]> ECHO_LENGTH = MethodDescriptor
+      .<byte[], byte[]>newBuilder()
+      .setType(MethodDescriptor.MethodType.UNARY)
+      .setFullMethodName("bench.Large/Length")
+      .setRequestMarshaller(new Bytes())
+      .setResponseMarshaller(new Bytes())
+      .build();
+  private static final int LIMIT = 128 * 1024 * 1024;
+
+  private LargeMessageBench() {}
+
+  /** Messages as byte arrays. */
+  private static final class Bytes implements MethodDescriptor.Marshaller<byte[]> {
+    @Override
+    public InputStream stream(byte[] value) {
+      return new ByteArrayInputStream(value);
+    }
+
+    @Override
+    public byte[] parse(InputStream stream) {
+      try {
+        return stream.readAllBytes();
+      } catch (IOException e) {
+        throw Status.INTERNAL.withCause(e).asRuntimeException();
+      }
+    }
+  }
+
+  /** One size through one path. */
+  record Result(String outcome, double millisPerCall, long peakRssGrowth, long peakDirect) {}
+
+  public static void main(String[] args) throws Exception {
+    ProxyBench bench = new ProxyBench(Map.of("root", args.length > 0 ? args[0] : "..",
+        "floors", "false"));
+    try (BenchProcesses processes = bench.processes()) {
+      run(bench, processes);
+    }
+  }
+
+  private static void run(ProxyBench bench, BenchProcesses processes) throws Exception {
+    Server backend = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .maxInboundMessageSize(LIMIT)
+        .addService(ServerServiceDefinition.builder("bench.Large")
+            .addMethod(ECHO_LENGTH, ServerCalls.asyncUnaryCall((request, responses) -> {
+              responses.onNext(ByteBuffer.allocate(8).putLong(request.length).array());
+              responses.onCompleted();
+            })).build())
+        .build().start();
+    try {
+      Map<String, Integer> ports = new LinkedHashMap<>();
+      Map<String, Process> proxies = new LinkedHashMap<>();
+      Map<String, Integer> admins = new LinkedHashMap<>();
+      ports.put("direct", backend.getPort());
+      for (String variant : List.of("meshgate", "meshgate 128MiB")) {
+        int port = BenchProcesses.freePort();
+        int admin = BenchProcesses.freePort();
+        Path config = bench.work().resolve(variant.replace(' ', '-') + ".yaml");
+        Files.writeString(config, String.format(Locale.ROOT, """
+            listener: {host: 127.0.0.1, port: %d, workerThreads: %d}
+            admin: {host: 127.0.0.1, port: %d}
+            %s
+            clusters: [{name: bench, endpoints: ["127.0.0.1:%d"]}]
+            routes: [{match: {servicePrefix: ""}, cluster: bench}]
+            """, port, bench.workers(), admin, variant.contains("128")
+            ? "limits: {maxMessageBytes: 128MiB}" : "", backend.getPort()));
+        proxies.put(variant, processes.start(variant.replace(' ', '-'), List.of(
+            bench.root().resolve("bin/meshgate").toString(), "--config", config.toString())));
+        processes.awaitPort(port);
+        ports.put(variant, port);
+        admins.put(variant, admin);
+      }
+      Map<String, Integer> peers = bench.startPeers(backend.getPort(), proxies);
+      ports.putAll(peers);
+      System.out.printf(Locale.ROOT, "Large messages: one unary call at a time, its request 1 MiB"
+          + " (20 calls) or 64 MiB (3 calls), answered with its length; %d cores%n%n",
+          Runtime.getRuntime().availableProcessors());
+      System.out.printf(Locale.ROOT, "%-17s %-7s %-28s %12s %16s %14s%n", "path", "size",
+          "outcome", "ms per call", "peak RSS growth", "peak direct");
+      for (int size : new int[] {1 << 20, 64 << 20}) {
+        int calls = size == 1 << 20 ? 20 : 3;
+        byte[] message = new byte[size];
+        for (Map.Entry<String, Integer> path : ports.entrySet()) {
+          Result r = measure(path.getValue(), message, calls, proxies.get(path.getKey()),
+              admins.get(path.getKey()));
+          System.out.printf(Locale.ROOT, "%-17s %-7s %-28s %12.1f %16s %14s%n", path.getKey(),
+              size == 1 << 20 ? "1 MiB" : "64 MiB", r.outcome(), r.millisPerCall(),
+              r.peakRssGrowth() < 0 ? "-" : mib(r.peakRssGrowth()),
+              r.peakDirect() < 0 ? "-" : mib(r.peakDirect()));
+        }
+      }
+    } finally {
+      backend.shutdownNow();
+    }
+  }
+
+  private static String mib(long bytes) {
+    return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+  }
+
+  private static Result measure(int port, byte[] message, int calls, Process proxy,
+      Integer admin) throws Exception {
+    ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+        .maxInboundMessageSize(LIMIT).build();
+    AtomicBoolean done = new AtomicBoolean();
+    AtomicLong peakRss = new AtomicLong();
+    AtomicLong peakDirect = new AtomicLong(-1);
+    long baseline = proxy == null ? -1 : rss(proxy.pid());
+    Thread sampler = new Thread(() -> {
+      while (!done.get()) {
+        if (proxy != null) {
+          peakRss.accumulateAndGet(rss(proxy.pid()), Math::max);
+        }
+        if (admin != null) {
+          peakDirect.accumulateAndGet(direct(admin), Math::max);
+        }
+        try {
+          TimeUnit.MILLISECONDS.sleep(20);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }, "sampler");
+    sampler.setDaemon(true);
+    sampler.start();
+    String outcome = "OK";
+    long started = System.nanoTime();
+    int made = 0;
+    try {
+      for (int i = 0; i < calls; i++) {
+        byte[] answer = ClientCalls.blockingUnaryCall(channel, ECHO_LENGTH,
+            CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS), message);
+        made++;
+        if (ByteBuffer.wrap(answer).getLong() != message.length) {
+          outcome = "wrong length";
+        }
+      }
+    } catch (StatusRuntimeException e) {
+      String description = String.valueOf(e.getStatus().getDescription());
+      outcome = e.getStatus().getCode() + ": " + description.substring(0,
+          Math.min(description.length(), 60));
+    } finally {
+      done.set(true);
+      sampler.join();
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    double millis = (System.nanoTime() - started) / 1e6 / Math.max(1, made);
+    return new Result(outcome, millis, proxy == null ? -1 : peakRss.get() - baseline,
+        peakDirect.get());
+  }
+
+  /** Resident memory of a process and its children (nginx's workers), in bytes. */
+  private static long rss(long pid) {
+    long total = rssOf(pid);
+    for (ProcessHandle child : (Iterable<ProcessHandle>) ProcessHandle.of(pid).map(
+        ProcessHandle::descendants).orElse(java.util.stream.Stream.empty())::iterator) {
+      total += rssOf(child.pid());
+    }
+    return total;
+  }
+
+  private static long rssOf(long pid) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      return 0;
+    }
+    return 0;
+  }
+
+  /** Meshgate's direct buffer memory in use, from its own metrics. */
+  private static long direct(int admin) {
+    try {
+      java.net.http.HttpResponse<String> metrics = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + admin
+              + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+      for (String line : metrics.body().split("\n")) {
+        if (line.startsWith("meshgate_overload_memory_bytes") && line.contains("direct")) {
+          return (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        }
+      }
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      return -1;
+    }
+    return -1;
+  }
+}
