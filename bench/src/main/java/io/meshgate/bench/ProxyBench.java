@@ -357,7 +357,7 @@ public final class ProxyBench {
               protocols h1 h2c
             }
           }
-          http://127.0.0.1:%d {
+          :%d {
             bind 127.0.0.1
             reverse_proxy h2c://127.0.0.1:%d
           }
