@@ -55,6 +55,14 @@ public final class AdminServer {
         return t;
       });
   private final AdminApi api;
+  // The API's answers are small and quick, but a console polls several at once every 2 s: a
+  // pool of their own, so that they neither wait behind a scrape nor are refused because of one.
+  private final ThreadPoolExecutor apiPool = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS,
+      new ArrayBlockingQueue<>(32), r -> {
+        Thread t = new Thread(r, "meshgate-admin-api");
+        t.setDaemon(true);
+        return t;
+      });
   private final io.meshgate.gateway.front.ServerTls tls;
   private Channel serverChannel;
 
@@ -78,6 +86,7 @@ public final class AdminServer {
     this.metrics = metrics;
     this.api = api;
     scraper.allowCoreThreadTimeOut(true);
+    apiPool.allowCoreThreadTimeOut(true);
   }
 
   private FullHttpResponse readiness(ChannelHandlerContext ctx) {
@@ -130,6 +139,7 @@ public final class AdminServer {
       serverChannel.close().syncUninterruptibly();
     }
     scraper.shutdownNow();
+    apiPool.shutdownNow();
     tester.shutdownNow();
   }
 
@@ -253,7 +263,7 @@ public final class AdminServer {
       return;
     }
     try {
-      (method.equals("POST") && path.equals("/api/http") ? tester : scraper).execute(
+      (method.equals("POST") && path.equals("/api/http") ? tester : apiPool).execute(
           () -> answer(ctx, method, path, body, keepAlive));
     } catch (RejectedExecutionException e) {
       send(ctx, json(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE,
