@@ -256,7 +256,10 @@ async function clusters(first) {
       'No circuit breaker.');
     const channels = Object.entries(c.channels || {}).map(([s, n]) => n + ' ' + s).join(', ');
     let endpoints;
-    if (c.endpointStates) {
+    if (c.endpointStates && c.endpointStates.length === 0) {
+      endpoints = h('p', { class: 'muted idle' }, 'No endpoints reported yet: the cluster\'s'
+        + ' channels connect on its first call.');
+    } else if (c.endpointStates) {
       endpoints = h('table', { class: 'endpoints' },
         h('tr', {}, ['address', 'zone', 'weight', 'state', 'outlier ejection', 'in flight']
           .map(t => h('th', {}, t))),
