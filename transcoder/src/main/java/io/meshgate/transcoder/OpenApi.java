@@ -48,8 +48,11 @@ public final class OpenApi {
   private final Set<String> seen = new HashSet<>();
   private final Map<FileDescriptor, Map<List<Integer>, String>> comments = new HashMap<>();
 
-  private OpenApi(Predicate<MethodDescriptor> bearer) {
+  private final Predicate<MethodDescriptor> include;
+
+  private OpenApi(Predicate<MethodDescriptor> bearer, Predicate<MethodDescriptor> include) {
     this.bearer = bearer;
+    this.include = include;
   }
 
   /**
@@ -62,7 +65,18 @@ public final class OpenApi {
    */
   public static String document(HttpRouteTable table, String title, String version,
       Predicate<MethodDescriptor> bearer) {
-    return new OpenApi(bearer).build(table, title, version);
+    return document(table, title, version, bearer, method -> true);
+  }
+
+  /**
+   * The document of the operations whose method {@code include} accepts (a gateway: the methods
+   * it routes), as JSON.
+   *
+   * @see #document(HttpRouteTable, String, String, Predicate)
+   */
+  public static String document(HttpRouteTable table, String title, String version,
+      Predicate<MethodDescriptor> bearer, Predicate<MethodDescriptor> include) {
+    return new OpenApi(bearer, include).build(table, title, version);
   }
 
   private String build(HttpRouteTable table, String title, String version) {
@@ -78,6 +92,9 @@ public final class OpenApi {
     JsonArray tags = new JsonArray();
     Set<String> tagged = new HashSet<>();
     for (HttpRoute route : table.routes()) {
+      if (!include.test(route.method())) {
+        continue;
+      }
       String path = openApiPath(route.template());
       JsonObject item = paths.has(path) ? paths.getAsJsonObject(path) : new JsonObject();
       String service = route.method().getService().getFullName();

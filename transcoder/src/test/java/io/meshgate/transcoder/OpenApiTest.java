@@ -78,4 +78,23 @@ class OpenApiTest {
     assertTrue(result.getOpenAPI().getPaths().containsKey("/v1/{name}"), json);
     assertTrue(table.routes().size() >= 6, "every binding: " + table.routes());
   }
+
+  @Test
+  void onlyTheIncludedMethodsBecomeOperations() {
+    com.google.protobuf.Descriptors.MethodDescriptor first = TABLE.routes().get(0).method();
+    JsonObject doc = JsonParser.parseString(OpenApi.document(TABLE, "Conformance", "1",
+        method -> false, method -> method.equals(first))).getAsJsonObject();
+    JsonObject paths = doc.getAsJsonObject("paths");
+    long operations = TABLE.routes().stream().filter(r -> r.method().equals(first)).count();
+    assertTrue(paths.size() >= 1 && paths.size() <= operations, paths.keySet().toString());
+    for (String path : paths.keySet()) {
+      for (var op : paths.getAsJsonObject(path).entrySet()) {
+        if (op.getValue().isJsonObject() && op.getValue().getAsJsonObject().has("operationId")) {
+          assertTrue(op.getValue().getAsJsonObject().get("operationId").getAsString()
+              .endsWith(first.getName()) || op.getValue().getAsJsonObject()
+              .get("operationId").getAsString().contains(first.getName() + "_"), op.toString());
+        }
+      }
+    }
+  }
 }

@@ -174,7 +174,7 @@ public final class AdminServer {
         case "/healthz" -> json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}");
         case "/readyz" -> readiness(ctx);
         case "/openapi.json" -> json(ctx, HttpResponseStatus.OK, api.openApi());
-        case "/openapi.yaml" -> text(ctx, "application/yaml", yaml(api.openApi()));
+        case "/openapi.yaml" -> text(ctx, "application/yaml", io.meshgate.gateway.config.JsonYaml.of(api.openApi()));
         default -> {
           com.google.gson.JsonObject error = new com.google.gson.JsonObject();
           error.addProperty("code", 5);
@@ -496,15 +496,6 @@ public final class AdminServer {
     } else {
       ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
     }
-  }
-
-  /** A JSON document as YAML (YAML is a superset of JSON; block style reads better). */
-  private static String yaml(String json) {
-    Object tree = new com.google.gson.Gson().fromJson(json, Object.class);
-    org.yaml.snakeyaml.DumperOptions options = new org.yaml.snakeyaml.DumperOptions();
-    options.setDefaultFlowStyle(org.yaml.snakeyaml.DumperOptions.FlowStyle.BLOCK);
-    options.setWidth(100);
-    return new org.yaml.snakeyaml.Yaml(options).dump(tree);
   }
 
   private static FullHttpResponse text(ChannelHandlerContext ctx, String type, String body) {

@@ -725,10 +725,12 @@ public record GatewayConfig(
    * @param serveReflection whether the gateway answers gRPC server reflection itself, for the
    *     services it routes and has descriptors of
    * @param cors cross-origin settings for browsers, or null for none
+   * @param serveOpenApi whether the main port answers {@code GET /openapi.json} and
+   *     {@code /openapi.yaml} with the REST API of the methods the routes take
    */
   public record Transcoding(List<Path> descriptorFiles, List<ReflectionSource> reflection,
       Duration watchInterval, RestOptions rest, List<String> forwardHeaders,
-      boolean serveReflection, Cors cors) {
+      boolean serveReflection, Cors cors, boolean serveOpenApi) {
     public Transcoding {
       descriptorFiles = List.copyOf(descriptorFiles);
       reflection = List.copyOf(reflection);
@@ -738,7 +740,7 @@ public record GatewayConfig(
     /** No descriptors: every REST request is an unknown route. */
     public static Transcoding none() {
       return new Transcoding(List.of(), List.of(), Duration.ZERO,
-          new RestOptions(JsonOptions.DEFAULT, false), List.of(), true, null);
+          new RestOptions(JsonOptions.DEFAULT, false), List.of(), true, null, false);
     }
 
     /** Whether any descriptor source is configured. */

@@ -76,9 +76,10 @@ final class TranscodingBinder {
     }
     boolean serveReflection = o.bool("serveReflection", true);
     GatewayConfig.Cors cors = cors(o.obj("cors"));
+    boolean openApi = o.bool("openApi", false);
     o.finish();
     return new GatewayConfig.Transcoding(files, sources, watch, rest, forward, serveReflection,
-        cors);
+        cors, openApi);
   }
 
   /** {@code json:} and {@code ignoreUnknownQueryParameters:} of {@code o}, over defaults. */

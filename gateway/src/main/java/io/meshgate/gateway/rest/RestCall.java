@@ -95,6 +95,12 @@ final class RestCall extends UpstreamHttpCall {
       preflight(service.cors(), origin);
       return;
     }
+    if (service.config().serveOpenApi() && (request.method().equals("GET")
+        || request.method().equals("HEAD")) && (request.rawPath().equals("/openapi.json")
+        || request.rawPath().equals("/openapi.yaml"))) {
+      openApi(request.rawPath().endsWith(".yaml"));
+      return;
+    }
     snapshot = service.snapshot();
     RouteMatch match = snapshot.table().match(request.method(), request.rawPath());
     if (match.kind() != RouteMatch.Kind.FOUND && request.method().equals("HEAD")) {
@@ -182,6 +188,22 @@ final class RestCall extends UpstreamHttpCall {
         null, out.executor(), RetryPolicy.Replay.BYTE_ARRAYS,
         RetryPolicy.Replay.BYTE_ARRAYS, new Listener());
     sendAll(messages);
+  }
+
+  /** The REST API's OpenAPI document ({@code transcoding.openApi}). */
+  private void openApi(boolean yaml) {
+    String json = service.openApi();
+    byte[] body = (yaml ? io.meshgate.gateway.config.JsonYaml.of(json) : json)
+        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    HttpHeaders headers = new DefaultHttpHeaders()
+        .set(HttpHeaderNames.CONTENT_TYPE, yaml ? "application/yaml" : "application/json")
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+    if (corsOrigin != null) {
+      service.cors().addResponseHeaders(corsOrigin, headers);
+    }
+    record.finish(Status.Code.OK, HttpResponseStatus.OK.code());
+    out.respond(HttpResponseStatus.OK, headers, request.method().equals("HEAD")
+        ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
   }
 
   /** Answers a call the admission chain refused, in REST's terms. */

@@ -81,6 +81,20 @@ public final class RestService implements HttpAdapter {
     return admission;
   }
 
+  /**
+   * The OpenAPI document of the REST operations whose methods a route takes, with the bearer
+   * scheme on those whose route requires a token ({@code transcoding.openApi}).
+   */
+  String openApi() {
+    return io.meshgate.transcoder.OpenApi.document(snapshot().table(), "Meshgate REST API",
+        "the gateway's routes", method -> {
+          io.meshgate.gateway.route.Route route = admission.routeOf(
+              method.getService().getFullName(), method.getName());
+          return route != null && route.auth() != null;
+        }, method -> admission.routeOf(method.getService().getFullName(), method.getName())
+            != null);
+  }
+
   GatewayConfig.Transcoding config() {
     return config;
   }

@@ -108,6 +108,15 @@ public final class CallAdmission {
   }
 
   /**
+   * The route calls of {@code service}/{@code method} take under the running configuration
+   * (whatever their authority), or null when none does: for documents of what the gateway
+   * serves, not for admitting calls.
+   */
+  public Route routeOf(String service, String method) {
+    return running.get().routes().match(service, method, null);
+  }
+
+  /**
    * Matches the call of {@code service}/{@code method} to a route and runs the route's
    * policies.
    *

@@ -61,8 +61,12 @@ class OpenApiIntegrationTest {
   }
 
   private static OpenAPI read(String path) throws Exception {
+    return read(gateway.gateway().adminPort(), path);
+  }
+
+  private static OpenAPI read(int port, String path) throws Exception {
     HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://"
-        + "127.0.0.1:" + gateway.gateway().adminPort() + path)).build(),
+        + "127.0.0.1:" + port + path)).build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(200, response.statusCode(), response.body());
     ParseOptions options = new ParseOptions();
@@ -72,6 +76,35 @@ class OpenApiIntegrationTest {
     assertNotNull(result.getOpenAPI(), String.valueOf(result.getMessages()));
     assertEquals(List.of(), result.getMessages(), "swagger-parser's messages");
     return result.getOpenAPI();
+  }
+
+  @Test
+  void theMainPortServesTheOperationsItsRoutesTakeWhenAsked() throws Exception {
+    try (TestGateway routed = TestGateway.start("""
+        transcoding: {descriptors: ["%s"], openApi: true}
+        auth:
+          providers:
+            - {name: partners, issuer: partners, secret: "a shared secret that is long enough for HS256"}
+        clusters: [{name: fleet, endpoints: ["127.0.0.1:1"]}]
+        routes:
+          - match: {service: meshgate.samples.users.v1.UserDirectory}
+            cluster: fleet
+            auth: {providers: [partners]}
+          - {match: {service: meshgate.samples.echo.v1.EchoService}, cluster: fleet}
+        """.formatted(SampleFleet.descriptorSet(dir)))) {
+      OpenAPI api = read(routed.port(), "/openapi.json");
+      assertNotNull(api.getPaths().get("/v1/echo"), "a routed method");
+      assertNotNull(api.getPaths().get("/v1/users/{user_id}").getGet().getSecurity(),
+          "its route requires a token");
+      assertTrue(api.getPaths().keySet().stream().noneMatch(p -> p.startsWith("/v1/orders")),
+          "no route takes the order service: " + api.getPaths().keySet());
+      assertEquals(api.getPaths().keySet(), read(routed.port(), "/openapi.yaml").getPaths()
+          .keySet());
+    }
+    // Without transcoding.openApi the path is the REST API's, and no operation has it.
+    HttpResponse<String> plain = http.send(HttpRequest.newBuilder(URI.create("http://"
+        + gateway.address() + "/openapi.json")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, plain.statusCode(), plain.body());
   }
 
   @Test
