@@ -162,23 +162,8 @@ public final class PolicyBench {
    */
   private void runLimits(Map<String, Map.Entry<Integer, Process>> gateways, int backendPort)
       throws Exception {
-    int redisPort = BenchProcesses.freePort();
-    processes.start("redis", List.of("redis-server", "--port", Integer.toString(redisPort),
-        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"));
-    processes.awaitPort(redisPort);
-    String store = "ratelimit: {redis: {addresses: [\"127.0.0.1:" + redisPort + "\"]}}\n";
-    Map<String, String[]> variants = new LinkedHashMap<>();
-    variants.put("bare proxy", new String[] {"", ""});
-    variants.put("local limit", new String[] {"",
-        "    rateLimits: [{key: route, rate: 1000000000/s}]\n"});
-    variants.put("global limit", new String[] {store,
-        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global}]\n"});
-    variants.put("global limit, batch 20", new String[] {store,
-        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global, batch: 20}]\n"});
-    // Four rules, the loopback client matched by the last.
-    variants.put("ip rules", new String[] {"ipRules: {rules: [{deny: [10.0.0.0/8]},"
-        + " {deny: [\"2001:db8::/32\"]}, {deny: [192.168.0.0/16]}, {allow: [127.0.0.0/8]}],"
-        + " default: deny}\n", ""});
+    String store = startRedis();
+    Map<String, String[]> variants = limitVariants("", store);
     runVariants(gateways, backendPort, variants, String.format(Locale.ROOT, "Meshgate rate-limit"
         + " cost: EchoService/Echo, %d B messages, 40 calls in flight, %ds warmup + %ds per run,"
         + " %d round(s), gateway workers: %d, %d cores; limits never refuse; global ones count"
@@ -204,22 +189,8 @@ public final class PolicyBench {
         root.resolve("samples/target/meshgate-samples.jar").toString(),
         "io.meshgate.samples.SampleServer", "--serve", "echo=" + mirrorPort));
     processes.awaitPort(mirrorPort);
-    int redisPort = BenchProcesses.freePort();
-    processes.start("redis", List.of("redis-server", "--port", Integer.toString(redisPort),
-        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"));
-    processes.awaitPort(redisPort);
-    String store = "ratelimit: {redis: {addresses: [\"127.0.0.1:" + redisPort + "\"]}}\n";
-    Map<String, String[]> variants = new LinkedHashMap<>();
-    variants.put("bare proxy", new String[] {descriptors, ""});
-    variants.put("local limit", new String[] {descriptors,
-        "    rateLimits: [{key: route, rate: 1000000000/s}]\n"});
-    variants.put("global limit", new String[] {descriptors + store,
-        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global}]\n"});
-    variants.put("global limit, batch 20", new String[] {descriptors + store,
-        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global, batch: 20}]\n"});
-    variants.put("ip rules", new String[] {descriptors + "ipRules: {rules: [{deny:"
-        + " [10.0.0.0/8]}, {deny: [\"2001:db8::/32\"]}, {deny: [192.168.0.0/16]}, {allow:"
-        + " [127.0.0.0/8]}], default: deny}\n", ""});
+    String store = startRedis();
+    Map<String, String[]> variants = limitVariants(descriptors, store);
     variants.put("faults off", new String[] {descriptors,
         "    faults: {abort: {percent: 0}, delay: {percent: 0}}\n"});
     variants.put("faults header control", new String[] {descriptors,
@@ -239,6 +210,38 @@ public final class PolicyBench {
         + " faults inject nothing, the fallback and the hedge are never needed, every cached"
         + " call is a hit%n%n", size, warmup, duration, rounds, workers,
         Runtime.getRuntime().availableProcessors()));
+  }
+
+  /** Starts a local redis-server; returns the {@code ratelimit:} section that counts in it. */
+  private String startRedis() throws Exception {
+    int redisPort = BenchProcesses.freePort();
+    processes.start("redis", List.of("redis-server", "--port", Integer.toString(redisPort),
+        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"));
+    processes.awaitPort(redisPort);
+    return "ratelimit: {redis: {addresses: [\"127.0.0.1:" + redisPort + "\"]}}\n";
+  }
+
+  /**
+   * The bare route, a local limit, a global one (batch 1 and 20) and four IP rules (the
+   * loopback client matched by the last), each {top-level yaml, route yaml}; every limit too
+   * high to refuse.
+   *
+   * @param top what every variant's top level starts with
+   * @param store the {@code ratelimit:} section of the global ones
+   */
+  private static Map<String, String[]> limitVariants(String top, String store) {
+    Map<String, String[]> variants = new LinkedHashMap<>();
+    variants.put("bare proxy", new String[] {top, ""});
+    variants.put("local limit", new String[] {top,
+        "    rateLimits: [{key: route, rate: 1000000000/s}]\n"});
+    variants.put("global limit", new String[] {top + store,
+        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global}]\n"});
+    variants.put("global limit, batch 20", new String[] {top + store,
+        "    rateLimits: [{key: route, rate: 1000000000/s, scope: global, batch: 20}]\n"});
+    variants.put("ip rules", new String[] {top + "ipRules: {rules: [{deny: [10.0.0.0/8]},"
+        + " {deny: [\"2001:db8::/32\"]}, {deny: [192.168.0.0/16]}, {allow: [127.0.0.0/8]}],"
+        + " default: deny}\n", ""});
+    return variants;
   }
 
   /** A second cluster's endpoint (the mirror's), or null. */

@@ -31,17 +31,10 @@ final class ResilienceBinder {
     Duration perTry = r.duration("perTryTimeout", null, Duration.ofMillis(1),
         Duration.ofHours(1));
     int buffer = (int) r.bytes("bufferBytes", 64 * 1024, 0, 16L * 1024 * 1024);
-    double ratio = 0.2;
-    int minPerSecond = 10;
-    ConfigReader.Obj b = r.obj("budget");
-    if (b != null) {
-      ratio = b.decimal("ratio", ratio, 0, 10);
-      minPerSecond = b.integer("minPerSecond", minPerSecond, 0, 1_000_000);
-      b.finish();
-    }
+    Budget budget = budget(r);
     r.finish();
     return new GatewayConfig.Retry(codes, attempts, initial, max, multiplier, perTry, buffer,
-        ratio, minPerSecond);
+        budget.ratio(), budget.minPerSecond());
   }
 
   /** A route's {@code cache:}. */
@@ -139,17 +132,25 @@ final class ResilienceBinder {
         List.of("UNAVAILABLE"));
     boolean nonIdempotent = h.bool("nonIdempotent", false);
     int buffer = (int) h.bytes("bufferBytes", 64 * 1024, 0, 16L * 1024 * 1024);
+    Budget budget = budget(h);
+    h.finish();
+    return new GatewayConfig.Hedging(attempts, delay, codes, nonIdempotent, buffer,
+        budget.ratio(), budget.minPerSecond());
+  }
+
+  private record Budget(double ratio, int minPerSecond) {}
+
+  /** The {@code budget:} of a retry or hedging policy: retries per call, plus a floor. */
+  private static Budget budget(ConfigReader.Obj policy) {
     double ratio = 0.2;
     int minPerSecond = 10;
-    ConfigReader.Obj b = h.obj("budget");
+    ConfigReader.Obj b = policy.obj("budget");
     if (b != null) {
       ratio = b.decimal("ratio", ratio, 0, 10);
       minPerSecond = b.integer("minPerSecond", minPerSecond, 0, 1_000_000);
       b.finish();
     }
-    h.finish();
-    return new GatewayConfig.Hedging(attempts, delay, codes, nonIdempotent, buffer, ratio,
-        minPerSecond);
+    return new Budget(ratio, minPerSecond);
   }
 
   /** A YAML value as JSON text. */

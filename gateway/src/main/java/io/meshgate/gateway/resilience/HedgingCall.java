@@ -22,9 +22,6 @@ import java.util.function.Function;
  * <p>Only on the call's thread (the client stream's event loop).
  */
 final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
-  private static final Metadata.Key<String> PREVIOUS_ATTEMPTS =
-      Metadata.Key.of("grpc-previous-rpc-attempts", Metadata.ASCII_STRING_MARSHALLER);
-
   private final HedgingPolicy policy;
   private final Function<CallOptions, ClientCall<ReqT, RespT>> newAttempt;
   private final CallOptions options;
@@ -76,26 +73,8 @@ final class HedgingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     int number = attempts;
     ClientCall<ReqT, RespT> call = newAttempt.apply(options);
     live.add(call);
-    Metadata attemptHeaders = new Metadata();
-    attemptHeaders.merge(headers);
-    if (number > 1) {
-      attemptHeaders.put(PREVIOUS_ATTEMPTS, Integer.toString(number - 1));
-    }
-    call.start(new AttemptListener(call, number), attemptHeaders);
-    if (compression != null) {
-      call.setMessageCompression(compression);
-    }
-    if (requested > 0) {
-      call.request(requested);
-    }
-    if (buffer != null) {
-      for (byte[] saved : buffer) {
-        call.sendMessage(replay.restore(saved));
-      }
-    }
-    if (halfClosed) {
-      call.halfClose();
-    }
+    Attempts.start(call, new AttemptListener(call, number), headers, number, compression,
+        requested, buffer, replay, halfClosed);
   }
 
   /** Whether another attempt may start now. */

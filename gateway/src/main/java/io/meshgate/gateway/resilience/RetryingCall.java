@@ -21,9 +21,6 @@ import java.util.function.Function;
  * attempts' callbacks and the scheduled retries all run there.
  */
 final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
-  private static final Metadata.Key<String> PREVIOUS_ATTEMPTS =
-      Metadata.Key.of("grpc-previous-rpc-attempts", Metadata.ASCII_STRING_MARSHALLER);
-
   private final RetryPolicy policy;
   private final Function<CallOptions, ClientCall<ReqT, RespT>> newAttempt;
   private final CallOptions options;
@@ -67,28 +64,10 @@ final class RetryingCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     boolean perTryDeadline = attemptOptions != options;
     ClientCall<ReqT, RespT> call = newAttempt.apply(attemptOptions);
     current = call;
-    Metadata attemptHeaders = new Metadata();
-    attemptHeaders.merge(headers);
-    if (attempts > 1) {
-      attemptHeaders.put(PREVIOUS_ATTEMPTS, Integer.toString(attempts - 1));
-    }
-    call.start(new AttemptListener(call, perTryDeadline), attemptHeaders);
-    if (compressionSet) {
-      call.setMessageCompression(compression);
-    }
-    if (requested > 0) {
-      call.request(requested);
-    }
-    if (buffer != null) {
-      for (byte[] saved : buffer) {
-        call.sendMessage(replay.restore(saved));
-      }
-      if (!replayable) {
-        buffer = null; // sent to the last attempt there will be
-      }
-    }
-    if (halfClosed) {
-      call.halfClose();
+    Attempts.start(call, new AttemptListener(call, perTryDeadline), headers, attempts,
+        compressionSet ? compression : null, requested, buffer, replay, halfClosed);
+    if (buffer != null && !replayable) {
+      buffer = null; // sent to the last attempt there will be
     }
   }
 

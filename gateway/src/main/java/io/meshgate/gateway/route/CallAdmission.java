@@ -292,12 +292,17 @@ public final class CallAdmission {
       index = new MethodIndex(snapshot, new java.util.concurrent.ConcurrentHashMap<>());
       methods = index;
     }
-    return index.byService().computeIfAbsent(service, s -> {
-      java.util.Map<String, com.google.protobuf.Descriptors.MethodDescriptor> byName =
-          new java.util.HashMap<>();
-      s.getMethods().forEach(m -> byName.put(m.getName(), m));
-      return byName;
-    }).get(name);
+    java.util.Map<String, com.google.protobuf.Descriptors.MethodDescriptor> byName =
+        index.byService().get(service);
+    if (byName == null) {
+      byName = index.byService().computeIfAbsent(service, s -> {
+        java.util.Map<String, com.google.protobuf.Descriptors.MethodDescriptor> methods =
+            new java.util.HashMap<>();
+        s.getMethods().forEach(m -> methods.put(m.getName(), m));
+        return methods;
+      });
+    }
+    return byName.get(name);
   }
 
   /** A fallback message as the method's response type. */

@@ -95,12 +95,22 @@ public final class RouteCompiler {
       cache = kept.cache();
     }
     String name = route.name();
+    // Lookups happen on every cached call: their counters are made once, not looked up.
+    Map<String, io.micrometer.core.instrument.Counter> lookups = new java.util.HashMap<>();
+    if (cache != null) {
+      for (String result : List.of("hit", "miss", "bypass")) {
+        lookups.put(result, metrics.counter("meshgate.cache.lookups", "Response cache lookups"
+            + " of a route, by result (hit, miss, bypass: the client asked for a fresh answer)",
+            "route", name, "result", result));
+      }
+    }
     FallbackCall.Outcomes outcomes = new FallbackCall.Outcomes() {
       @Override
       public void cache(String result) {
-        metrics.counter("meshgate.cache.lookups", "Response cache lookups of a route, by result"
-            + " (hit, miss, bypass: the client asked for a fresh answer)", "route", name,
-            "result", result).increment();
+        io.micrometer.core.instrument.Counter counter = lookups.get(result);
+        if (counter != null) {
+          counter.increment();
+        }
       }
 
       @Override

@@ -26,7 +26,8 @@ public final class TrafficHistory {
   /** Latency buckets: two per power of two of microseconds, 1 µs to ~70 s. */
   private static final int BUCKETS = 54;
 
-  private final Map<String, Series> series = new ConcurrentHashMap<>();
+  private final Map<String, Series> routes = new ConcurrentHashMap<>();
+  private final Map<String, Series> clusters = new ConcurrentHashMap<>();
 
   /** One interval of one route or cluster. */
   public record Sample(long endMillis, long calls, long errors, double p50Millis,
@@ -54,22 +55,23 @@ public final class TrafficHistory {
   public void record(String route, String cluster, Status.Code code, long nanos) {
     boolean failed = code != Status.Code.OK;
     if (route != null) {
-      series("route:" + route).ifPresent(s -> s.record(failed, nanos));
+      record(routes, route, failed, nanos);
     }
     if (cluster != null && !cluster.isEmpty()) {
-      series("cluster:" + cluster).ifPresent(s -> s.record(failed, nanos));
+      record(clusters, cluster, failed, nanos);
     }
   }
 
-  private java.util.Optional<Series> series(String key) {
-    Series s = series.get(key);
+  /** Counts into the series of {@code name} (no key is built per call). */
+  private void record(Map<String, Series> of, String name, boolean failed, long nanos) {
+    Series s = of.get(name);
     if (s == null) {
-      if (series.size() >= MAX_SERIES) {
-        return java.util.Optional.empty();
+      if (routes.size() + clusters.size() >= MAX_SERIES) {
+        return;
       }
-      s = series.computeIfAbsent(key, k -> new Series());
+      s = of.computeIfAbsent(name, k -> new Series());
     }
-    return java.util.Optional.of(s);
+    s.record(failed, nanos);
   }
 
   /** Closes the current interval of every series; called every {@link #INTERVAL_MILLIS}. */
@@ -86,7 +88,7 @@ public final class TrafficHistory {
       }
       s.idle = calls == 0 ? s.idle + 1 : 0;
       if (s.idle >= SLOTS) {
-        series.remove(entry.key(), s); // nothing for 15 minutes: a removed route, say
+        entry.of().remove(entry.name(), s); // nothing for 15 minutes: a removed route, say
         continue;
       }
       s.ring[s.next] = new Sample(nowMillis, calls, errors, quantile(counts, total, 0.50),
@@ -95,11 +97,12 @@ public final class TrafficHistory {
     }
   }
 
-  private record Named(String key, Series series) {}
+  private record Named(String key, Map<String, Series> of, String name, Series series) {}
 
   private List<Named> iterate() {
     List<Named> all = new ArrayList<>();
-    series.forEach((k, v) -> all.add(new Named(k, v)));
+    routes.forEach((k, v) -> all.add(new Named("route:" + k, routes, k, v)));
+    clusters.forEach((k, v) -> all.add(new Named("cluster:" + k, clusters, k, v)));
     return all;
   }
 
@@ -109,8 +112,8 @@ public final class TrafficHistory {
    */
   public synchronized Map<String, List<Sample>> snapshot() {
     Map<String, List<Sample>> out = new LinkedHashMap<>();
-    series.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
-      Series s = e.getValue();
+    iterate().stream().sorted(java.util.Comparator.comparing(Named::key)).forEach(e -> {
+      Series s = e.series();
       List<Sample> samples = new ArrayList<>();
       for (int i = 0; i < SLOTS; i++) {
         Sample sample = s.ring[(s.next + i) % SLOTS];
@@ -118,7 +121,7 @@ public final class TrafficHistory {
           samples.add(sample);
         }
       }
-      out.put(e.getKey(), samples);
+      out.put(e.key(), samples);
     });
     return out;
   }
