@@ -28,12 +28,13 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Messages of 1 MiB and 64 MiB through each proxy: a unary call whose request is that large,
- * answered with its length, sent directly, through Meshgate with its default configuration,
- * through Meshgate with {@code limits.maxMessageBytes: 128MiB}, and through HAProxy, nghttpx,
- * nginx and Caddy. Prints per path and size: whether it passed (or the status it got), the time
- * per call, and how much the proxy process's resident memory grew at its peak during the calls
- * (sampled from {@code /proc} every 20 ms); for Meshgate also the peak of the direct buffer
- * memory its overload manager reports. The backend is a grpc-java server of this harness that
+ * answered with its length, sent directly, through Meshgate with its default configuration
+ * (streamed through), through Meshgate by grpc-java channels ({@code streaming: false},
+ * {@code limits.maxMessageBytes: 128MiB}), and through HAProxy, nghttpx, nginx and Caddy. Prints
+ * per path and size: whether it passed (or the status it got), the time per call, and how much
+ * the proxy process's resident memory grew at its peak during the calls (sampled from
+ * {@code /proc} every 20 ms); for Meshgate also the peaks of the direct buffer memory and of the
+ * heap after GC its overload manager reports, over their values before the calls. The backend is a grpc-java server of this harness that
  * accepts 128 MiB messages.
  */
 public final class LargeMessageBench {
@@ -66,7 +67,8 @@ public final class LargeMessageBench {
   }
 
   /** One size through one path. */
-  record Result(String outcome, double millisPerCall, long peakRssGrowth, long peakDirect) {}
+  record Result(String outcome, double millisPerCall, long peakRssGrowth, long peakDirect,
+      long peakHeap) {}
 
   public static void main(String[] args) throws Exception {
     ProxyBench bench = new ProxyBench(Map.of("root", args.length > 0 ? args[0] : "..",
@@ -90,7 +92,7 @@ public final class LargeMessageBench {
       Map<String, Process> proxies = new LinkedHashMap<>();
       Map<String, Integer> admins = new LinkedHashMap<>();
       ports.put("direct", backend.getPort());
-      for (String variant : List.of("meshgate", "meshgate 128MiB")) {
+      for (String variant : List.of("meshgate", "meshgate channels")) {
         int port = BenchProcesses.freePort();
         int admin = BenchProcesses.freePort();
         Path config = bench.work().resolve(variant.replace(' ', '-') + ".yaml");
@@ -98,10 +100,11 @@ public final class LargeMessageBench {
             listener: {host: 127.0.0.1, port: %d, workerThreads: %d}
             admin: {host: 127.0.0.1, port: %d}
             %s
-            clusters: [{name: bench, endpoints: ["127.0.0.1:%d"]}]
+            clusters: [{name: bench, endpoints: ["127.0.0.1:%d"], streaming: %s}]
             routes: [{match: {servicePrefix: ""}, cluster: bench}]
-            """, port, bench.workers(), admin, variant.contains("128")
-            ? "limits: {maxMessageBytes: 128MiB}" : "", backend.getPort()));
+            """, port, bench.workers(), admin, variant.contains("channels")
+            ? "limits: {maxMessageBytes: 128MiB}" : "", backend.getPort(),
+            !variant.contains("channels")));
         proxies.put(variant, processes.start(variant.replace(' ', '-'), List.of(
             bench.root().resolve("bin/meshgate").toString(), "--config", config.toString())));
         processes.awaitPort(port);
@@ -113,18 +116,19 @@ public final class LargeMessageBench {
       System.out.printf(Locale.ROOT, "Large messages: one unary call at a time, its request 1 MiB"
           + " (20 calls) or 64 MiB (3 calls), answered with its length; %d cores%n%n",
           Runtime.getRuntime().availableProcessors());
-      System.out.printf(Locale.ROOT, "%-17s %-7s %-28s %12s %16s %14s%n", "path", "size",
-          "outcome", "ms per call", "peak RSS growth", "peak direct");
+      System.out.printf(Locale.ROOT, "%-17s %-7s %-28s %12s %16s %14s %14s%n", "path", "size",
+          "outcome", "ms per call", "peak RSS growth", "direct growth", "heap growth");
       for (int size : new int[] {1 << 20, 64 << 20}) {
         int calls = size == 1 << 20 ? 20 : 3;
         byte[] message = new byte[size];
         for (Map.Entry<String, Integer> path : ports.entrySet()) {
           Result r = measure(path.getValue(), message, calls, proxies.get(path.getKey()),
               admins.get(path.getKey()));
-          System.out.printf(Locale.ROOT, "%-17s %-7s %-28s %12.1f %16s %14s%n", path.getKey(),
-              size == 1 << 20 ? "1 MiB" : "64 MiB", r.outcome(), r.millisPerCall(),
-              r.peakRssGrowth() < 0 ? "-" : mib(r.peakRssGrowth()),
-              r.peakDirect() < 0 ? "-" : mib(r.peakDirect()));
+          System.out.printf(Locale.ROOT, "%-17s %-7s %-28s %12.1f %16s %14s %14s%n",
+              path.getKey(), size == 1 << 20 ? "1 MiB" : "64 MiB", r.outcome(),
+              r.millisPerCall(), r.peakRssGrowth() < 0 ? "-" : mib(r.peakRssGrowth()),
+              r.peakDirect() < 0 ? "-" : mib(r.peakDirect()),
+              r.peakHeap() < 0 ? "-" : mib(r.peakHeap()));
         }
       }
     } finally {
@@ -143,14 +147,18 @@ public final class LargeMessageBench {
     AtomicBoolean done = new AtomicBoolean();
     AtomicLong peakRss = new AtomicLong();
     AtomicLong peakDirect = new AtomicLong(-1);
+    AtomicLong peakHeap = new AtomicLong(-1);
     long baseline = proxy == null ? -1 : rss(proxy.pid());
+    long directBefore = admin == null ? -1 : memory(admin, "direct");
+    long heapBefore = admin == null ? -1 : memory(admin, "heap");
     Thread sampler = new Thread(() -> {
       while (!done.get()) {
         if (proxy != null) {
           peakRss.accumulateAndGet(rss(proxy.pid()), Math::max);
         }
         if (admin != null) {
-          peakDirect.accumulateAndGet(direct(admin), Math::max);
+          peakDirect.accumulateAndGet(memory(admin, "direct"), Math::max);
+          peakHeap.accumulateAndGet(memory(admin, "heap"), Math::max);
         }
         try {
           TimeUnit.MILLISECONDS.sleep(20);
@@ -183,7 +191,8 @@ public final class LargeMessageBench {
     }
     double millis = (System.nanoTime() - started) / 1e6 / Math.max(1, made);
     return new Result(outcome, millis, proxy == null ? -1 : peakRss.get() - baseline,
-        peakDirect.get());
+        admin == null ? -1 : Math.max(0, peakDirect.get() - directBefore),
+        admin == null ? -1 : Math.max(0, peakHeap.get() - heapBefore));
   }
 
   /** Resident memory of a process and its children (nginx's workers), in bytes. */
@@ -209,14 +218,18 @@ public final class LargeMessageBench {
     return 0;
   }
 
-  /** Meshgate's direct buffer memory in use, from its own metrics. */
-  private static long direct(int admin) {
+  /**
+   * Meshgate's memory of {@code resource} (direct: buffers in use; heap: in use after the last
+   * GC), from its overload manager's metrics.
+   */
+  private static long memory(int admin, String resource) {
     try {
       java.net.http.HttpResponse<String> metrics = java.net.http.HttpClient.newHttpClient().send(
           java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + admin
               + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
       for (String line : metrics.body().split("\n")) {
-        if (line.startsWith("meshgate_overload_memory_bytes") && line.contains("direct")) {
+        if (line.startsWith("meshgate_overload_memory_bytes")
+            && line.contains("\"" + resource + "\"")) {
           return (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
         }
       }

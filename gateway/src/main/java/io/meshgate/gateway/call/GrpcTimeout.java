@@ -54,4 +54,28 @@ public final class GrpcTimeout {
       default -> MALFORMED;
     };
   }
+
+  /**
+   * A {@code grpc-timeout} value for {@code nanos} (positive): the finest unit that keeps the
+   * amount within 8 digits, as grpc-java writes it.
+   */
+  public static String format(long nanos) {
+    long n = Math.max(1, nanos);
+    if (n <= MAX_VALUE) {
+      return n + "n";
+    }
+    if (n / 1_000L <= MAX_VALUE) {
+      return n / 1_000L + "u";
+    }
+    if (n / 1_000_000L <= MAX_VALUE) {
+      return n / 1_000_000L + "m";
+    }
+    if (n / 1_000_000_000L <= MAX_VALUE) {
+      return n / 1_000_000_000L + "S";
+    }
+    if (n / 60_000_000_000L <= MAX_VALUE) {
+      return n / 60_000_000_000L + "M";
+    }
+    return Math.min(MAX_VALUE, n / 3_600_000_000_000L) + "H";
+  }
 }

@@ -53,6 +53,7 @@ final class ClusterBinder {
       GatewayConfig.CircuitBreaker breaker = cb == null ? null : resilienceBinder.circuitBreaker(cb);
       ConfigReader.Obj t = c.obj("tls");
       GatewayConfig.UpstreamTls tls = t == null ? null : tls(t);
+      boolean streaming = c.bool("streaming", true);
       c.finish();
       if (name != null) {
         if (clusters.containsKey(name)) {
@@ -61,7 +62,8 @@ final class ClusterBinder {
         } else {
           clusters.put(name, new GatewayConfig.Cluster(name, target, lb, lbConfig, healthCheck,
               connectTimeout, breaker, etcdEndpoints(target, discovery), tls,
-              target != null && target.startsWith("etcd:///") ? discovery.etcdTls() : null));
+              target != null && target.startsWith("etcd:///") ? discovery.etcdTls() : null,
+              streaming));
         }
       }
     }

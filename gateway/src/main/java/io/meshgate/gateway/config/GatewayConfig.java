@@ -188,7 +188,10 @@ public record GatewayConfig(
   /**
    * Limits on what one client may make the gateway do.
    *
-   * @param maxMessageBytes largest gRPC message either way (RESOURCE_EXHAUSTED above it)
+   * @param maxMessageBytes largest gRPC message the gateway holds whole, either way
+   *     (RESOURCE_EXHAUSTED above it): REST and the web dialects, and native calls that go
+   *     through grpc-java channels (routes that retry, hedge, mirror, cache or fall back;
+   *     clusters with {@code streaming: false} or a health check)
    * @param maxConcurrentStreams HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection
    * @param maxHeaderListBytes HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE (431 / RESOURCE_EXHAUSTED above)
    * @param streamWindowBytes HTTP/2 initial flow-control window per stream
@@ -198,6 +201,8 @@ public record GatewayConfig(
    * @param maxRequestBodyBytes largest HTTP/1.1 request body
    * @param rapidReset defence against HTTP/2 rapid reset
    * @param connections how long connections may take and how many there may be
+   * @param maxStreamedMessageBytes largest gRPC message of a native call streamed through
+   *     (0: any size; its frames pass as they come and nothing is held whole)
    */
   public record Limits(
       int maxMessageBytes,
@@ -208,7 +213,8 @@ public record GatewayConfig(
       int maxRequestBodyBytes,
       RapidReset rapidReset,
       Connections connections,
-      Overload overload) {}
+      Overload overload,
+      long maxStreamedMessageBytes) {}
 
   /**
    * The overload manager's watermarks: past {@code refuseAt} of a memory resource the gateway
@@ -340,13 +346,25 @@ public record GatewayConfig(
    * @param tls TLS to the cluster's endpoints, or null for cleartext (h2c)
    * @param etcdTls for an {@code etcd:///service} target, TLS to etcd
    *     ({@code discovery.etcd.tls}), or null
+   * @param streaming whether native gRPC calls to the cluster are streamed frame by frame over
+   *     the gateway's own HTTP/2 connections (the default) rather than through grpc-java
+   *     channels, message by message
    */
   public record Cluster(String name, String target, String lbPolicy, Map<String, ?> lbConfig,
       String healthCheckService, Duration connectTimeout, CircuitBreaker circuitBreaker,
-      List<String> etcdEndpoints, UpstreamTls tls, io.meshgate.resolver.EtcdTls etcdTls) {
+      List<String> etcdEndpoints, UpstreamTls tls, io.meshgate.resolver.EtcdTls etcdTls,
+      boolean streaming) {
 
     public Cluster {
       etcdEndpoints = List.copyOf(etcdEndpoints);
+    }
+
+    /** A cluster whose native gRPC calls are streamed over the gateway's own connections. */
+    public Cluster(String name, String target, String lbPolicy, Map<String, ?> lbConfig,
+        String healthCheckService, Duration connectTimeout, CircuitBreaker circuitBreaker,
+        List<String> etcdEndpoints, UpstreamTls tls, io.meshgate.resolver.EtcdTls etcdTls) {
+      this(name, target, lbPolicy, lbConfig, healthCheckService, connectTimeout, circuitBreaker,
+          etcdEndpoints, tls, etcdTls, true);
     }
 
     /** The service config the cluster's channels start with. */

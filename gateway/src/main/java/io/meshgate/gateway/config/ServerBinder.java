@@ -156,9 +156,10 @@ final class ServerBinder {
         l.duration("webSocketPingInterval", Duration.ofSeconds(30), Duration.ofMillis(100),
             Duration.ofHours(1)));
     GatewayConfig.Overload overload = overload(l.obj("overload"));
+    long streamedMessage = l.bytes("maxStreamedMessageBytes", 0, 0, Long.MAX_VALUE);
     l.finish();
     return new GatewayConfig.Limits(maxMessage, streams, headerList, streamWindow,
-        connectionWindow, body, rapidReset, connections, overload);
+        connectionWindow, body, rapidReset, connections, overload, streamedMessage);
   }
 
   private GatewayConfig.Overload overload(ConfigReader.Obj o) {

@@ -107,6 +107,13 @@ final class GrpcProxyStream extends Http2StreamHandler {
   /** Response bytes written while the client stream was unwritable: parked for its window. */
   private long parkedBytes;
   private final GrpcDeframer.Sink toUpstream = this::sendUpstream;
+  /** Whether the call is streamed through: DATA chunks forwarded, message boundaries counted. */
+  private boolean streamed;
+  private MessageBoundaries requestBounds;
+  private MessageBoundaries responseBounds;
+  private final MessageBoundaries.Sink requestCounter = length -> record.requestMessage(length);
+  private final MessageBoundaries.Sink responseCounter =
+      length -> record.responseMessage(length);
 
   GrpcProxyStream(ProxyService service, ConnectionGuard guard, long openedNanos) {
     super(guard, openedNanos);
@@ -226,10 +233,12 @@ final class GrpcProxyStream extends Http2StreamHandler {
       return;
     }
     CharSequence encoding = headers.get(GrpcWire.GRPC_ENCODING);
+    streamed = admission.streams(ctx.executor());
     boolean gzipRequests = encoding != null && AsciiString.contentEqualsIgnoreCase(encoding,
         GrpcWire.GZIP);
-    if (encoding != null && !gzipRequests
+    if (!streamed && encoding != null && !gzipRequests
         && !AsciiString.contentEqualsIgnoreCase(encoding, GrpcWire.IDENTITY)) {
+      // Streamed calls pass any encoding to the backend, which answers for it.
       Http2Headers response = GrpcWire.trailersOnly(Status.UNIMPLEMENTED.withDescription(
           "grpc-encoding '" + encoding + "' is not supported (supported: gzip, identity)"));
       response.set(GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.ACCEPTED_ENCODINGS);
@@ -243,12 +252,25 @@ final class GrpcProxyStream extends Http2StreamHandler {
       fail(Status.INTERNAL.withDescription("a binary (-bin) header is not valid base64"));
       return;
     }
-    deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
-        gzipRequests);
-    // Keep the client's compression: the backend sees messages as the client sent them.
-    call = admission.open(service.methodDescriptor(fullMethod), metadata, clientTimeout,
-        gzipRequests ? "gzip" : null, request.authority(), ctx.executor(), REPLAY,
-        RESPONSES, new UpstreamListener());
+    if (streamed) {
+      requestBounds = new MessageBoundaries(service.limits().maxStreamedMessageBytes(),
+          "request");
+      responseBounds = new MessageBoundaries(service.limits().maxStreamedMessageBytes(),
+          "response");
+      CharSequence contentType = headers.get(HttpHeaderNames.CONTENT_TYPE);
+      call = admission.openStreamed(service.methodDescriptor(fullMethod), metadata,
+          clientTimeout, new io.meshgate.gateway.upstream.StreamedCall.Request(path,
+              contentType != null ? contentType : GrpcWire.CONTENT_TYPE_GRPC, encoding,
+              headers.get(GrpcWire.GRPC_ACCEPT_ENCODING)),
+          request.authority(), ctx.executor(), new UpstreamListener());
+    } else {
+      deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
+          gzipRequests);
+      // Keep the client's compression: the backend sees messages as the client sent them.
+      call = admission.open(service.methodDescriptor(fullMethod), metadata, clientTimeout,
+          gzipRequests ? "gzip" : null, request.authority(), ctx.executor(), REPLAY,
+          RESPONSES, new UpstreamListener());
+    }
     if (ctx.channel().isWritable()) {
       call.request(1);
     } else {
@@ -275,6 +297,23 @@ final class GrpcProxyStream extends Http2StreamHandler {
   @Override
   protected void onData(ByteBuf content, boolean endStream) {
     if (finished || call == null || inboundDone) {
+      return;
+    }
+    if (streamed) {
+      Status failed = requestBounds.feed(content, requestCounter);
+      if (failed != null) {
+        fail(failed);
+        return;
+      }
+      if (content.isReadable()) {
+        if (!call.isReady()) {
+          bytesSentBeforeReady += content.readableBytes();
+        }
+        call.sendMessage(content); // the call retains what it keeps
+      }
+      if (endStream) {
+        onInboundEnd();
+      }
       return;
     }
     Status failed = deframer.feed(content, toUpstream);
@@ -315,7 +354,8 @@ final class GrpcProxyStream extends Http2StreamHandler {
       return;
     }
     inboundDone = true;
-    if (deframer != null && deframer.hasPartialMessage()) {
+    if (deframer != null && deframer.hasPartialMessage()
+        || requestBounds != null && requestBounds.midMessage()) {
       fail(Status.INTERNAL.withDescription(
           "the request stream ended in the middle of a message"));
       return;
@@ -362,17 +402,28 @@ final class GrpcProxyStream extends Http2StreamHandler {
         return;
       }
       CharSequence backendEncoding = metadata.get(ENCODING_KEY);
-      gzipResponses = clientAcceptsGzip && backendEncoding != null
-          && AsciiString.contentEqualsIgnoreCase(backendEncoding, GrpcWire.GZIP);
       String contentType = metadata.get(CONTENT_TYPE_KEY);
       Http2Headers headers = new DefaultHttp2Headers(false)
           .status(GrpcWire.STATUS_200)
           .set(HttpHeaderNames.CONTENT_TYPE,
               contentType != null && GrpcWire.isGrpcContentType(contentType)
-                  ? AsciiString.of(contentType) : GrpcWire.CONTENT_TYPE_GRPC)
-          .set(GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.ACCEPTED_ENCODINGS);
-      if (gzipResponses) {
-        headers.set(GrpcWire.GRPC_ENCODING, GrpcWire.GZIP);
+                  ? AsciiString.of(contentType) : GrpcWire.CONTENT_TYPE_GRPC);
+      if (streamed) {
+        // The bytes pass as the backend wrote them, in the encoding it chose from what the
+        // client accepts; the client may compress with what the backend accepts.
+        String accepted = metadata.get(ACCEPT_ENCODING_KEY);
+        headers.set(GrpcWire.GRPC_ACCEPT_ENCODING,
+            accepted != null ? AsciiString.of(accepted) : GrpcWire.ACCEPTED_ENCODINGS);
+        if (backendEncoding != null) {
+          headers.set(GrpcWire.GRPC_ENCODING, backendEncoding);
+        }
+      } else {
+        gzipResponses = clientAcceptsGzip && backendEncoding != null
+            && AsciiString.contentEqualsIgnoreCase(backendEncoding, GrpcWire.GZIP);
+        headers.set(GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.ACCEPTED_ENCODINGS);
+        if (gzipResponses) {
+          headers.set(GrpcWire.GRPC_ENCODING, GrpcWire.GZIP);
+        }
       }
       GrpcMetadata.addTo(metadata, headers);
       responseHeadersSent = true;
@@ -386,8 +437,19 @@ final class GrpcProxyStream extends Http2StreamHandler {
         message.release();
         return;
       }
-      record.responseMessage(message.readableBytes() - RawMarshaller.HEADER_BYTES);
-      ByteBuf frame = gzipResponses ? compress(message) : prefix(message);
+      ByteBuf frame;
+      if (streamed) {
+        Status failed = responseBounds.feed(message, responseCounter);
+        if (failed != null) {
+          message.release();
+          fail(failed);
+          return;
+        }
+        frame = message;
+      } else {
+        record.responseMessage(message.readableBytes() - RawMarshaller.HEADER_BYTES);
+        frame = gzipResponses ? compress(message) : prefix(message);
+      }
       int frameBytes = frame.readableBytes();
       // Flushes are coalesced per event-loop turn by the connection's FlushConsolidationHandler.
       ctx.writeAndFlush(new DefaultHttp2DataFrame(frame, false), ctx.voidPromise());
@@ -552,5 +614,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
       Metadata.Key.of("grpc-encoding", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<String> CONTENT_TYPE_KEY =
       Metadata.Key.of("content-type", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> ACCEPT_ENCODING_KEY =
+      Metadata.Key.of("grpc-accept-encoding", Metadata.ASCII_STRING_MARSHALLER);
 
 }

@@ -250,32 +250,9 @@ public final class Admission {
       Metadata headers, long clientTimeoutNanos, String compression, String authority,
       EventExecutor loop, RetryPolicy.Replay<ReqT> replay, RetryPolicy.Replay<RespT> responses,
       ClientCall.Listener<RespT> listener) {
-    running.auth().stripClaimHeaders(headers);
-    forwarding.apply(headers, request.clientIdentity());
-    if (auth != null) {
-      auth.applyTo(headers);
-    }
-    CallOptions options = loops.upstreamCallOptions(loop);
-    if (record.traceContext() != null) {
-      options = options.withOption(Tracing.PARENT, record.traceContext());
-    }
-    long timeout = route.effectiveTimeoutNanos(clientTimeoutNanos);
-    if (timeout > 0) {
-      options = options.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
-    }
+    CallOptions options = prepare(headers, clientTimeoutNanos, authority, loop);
     if (compression != null) {
       options = options.withCompression(compression);
-    }
-    cluster = route.pick(request, claims);
-    if (authority != null && !authority.isEmpty()) {
-      if (cluster.config().tls() == null) {
-        options = options.withAuthority(authority);
-      } else {
-        // Over TLS grpc-java checks a call's :authority against the backend's certificate, which
-        // names the backend, not the gateway the client called: the call keeps the cluster's
-        // authority (tls.serverName) and the client's goes along as x-forwarded-host.
-        headers.put(FORWARDED_HOST, authority);
-      }
     }
     record.cluster(cluster.name());
     Metadata mirrorHeaders = null;
@@ -320,6 +297,88 @@ public final class Admission {
 
   private static final Metadata.Key<String> FORWARDED_HOST =
       Metadata.Key.of("x-forwarded-host", Metadata.ASCII_STRING_MARSHALLER);
+
+  /**
+   * What every upstream call of the admission gets, whichever way it goes: the verified claims
+   * and the client's identity in its headers instead of what the client said, the trace, the
+   * route's deadline, its cluster (picked once) and the client's authority.
+   */
+  private CallOptions prepare(Metadata headers, long clientTimeoutNanos, String authority,
+      EventExecutor loop) {
+    running.auth().stripClaimHeaders(headers);
+    forwarding.apply(headers, request.clientIdentity());
+    if (auth != null) {
+      auth.applyTo(headers);
+    }
+    CallOptions options = loops.upstreamCallOptions(loop);
+    if (record.traceContext() != null) {
+      options = options.withOption(Tracing.PARENT, record.traceContext());
+    }
+    long timeout = route.effectiveTimeoutNanos(clientTimeoutNanos);
+    if (timeout > 0) {
+      options = options.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
+    }
+    if (cluster == null) {
+      cluster = route.pick(request, claims);
+    }
+    if (authority != null && !authority.isEmpty()) {
+      if (cluster.config().tls() == null) {
+        options = options.withAuthority(authority);
+      } else {
+        // Over TLS grpc-java checks a call's :authority against the backend's certificate, which
+        // names the backend, not the gateway the client called: the call keeps the cluster's
+        // authority (tls.serverName) and the client's goes along as x-forwarded-host.
+        headers.put(FORWARDED_HOST, authority);
+      }
+    }
+    record.cluster(cluster.name());
+    return options;
+  }
+
+  /**
+   * Whether the call can be streamed through frame by frame ({@link #openStreamed}): nothing of
+   * the route needs its messages whole — it neither retries nor hedges, caches nor falls back,
+   * mirrors nor holds the call (an injected delay, a global limit still asking its store) —
+   * and its cluster streams on {@code loop}. Picks the call's cluster.
+   */
+  public boolean streams(EventExecutor loop) {
+    if (refusal != null || route.retry() != null || route.hedging() != null || answers != null
+        || mirror != null || faultDelayNanos > 0 || (rateLimit != null && rateLimit.pending())) {
+      return false;
+    }
+    if (cluster == null) {
+      cluster = route.pick(request, claims);
+    }
+    return cluster.streams(loop);
+  }
+
+  /**
+   * Starts the upstream call of an admitted call that {@link #streams}: its messages are the
+   * request's and the response's DATA chunks as they come (see
+   * {@link io.meshgate.gateway.upstream.StreamedCall}).
+   *
+   * @param wire the client's request line and encodings, forwarded as they came
+   * @see #open
+   */
+  public ClientCall<io.netty.buffer.ByteBuf, io.netty.buffer.ByteBuf> openStreamed(
+      MethodDescriptor<io.netty.buffer.ByteBuf, io.netty.buffer.ByteBuf> method,
+      Metadata headers, long clientTimeoutNanos,
+      io.meshgate.gateway.upstream.StreamedCall.Request wire, String authority,
+      EventExecutor loop, ClientCall.Listener<io.netty.buffer.ByteBuf> listener) {
+    if (!streams(loop)) {
+      throw new IllegalStateException("this call cannot be streamed through");
+    }
+    if (stripFaultHeaders) {
+      headers.removeAll(FAULT_ABORT);
+      headers.removeAll(FAULT_DELAY);
+    }
+    CallOptions options = prepare(headers, clientTimeoutNanos, authority, loop);
+    ClientCall<io.netty.buffer.ByteBuf, io.netty.buffer.ByteBuf> opened =
+        cluster.newStreamedCall(method, wire, options, loop);
+    call = opened;
+    opened.start(listener, headers);
+    return opened;
+  }
 
   /** The cluster the call went to (null before {@link #open}). */
   public UpstreamCluster cluster() {

@@ -34,6 +34,11 @@ import java.util.concurrent.TimeUnit;
 public final class UpstreamCluster {
   private final GatewayConfig.Cluster config;
   private final Map<EventExecutor, ManagedChannel> channels;
+  /** Per worker loop, the balancer of calls streamed over our own connections; empty when the
+   *  cluster's calls all go through grpc-java. */
+  private final Map<EventExecutor, H2Balancer> streamed = new IdentityHashMap<>();
+  private io.netty.channel.group.ChannelGroup connections;
+  private boolean tls;
   private final ManagedChannel first;
   private final ClusterCircuitBreaker breaker;
   private final Tracing tracing;
@@ -164,7 +169,58 @@ public final class UpstreamCluster {
         metrics);
     cluster.watches.addAll(watches);
     cluster.statesName = statesName;
+    if (config.streaming() && config.healthCheckService() == null) {
+      // Health checks make calls on a grpc-java channel per endpoint: such clusters keep
+      // grpc-java's subchannels for now.
+      cluster.tls = tls != null;
+      cluster.connections = new io.netty.channel.group.DefaultChannelGroup("cluster "
+          + config.name(), io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
+      H2Connection.Settings settings = new H2Connection.Settings(loops.socketChannelType(),
+          loops.allocator(), (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis()),
+          limits.streamWindowBytes(), limits.maxHeaderListBytes(),
+          tls, config.tls() == null ? null : config.tls().serverName(), cluster.connections);
+      io.grpc.NameResolver.Factory resolvers = !config.etcdEndpoints().isEmpty()
+          ? new io.meshgate.resolver.EtcdNameResolverProvider(config.etcdEndpoints(),
+              config.etcdTls())
+          : io.grpc.NameResolverRegistry.getDefaultRegistry().asFactory();
+      Map<String, Object> policy = new java.util.LinkedHashMap<>(config.lbConfig());
+      if (statesName != null) {
+        policy.put("statesName", statesName);
+      }
+      for (EventLoop loop : loops.workerLoops()) {
+        cluster.streamed.put(loop, new H2Balancer(config.name(), config.target(), loop,
+            settings, resolvers, config.lbPolicy(), policy,
+            config.tls() == null ? null : config.tls().serverName(), offloadExecutor));
+      }
+    }
     return cluster;
+  }
+
+  /**
+   * Whether native gRPC calls on {@code loop} can be streamed through: the cluster streams
+   * ({@code streaming: true}, no health check) and {@code loop} is one of the worker loops.
+   */
+  public boolean streams(EventExecutor loop) {
+    return streamed.containsKey(loop);
+  }
+
+  /**
+   * Starts a call streamed through on the gateway's own connections of {@code loop} (see
+   * {@link #streams}): its messages are DATA chunks, gRPC prefixes included (see
+   * {@link StreamedCall}); the cluster's breaker and tracing apply as to {@link #newCall}.
+   */
+  public ClientCall<ByteBuf, ByteBuf> newStreamedCall(MethodDescriptor<ByteBuf, ByteBuf> method,
+      StreamedCall.Request request, CallOptions options, EventExecutor loop) {
+    H2Balancer balancer = streamed.get(loop);
+    if (balancer == null) {
+      throw new IllegalStateException("cluster '" + name() + "' streams no calls on " + loop);
+    }
+    ClientCall<ByteBuf, ByteBuf> call = new StreamedCall(balancer, method, request, options,
+        (EventLoop) loop, tls);
+    if (breaker != null) {
+      call = breaker.wrap(call, loop);
+    }
+    return tracing.clientCall(call, method, options, config.name());
   }
 
   private static ManagedChannel newChannel(GatewayConfig.Cluster config, EventLoop loop,
@@ -386,6 +442,15 @@ public final class UpstreamCluster {
   /** How many of the cluster's channels (one per event loop) are in {@code state}. */
   public int channelsIn(ConnectivityState state) {
     int n = 0;
+    if (!streamed.isEmpty()) {
+      // Native calls go over the gateway's own connections: their balancers' states say.
+      for (H2Balancer balancer : streamed.values()) {
+        if (balancer.state() == state) {
+          n++;
+        }
+      }
+      return n;
+    }
     for (ManagedChannel channel : channels.values()) {
       if (channel.getState(false) == state) {
         n++;
@@ -414,6 +479,7 @@ public final class UpstreamCluster {
   public void shutdown() {
     watches.forEach(io.meshgate.resolver.tls.CertificateWatcher.Watch::close);
     channels.values().forEach(ManagedChannel::shutdown);
+    streamed.values().forEach(H2Balancer::shutdown);
     if (statesName != null) {
       io.meshgate.resolver.EndpointStates.remove(statesName);
     }
@@ -428,6 +494,10 @@ public final class UpstreamCluster {
         channel.shutdownNow();
         channel.awaitTermination(5, TimeUnit.SECONDS);
       }
+    }
+    if (connections != null && !connections.newCloseFuture().await(
+        Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+      connections.close().await(5, TimeUnit.SECONDS);
     }
   }
 }

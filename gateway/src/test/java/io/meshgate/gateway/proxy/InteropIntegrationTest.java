@@ -30,10 +30,10 @@ import org.junit.jupiter.api.Timeout;
  * grpc-java's own interop suite ({@code io.grpc:grpc-interop-testing}: its {@code TestService}
  * server and the client cases of {@code AbstractInteropTest}, the ones {@code
  * TestServiceClient} runs) through the gateway: every case that passes against the server
- * directly passes through a gateway with its default configuration — except the two whose
- * messages exceed {@code limits.maxMessageBytes} (4 MiB by default: the gateway still holds each
- * message whole), which fail with RESOURCE_EXHAUSTED naming the limit, and pass through a
- * gateway whose limit is raised.
+ * directly passes through a gateway with its default configuration — the 10 MiB request and
+ * response included, streamed through frame by frame with nothing held whole — and through a
+ * cluster that goes by grpc-java channels ({@code streaming: false}) once its whole-message
+ * limit is raised. A per-message limit, when set, refuses them naming it.
  */
 @Timeout(180)
 class InteropIntegrationTest {
@@ -43,7 +43,8 @@ class InteropIntegrationTest {
   private static ScheduledExecutorService executor;
   private static Server server;
   private static TestGateway gateway;
-  private static TestGateway roomy;
+  private static TestGateway channels;
+  private static TestGateway strict;
 
   /** A client case run against one address. */
   private interface Case {
@@ -123,17 +124,25 @@ class InteropIntegrationTest {
         routes: [{name: all, match: {servicePrefix: ""}, cluster: interop}]
         """.formatted(server.getPort());
     gateway = TestGateway.start(routes);
-    roomy = TestGateway.start("""
+    channels = TestGateway.start("""
         listener: {host: 127.0.0.1, port: 0, workerThreads: 2}
         admin: {host: 127.0.0.1, port: 0}
         limits: {maxMessageBytes: 16MiB}
+        clusters: [{name: interop, endpoints: ["127.0.0.1:%d"], streaming: false}]
+        routes: [{name: all, match: {servicePrefix: ""}, cluster: interop}]
+        """.formatted(server.getPort()));
+    strict = TestGateway.start("""
+        listener: {host: 127.0.0.1, port: 0, workerThreads: 2}
+        admin: {host: 127.0.0.1, port: 0}
+        limits: {maxStreamedMessageBytes: 4MiB}
         """ + routes);
   }
 
   @AfterAll
   static void stop() throws Exception {
     gateway.close();
-    roomy.close();
+    channels.close();
+    strict.close();
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     executor.shutdownNow();
   }
@@ -156,6 +165,7 @@ class InteropIntegrationTest {
   void everyCaseThatPassesDirectlyPassesThroughTheGateway() {
     List<String> direct = new ArrayList<>();
     List<String> failedThrough = new ArrayList<>();
+    List<String> failedOnChannels = new ArrayList<>();
     for (Map.Entry<String, Case> test : CASES.entrySet()) {
       Throwable directly = run(test.getValue(), server.getPort());
       if (directly != null) {
@@ -163,28 +173,32 @@ class InteropIntegrationTest {
         continue;
       }
       Throwable through = run(test.getValue(), gateway.port());
-      if (LARGE.contains(test.getKey())) {
-        // The default 4 MiB message limit: refused, saying which limit.
-        assertTrue(through instanceof io.grpc.StatusRuntimeException e
-            && e.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED,
-            test.getKey() + ": " + through);
-        Throwable roomier = run(test.getValue(), roomy.port());
-        assertEquals(null, roomier, test.getKey() + " with limits.maxMessageBytes: 16MiB");
-        continue;
+      if (through != null) {
+        failedThrough.add(test.getKey() + ": " + through);
+      }
+      Throwable onChannels = run(test.getValue(), channels.port());
+      if (onChannels != null) {
+        failedOnChannels.add(test.getKey() + ": " + onChannels);
       }
     }
     System.out.printf("interop through the gateway: %d cases; failing directly (not counted):"
         + " %s%n", CASES.size(), direct);
     assertEquals(List.of(), direct, "every case passes against the interop server itself");
-    assertEquals(List.of(), failedThrough);
+    assertEquals(List.of(), failedThrough, "with the default configuration");
+    assertEquals(List.of(), failedOnChannels, "through grpc-java channels, 16 MiB messages");
   }
 
   @Test
   void aMessageOverTheLimitIsRefusedNamingIt() {
-    Throwable through = run(AbstractInteropTest::veryLargeRequest, gateway.port());
-    assertTrue(through instanceof io.grpc.StatusRuntimeException, String.valueOf(through));
-    Status status = ((io.grpc.StatusRuntimeException) through).getStatus();
-    assertEquals(Status.Code.RESOURCE_EXHAUSTED, status.getCode());
-    assertTrue(status.getDescription().contains("maxMessageBytes"), status.getDescription());
+    for (String name : LARGE) {
+      Throwable through = run(CASES.get(name), strict.port());
+      assertTrue(through instanceof io.grpc.StatusRuntimeException, name + ": " + through);
+      Status status = ((io.grpc.StatusRuntimeException) through).getStatus();
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, status.getCode(), name + ": " + status);
+      assertTrue(status.getDescription().contains("maxStreamedMessageBytes"), name + ": "
+          + status.getDescription());
+    }
+    // The gateway keeps serving.
+    assertEquals(null, run(CASES.get("large_unary"), strict.port()));
   }
 }

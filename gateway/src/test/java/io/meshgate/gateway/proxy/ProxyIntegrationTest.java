@@ -54,7 +54,7 @@ class ProxyIntegrationTest {
     echo = SampleServer.start(SampleServer.Kind.ECHO, "127.0.0.1", 0);
     users = SampleServer.start(SampleServer.Kind.USERS, "127.0.0.1", 0);
     gateway = TestGateway.start("""
-        limits: {maxMessageBytes: 16MiB}
+        limits: {maxMessageBytes: 16MiB, maxStreamedMessageBytes: 16MiB}
         clusters:
           - {name: echo, endpoints: ["127.0.0.1:%d"]}
           - {name: users, target: "static:///127.0.0.1:%d"}
@@ -192,7 +192,7 @@ class ProxyIntegrationTest {
         .echo(EchoRequest.newBuilder().setPayload(ByteString.copyFrom(new byte[17 * MIB]))
             .build()));
     assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode());
-    assertTrue(e.getStatus().getDescription().contains("limits.maxMessageBytes"),
+    assertTrue(e.getStatus().getDescription().contains("limits.maxStreamedMessageBytes"),
         e.getStatus().toString());
     // The connection and the gateway keep serving.
     assertEquals("after", blocking().echo(EchoRequest.newBuilder().setMessage("after").build())

@@ -1,0 +1,609 @@
+package io.meshgate.gateway.upstream;
+
+import io.grpc.Attributes;
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.ClientStreamTracer;
+import io.grpc.Deadline;
+import io.grpc.Grpc;
+import io.grpc.InternalMetadata;
+import io.grpc.InternalStatus;
+import io.grpc.LoadBalancer;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.meshgate.gateway.call.GrpcMetadata;
+import io.meshgate.gateway.call.GrpcTimeout;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A gRPC call streamed through: its "messages" are the request's and the response's DATA bytes
+ * as they arrive — gRPC length prefixes included, however a message is cut into frames — written
+ * to a stream on one of the gateway's own {@link H2Connection}s. The native proxy counts the
+ * messages in those bytes itself; nothing here assembles a message, so one of any size passes
+ * with no more held than the HTTP/2 windows allow.
+ *
+ * <p>As a {@link ClientCall} it keeps grpc-java's contract — {@code request(n)} asks for n more
+ * chunks, {@code isReady} says whether the stream takes more, {@code onClose} comes exactly once
+ * and last — so the cluster's breaker and tracing wrap it as they wrap a grpc-java call. The
+ * call's deadline goes upstream as {@code grpc-timeout} and is also enforced here. Only on the
+ * event loop of the client's stream, which is the connection's loop.
+ */
+public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements H2Balancer.Pick {
+  private static final AsciiString POST = AsciiString.cached("POST");
+  private static final AsciiString HTTP = AsciiString.cached("http");
+  private static final AsciiString HTTPS = AsciiString.cached("https");
+  private static final AsciiString TE = AsciiString.cached("te");
+  private static final AsciiString TRAILERS = AsciiString.cached("trailers");
+  private static final AsciiString CONTENT_TYPE = AsciiString.cached("content-type");
+  private static final AsciiString USER_AGENT = AsciiString.cached("user-agent");
+  private static final AsciiString MESHGATE = AsciiString.cached("meshgate");
+  private static final AsciiString GRPC_ENCODING = AsciiString.cached("grpc-encoding");
+  private static final AsciiString GRPC_ACCEPT_ENCODING =
+      AsciiString.cached("grpc-accept-encoding");
+  private static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
+
+  /**
+   * What of the client's request line goes upstream as it came.
+   *
+   * @param path {@code /package.Service/Method}
+   * @param contentType the client's {@code application/grpc[+proto|+json...]}
+   * @param encoding the client's {@code grpc-encoding}, or null
+   * @param acceptEncoding the client's {@code grpc-accept-encoding}, or null
+   */
+  public record Request(CharSequence path, CharSequence contentType, CharSequence encoding,
+      CharSequence acceptEncoding) {}
+
+  private final H2Balancer balancer;
+  private final MethodDescriptor<?, ?> method;
+  private final Request request;
+  private final CallOptions options;
+  private final EventLoop loop;
+  private final boolean tls;
+
+  private Listener<ByteBuf> listener;
+  private Metadata requestMetadata;
+  private Http2Headers requestHeaders;
+  private Http2StreamChannel stream;
+  private H2Connection connection;
+  private ClientStreamTracer tracer;
+  private io.netty.util.concurrent.ScheduledFuture<?> deadlineTimer;
+  /** Request chunks sent before the stream opened (bounded by the caller: it reads on only while
+   *  {@link #isReady} or within a small allowance). */
+  private final ArrayDeque<ByteBuf> early = new ArrayDeque<>(2);
+  /** The last request chunk, held until the next one, the half-close or the end of the turn, so
+   *  that a unary request's message and its end go in one DATA frame. */
+  private ByteBuf held;
+  private boolean heldFlushScheduled;
+  private final Runnable writeHeld = this::writeHeldChunk;
+  /** Response chunks read but not yet asked for, then at most the trailers' close. */
+  private final ArrayDeque<Object> inbound = new ArrayDeque<>(4);
+  private int demand;
+  private boolean halfClosed;
+  private boolean responseHeaders;
+  private boolean closed;
+  private boolean picking;
+  private long startNanos;
+
+  StreamedCall(H2Balancer balancer, MethodDescriptor<?, ?> method, Request request,
+      CallOptions options, EventLoop loop, boolean tls) {
+    this.balancer = balancer;
+    this.method = method;
+    this.request = request;
+    this.options = options;
+    this.loop = loop;
+    this.tls = tls;
+  }
+
+  @Override
+  public void start(Listener<ByteBuf> listener, Metadata headers) {
+    this.listener = listener;
+    this.requestMetadata = headers;
+    startNanos = System.nanoTime();
+    Http2Headers out = new DefaultHttp2Headers(false)
+        .method(POST)
+        .scheme(tls ? HTTPS : HTTP)
+        .path(request.path())
+        .authority(options.getAuthority() != null ? options.getAuthority()
+            : balancer.authority());
+    out.set(CONTENT_TYPE, request.contentType());
+    out.set(TE, TRAILERS);
+    out.set(USER_AGENT, MESHGATE);
+    if (request.encoding() != null) {
+      out.set(GRPC_ENCODING, request.encoding());
+    }
+    if (request.acceptEncoding() != null) {
+      out.set(GRPC_ACCEPT_ENCODING, request.acceptEncoding());
+    }
+    Deadline deadline = options.getDeadline();
+    if (deadline != null) {
+      long left = deadline.timeRemaining(TimeUnit.NANOSECONDS);
+      if (left <= 0) {
+        close(Status.DEADLINE_EXCEEDED.withDescription(
+            "the deadline passed before the call went upstream"), new Metadata());
+        return;
+      }
+      out.set(GrpcTimeout.HEADER, GrpcTimeout.format(left));
+      deadlineTimer = loop.schedule(this::deadlineExceeded, left, TimeUnit.NANOSECONDS);
+    }
+    GrpcMetadata.addTo(headers, out);
+    requestHeaders = out;
+    picking = true;
+    balancer.pick(this);
+  }
+
+  // ---- The balancer's side -----------------------------------------------------------------
+
+  @Override
+  public LoadBalancer.PickSubchannelArgs pickArgs() {
+    return new LoadBalancer.PickSubchannelArgs() {
+      @Override
+      public CallOptions getCallOptions() {
+        return options;
+      }
+
+      @Override
+      public Metadata getHeaders() {
+        return requestMetadata;
+      }
+
+      @Override
+      public MethodDescriptor<?, ?> getMethodDescriptor() {
+        return method;
+      }
+    };
+  }
+
+  @Override
+  public boolean waitForReady() {
+    return options.isWaitForReady();
+  }
+
+  @Override
+  public void refuse(Status status) {
+    picking = false;
+    if (!closed) {
+      close(status, new Metadata());
+    }
+  }
+
+  @Override
+  public void attach(H2Connection chosen, ClientStreamTracer.Factory tracerFactory) {
+    picking = false;
+    if (closed) {
+      return;
+    }
+    connection = chosen;
+    if (tracerFactory != null) {
+      tracer = tracerFactory.newClientStreamTracer(ClientStreamTracer.StreamInfo.newBuilder()
+          .setCallOptions(options).build(), requestMetadata);
+    }
+    Future<Http2StreamChannel> opened = chosen.openStream(new StreamHandler());
+    if (opened.isDone()) {
+      onOpened(opened);
+    } else {
+      opened.addListener(f -> onOpened(opened));
+    }
+  }
+
+  private void onOpened(Future<Http2StreamChannel> opened) {
+    if (!opened.isSuccess()) {
+      close(Status.UNAVAILABLE.withDescription("cannot open a stream to "
+          + connection.address() + ": " + opened.cause()).withCause(opened.cause()),
+          new Metadata());
+      return;
+    }
+    Http2StreamChannel channel = opened.getNow();
+    if (closed) {
+      channel.close();
+      return;
+    }
+    stream = channel;
+    boolean endNow = halfClosed && early.isEmpty();
+    stream.write(new DefaultHttp2HeadersFrame(requestHeaders, endNow), stream.voidPromise());
+    while (!early.isEmpty()) {
+      ByteBuf chunk = early.poll();
+      stream.write(new DefaultHttp2DataFrame(chunk, halfClosed && early.isEmpty()),
+          stream.voidPromise());
+    }
+    stream.flush();
+    requestHeaders = null;
+    if (demand > 0) {
+      stream.read();
+    }
+    if (stream.isWritable()) {
+      listener.onReady();
+    }
+  }
+
+  // ---- The caller's side -------------------------------------------------------------------
+
+  @Override
+  public void request(int numMessages) {
+    demand += numMessages;
+    drainInbound();
+    if (demand > 0 && inbound.isEmpty() && stream != null && !closed) {
+      stream.read();
+    }
+  }
+
+  /**
+   * Sends request bytes. The chunk stays the caller's (as grpc-java's calls copy a message before
+   * {@code sendMessage} returns): what is kept is retained here, so that a wrapper that drops a
+   * message (an open breaker) leaks nothing.
+   */
+  @Override
+  public void sendMessage(ByteBuf bytes) {
+    if (closed || halfClosed) {
+      return;
+    }
+    ByteBuf chunk = bytes.retain();
+    if (stream == null) {
+      early.add(chunk);
+      return;
+    }
+    if (held != null) {
+      stream.write(new DefaultHttp2DataFrame(held, false), stream.voidPromise());
+    }
+    held = chunk;
+    if (!heldFlushScheduled) {
+      heldFlushScheduled = true;
+      loop.execute(writeHeld);
+    }
+  }
+
+  private void writeHeldChunk() {
+    heldFlushScheduled = false;
+    if (held != null && stream != null && !closed) {
+      stream.writeAndFlush(new DefaultHttp2DataFrame(held, false), stream.voidPromise());
+      held = null;
+    }
+  }
+
+  @Override
+  public void halfClose() {
+    if (closed || halfClosed) {
+      return;
+    }
+    halfClosed = true;
+    if (stream == null) {
+      return; // the end goes with the headers or the early chunks
+    }
+    ByteBuf last = held != null ? held : io.netty.buffer.Unpooled.EMPTY_BUFFER;
+    held = null;
+    stream.writeAndFlush(new DefaultHttp2DataFrame(last, true), stream.voidPromise());
+  }
+
+  @Override
+  public void cancel(String message, Throwable cause) {
+    if (closed) {
+      return;
+    }
+    Status status = Status.CANCELLED;
+    if (message != null) {
+      status = status.withDescription(message);
+    }
+    close(status.withCause(cause), new Metadata());
+  }
+
+  @Override
+  public boolean isReady() {
+    return stream != null && !closed && stream.isWritable();
+  }
+
+  @Override
+  public Attributes getAttributes() {
+    if (connection == null) {
+      return Attributes.EMPTY;
+    }
+    return Attributes.newBuilder()
+        .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, connection.address())
+        .build();
+  }
+
+  private void deadlineExceeded() {
+    deadlineTimer = null;
+    if (closed) {
+      return;
+    }
+    double seconds = (System.nanoTime() - startNanos) / 1e9;
+    close(Status.DEADLINE_EXCEEDED.withDescription(String.format(
+        "deadline exceeded after %.3fs (%s)", seconds, stream == null
+            ? "waiting for a connection" : "waiting for the backend")), new Metadata());
+  }
+
+  private void close(Status status, Metadata trailers) {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (deadlineTimer != null) {
+      deadlineTimer.cancel(false);
+      deadlineTimer = null;
+    }
+    if (picking) {
+      balancer.forget(this);
+      picking = false;
+    }
+    release();
+    if (stream != null && stream.isOpen()) {
+      // Frames the stream still queues are released with it, and a stream still open is reset
+      // (CANCEL): Netty's stream channel would otherwise wait for a read to drain its queue.
+      stream.close();
+    }
+    if (tracer != null) {
+      tracer.streamClosed(status);
+    }
+    listener.onClose(status, trailers);
+  }
+
+  private void release() {
+    while (!early.isEmpty()) {
+      early.poll().release();
+    }
+    if (held != null) {
+      held.release();
+      held = null;
+    }
+    while (!inbound.isEmpty()) {
+      ReferenceCountUtil.release(inbound.poll());
+    }
+  }
+
+  private void drainInbound() {
+    while (demand > 0 && !inbound.isEmpty() && !closed) {
+      Object next = inbound.poll();
+      if (next instanceof ByteBuf chunk) {
+        demand--;
+        listener.onMessage(chunk);
+      } else {
+        Ending end = (Ending) next;
+        close(end.status, end.trailers);
+      }
+    }
+    if (!closed && !inbound.isEmpty() && inbound.peek() instanceof Ending end) {
+      close(end.status, end.trailers);
+    }
+  }
+
+  private record Ending(Status status, Metadata trailers) {}
+
+  // ---- The upstream stream -----------------------------------------------------------------
+
+  private final class StreamHandler extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (closed) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      if (msg instanceof Http2DataFrame data) {
+        ByteBuf content = data.content();
+        if (content.isReadable()) {
+          if (demand > 0 && inbound.isEmpty()) {
+            demand--;
+            listener.onMessage(content);
+          } else {
+            inbound.add(content);
+          }
+        } else {
+          content.release();
+        }
+        if (data.isEndStream() && !closed) {
+          ending(Status.INTERNAL.withDescription(
+              "the backend ended its response without trailers (no grpc-status)"),
+              new Metadata());
+        }
+      } else if (msg instanceof Http2HeadersFrame frame) {
+        onHeadersFrame(frame);
+      } else if (msg instanceof Http2ResetFrame reset) {
+        onReset(reset.errorCode());
+      } else {
+        ReferenceCountUtil.release(msg);
+      }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      // Netty's multiplexer hands a stream its RST_STREAM as an event, not a read.
+      if (evt instanceof Http2ResetFrame reset && !closed) {
+        onReset(reset.errorCode());
+      }
+      ReferenceCountUtil.release(evt);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      if (!closed && demand > 0 && inbound.isEmpty()) {
+        ctx.read();
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (!closed && ctx.channel().isWritable()) {
+        listener.onReady();
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (!closed) {
+        Status status = Status.UNAVAILABLE.withDescription("the stream to "
+            + connection.address() + " closed before the backend sent a status"
+            + (connection.usable() ? "" : " (the connection went away)"));
+        drainThenClose(status);
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (!closed) {
+        close(Status.INTERNAL.withDescription("the stream to " + connection.address()
+            + " failed: " + cause).withCause(cause), new Metadata());
+      }
+    }
+  }
+
+  private void onHeadersFrame(Http2HeadersFrame frame) {
+    Http2Headers headers = frame.headers();
+    if (!responseHeaders) {
+      responseHeaders = true;
+      Status problem = httpProblem(headers);
+      if (problem != null) {
+        close(problem, metadataOf(headers));
+        return;
+      }
+      if (frame.isEndStream()) {
+        ending(statusOf(headers), metadataOf(headers)); // trailers-only
+        return;
+      }
+      listener.onHeaders(metadataOf(headers));
+      return;
+    }
+    if (!frame.isEndStream()) {
+        close(Status.INTERNAL.withDescription("the backend sent a third HEADERS frame"),
+          new Metadata());
+      return;
+    }
+    ending(statusOf(headers), metadataOf(headers));
+  }
+
+  /** The call ends once the chunks read before the end were asked for. */
+  private void ending(Status status, Metadata trailers) {
+    inbound.add(new Ending(status, trailers));
+    drainInbound();
+  }
+
+  private void drainThenClose(Status status) {
+    if (inbound.isEmpty() || !(inbound.peekLast() instanceof Ending)) {
+      inbound.add(new Ending(status, new Metadata()));
+    }
+    drainInbound();
+  }
+
+  private void onReset(long errorCode) {
+    Status status;
+    if (errorCode == Http2Error.REFUSED_STREAM.code()) {
+      status = Status.UNAVAILABLE.withDescription("the backend refused the stream"
+          + " (REFUSED_STREAM)");
+    } else if (errorCode == Http2Error.CANCEL.code()) {
+      Deadline deadline = options.getDeadline();
+      // The backend got the deadline as grpc-timeout and keeps it too: its cancel at the
+      // deadline may come a moment before our own timer.
+      status = deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) <= 20
+          ? Status.DEADLINE_EXCEEDED.withDescription(String.format("deadline exceeded after"
+              + " %.3fs (the backend cancelled the call at the deadline)",
+              (System.nanoTime() - startNanos) / 1e9))
+          : Status.CANCELLED.withDescription("the backend cancelled the stream");
+    } else if (errorCode == Http2Error.ENHANCE_YOUR_CALM.code()) {
+      status = Status.RESOURCE_EXHAUSTED.withDescription("the backend reset the stream:"
+          + " ENHANCE_YOUR_CALM");
+    } else {
+      Http2Error error = Http2Error.valueOf(errorCode);
+      status = Status.INTERNAL.withDescription("the backend reset the stream (HTTP/2 error "
+          + (error != null ? error.name() : Long.toString(errorCode)) + ")");
+    }
+    close(status, new Metadata());
+  }
+
+  /** A response that is no gRPC response, in grpc-java's terms; null when it is one. */
+  private static Status httpProblem(Http2Headers headers) {
+    CharSequence status = headers.status();
+    CharSequence type = headers.get(CONTENT_TYPE);
+    boolean grpcType = type != null && AsciiString.regionMatches(type, true, 0,
+        "application/grpc", 0, 16);
+    if (status != null && AsciiString.contentEquals("200", status) && grpcType) {
+      return null;
+    }
+    if (status != null && AsciiString.contentEquals("200", status)
+        && headers.contains(GRPC_STATUS)) {
+      return null; // trailers-only without a content type: grpc-status decides
+    }
+    int code = 0;
+    try {
+      code = status == null ? 0 : Integer.parseInt(status.toString());
+    } catch (NumberFormatException e) {
+      code = 0;
+    }
+    Status.Code grpc = switch (code) {
+      case 400, 431 -> Status.Code.INTERNAL;
+      case 401 -> Status.Code.UNAUTHENTICATED;
+      case 403 -> Status.Code.PERMISSION_DENIED;
+      case 404 -> Status.Code.UNIMPLEMENTED;
+      case 429, 502, 503, 504 -> Status.Code.UNAVAILABLE;
+      default -> Status.Code.UNKNOWN;
+    };
+    if (code == 200) {
+      grpc = Status.Code.UNKNOWN;
+    }
+    return Status.fromCode(grpc).withDescription("the backend answered HTTP " + status
+        + (grpcType ? "" : " with content-type " + type + ", not a gRPC response"));
+  }
+
+  private static Status statusOf(Http2Headers headers) {
+    CharSequence code = headers.get(GRPC_STATUS);
+    if (code == null) {
+      return Status.UNKNOWN.withDescription("the backend's trailers carry no grpc-status");
+    }
+    Metadata parsed = InternalMetadata.newMetadata(
+        GRPC_STATUS.toByteArray(), AsciiString.of(code).toByteArray(),
+        InternalStatus.MESSAGE_KEY.name().getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+        messageBytes(headers));
+    Status status = parsed.get(InternalStatus.CODE_KEY);
+    if (status == null) {
+      return Status.UNKNOWN.withDescription("the backend sent grpc-status '" + code + "'");
+    }
+    String message = parsed.get(InternalStatus.MESSAGE_KEY);
+    return message == null || message.isEmpty() ? status : status.withDescription(message);
+  }
+
+  private static byte[] messageBytes(Http2Headers headers) {
+    CharSequence message = headers.get(InternalStatus.MESSAGE_KEY.name());
+    return message == null ? new byte[0] : AsciiString.of(message).toByteArray();
+  }
+
+  /** Response headers or trailers as grpc-java would hand them over: binary values decoded. */
+  private static Metadata metadataOf(Http2Headers headers) {
+    byte[][] serialized = new byte[headers.size() * 2][];
+    int n = 0;
+    for (Map.Entry<CharSequence, CharSequence> header : headers) {
+      CharSequence name = header.getKey();
+      if (name.length() == 0 || name.charAt(0) == ':') {
+        continue;
+      }
+      AsciiString key = AsciiString.of(name);
+      byte[] value;
+      if (key.endsWith("-bin")) {
+        try {
+          value = java.util.Base64.getDecoder().decode(header.getValue().toString());
+        } catch (IllegalArgumentException e) {
+          continue; // grpc-java drops such a value too
+        }
+      } else {
+        value = AsciiString.of(header.getValue()).toByteArray();
+      }
+      serialized[n++] = key.toByteArray();
+      serialized[n++] = value;
+    }
+    return InternalMetadata.newMetadata(n / 2, serialized);
+  }
+}
