@@ -2,36 +2,38 @@ package io.meshgate.gateway.upstream;
 
 import io.grpc.Status;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2LocalFlowController;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
+import io.netty.handler.codec.http2.Http2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameAdapter;
+import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2SettingsFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.GenericFutureListener;
+import io.netty.util.collection.IntObjectHashMap;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 
 /**
  * One HTTP/2 connection of the gateway's own to one endpoint, on one event loop: the transport of
- * calls the native proxy streams through (see {@link StreamedCall}). It is usable once the
+ * calls the native proxy streams through (see {@link StreamedCall}). Netty's HTTP/2 connection
+ * handler with a frame listener, as grpc-java's own transport does: a stream is an id and a
+ * {@link Sink}, with no channel or pipeline of its own. It is usable once the
  * endpoint's SETTINGS arrived (and, over TLS, the handshake chose {@code h2}); a GOAWAY or a
  * closed socket ends its use for new streams, while streams already open finish. Only on its
  * loop.
@@ -66,8 +68,14 @@ final class H2Connection {
   private static final int DEFAULT_CONNECTION_WINDOW = 65_535;
 
   private final SocketAddress address;
+  private final io.grpc.Attributes attributes;
   private final Listener listener;
   private Channel channel;
+  private Http2Connection connection;
+  private Http2ConnectionHandler handler;
+  private ChannelHandlerContext handlerContext;
+  private Http2Connection.PropertyKey streamsKey;
+  private final IntObjectHashMap<Sink> sinks = new IntObjectHashMap<>();
   private boolean connected;
   private boolean ready;
   private boolean gone;
@@ -77,6 +85,8 @@ final class H2Connection {
 
   private H2Connection(SocketAddress address, Listener listener) {
     this.address = address;
+    this.attributes = io.grpc.Attributes.newBuilder()
+        .set(io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR, address).build();
     this.listener = listener;
   }
 
@@ -143,17 +153,32 @@ final class H2Connection {
         .pushEnabled(false)
         .initialWindowSize(settings.streamWindowBytes())
         .maxHeaderListSize(settings.maxHeaderListBytes());
-    Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+    connection = new DefaultHttp2Connection(false);
+    // The connection's window refilled as bytes arrive: what a stream holds is bounded by its
+    // own window, and a client that stops reading stalls only its stream, not every call
+    // sharing the connection.
+    connection.local().flowController(new DefaultHttp2LocalFlowController(connection,
+        DefaultHttp2LocalFlowController.DEFAULT_WINDOW_UPDATE_RATIO, true));
+    streamsKey = connection.newKey();
+    Frames frames = new Frames();
+    connection.addListener(frames);
+    handler = new Http2ConnectionHandlerBuilder()
+        .connection(connection)
+        .frameListener(frames)
         .initialSettings(initial)
-        .autoAckPingFrame(true)
         // Streams past the endpoint's SETTINGS_MAX_CONCURRENT_STREAMS wait for one to end.
         .encoderEnforceMaxConcurrentStreams(true)
         .build();
-    ch.pipeline().addLast("h2-codec", codec);
+    connection.remote().flowController().listener(stream -> {
+      Sink sink = stream.getProperty(streamsKey);
+      if (sink != null) {
+        sink.onWritabilityChanged();
+      }
+    });
     // Writes of all streams in one loop turn go out in one flush.
     ch.pipeline().addLast("h2-flush", new FlushConsolidationHandler(256, true));
-    ch.pipeline().addLast("h2-streams", new Http2MultiplexHandler(REFUSE_PUSHED));
-    ch.pipeline().addLast("h2-connection", new ConnectionEvents(settings));
+    ch.pipeline().addLast("h2", handler);
+    ch.pipeline().addLast("h2-connection", new ConnectionEvents());
   }
 
   /** The endpoint's address. */
@@ -161,29 +186,118 @@ final class H2Connection {
     return address;
   }
 
+  /** What a call on this connection tells of its transport (the endpoint's address). */
+  io.grpc.Attributes attributes() {
+    return attributes;
+  }
+
   /** Whether new streams may be opened. */
   boolean usable() {
     return ready && !gone && channel.isActive();
   }
 
+  /** What one stream of the connection hears. Called on the connection's loop. */
+  interface Sink {
+    /** Response headers (the first time) or trailers; {@code endStream} ends the response. */
+    void onHeaders(Http2Headers headers, boolean endStream);
+
+    /**
+     * Response bytes, retained for the sink: it releases them, and gives the window back with
+     * {@link H2Connection#consume} once it passed them on.
+     *
+     * @param flowControlled the bytes to consume for this frame (data and padding)
+     */
+    void onData(ByteBuf data, int flowControlled, boolean endStream);
+
+    /** The backend reset the stream. */
+    void onReset(long errorCode);
+
+    /** {@link H2Connection#isWritable} may have changed. */
+    void onWritabilityChanged();
+
+    /** The stream closed (after the events above, or without them: the connection went). */
+    void onClosed();
+  }
+
   /**
-   * Opens a stream whose frames {@code handler} receives; the future completes on this loop.
-   * Reads on the stream are the handler's to ask for (auto-read is off).
+   * Opens a stream and writes its request headers (unflushed).
+   *
+   * @return the stream's id, for the other methods
    */
-  Future<Http2StreamChannel> openStream(ChannelHandler handler) {
+  int open(Sink sink, Http2Headers headers, boolean endStream) {
+    int id = connection.local().incrementAndGetNextStreamId();
     activeStreams++;
-    Future<Http2StreamChannel> opened = new Http2StreamChannelBootstrap(channel)
-        .option(io.netty.channel.ChannelOption.AUTO_READ, false)
-        .handler(handler)
-        .open();
-    opened.addListener((GenericFutureListener<Future<Http2StreamChannel>>) f -> {
-      if (f.isSuccess()) {
-        f.getNow().closeFuture().addListener(closed -> streamEnded());
-      } else {
-        streamEnded();
+    sinks.put(id, sink);
+    ChannelHandlerContext ctx = context();
+    handler.encoder().writeHeaders(ctx, id, headers, 0, endStream, ctx.newPromise())
+        .addListener(f -> {
+          if (!f.isSuccess()) {
+            Sink failed = sinks.remove(id);
+            if (failed != null) {
+              streamEnded();
+              failed.onClosed();
+            }
+          }
+        });
+    Http2Stream stream = connection.stream(id);
+    if (stream != null) {
+      stream.setProperty(streamsKey, sink);
+    }
+    return id;
+  }
+
+  /** Writes request bytes (unflushed); takes {@code data} over. */
+  void writeData(int id, ByteBuf data, boolean endStream) {
+    ChannelHandlerContext ctx = context();
+    handler.encoder().writeData(ctx, id, data, 0, endStream, ctx.voidPromise());
+  }
+
+  /** Flushes what was written (coalesced with the other streams' writes of this turn). */
+  void flush() {
+    channel.flush();
+  }
+
+  /** Whether the stream's flow-control window takes more now. */
+  boolean isWritable(int id) {
+    Http2Stream stream = connection.stream(id);
+    return stream != null && connection.remote().flowController().isWritable(stream);
+  }
+
+  /** Gives back {@code bytes} of the stream's window: the backend may send that much more. */
+  void consume(int id, int bytes) {
+    Http2Stream stream = connection.stream(id);
+    if (stream == null || bytes == 0) {
+      return;
+    }
+    try {
+      if (connection.local().flowController().consumeBytes(stream, bytes)) {
+        flush();
       }
-    });
-    return opened;
+    } catch (io.netty.handler.codec.http2.Http2Exception e) {
+      context().fireExceptionCaught(e);
+    }
+  }
+
+  /** Resets a stream still open (CANCEL) and forgets it. */
+  void reset(int id) {
+    Sink sink = sinks.remove(id);
+    if (sink == null) {
+      return;
+    }
+    streamEnded();
+    Http2Stream stream = connection.stream(id);
+    if (stream != null && stream.state() != Http2Stream.State.CLOSED) {
+      ChannelHandlerContext ctx = context();
+      handler.resetStream(ctx, id, Http2Error.CANCEL.code(), ctx.voidPromise());
+      flush();
+    }
+  }
+
+  private ChannelHandlerContext context() {
+    if (handlerContext == null) {
+      handlerContext = channel.pipeline().context(handler);
+    }
+    return handlerContext;
   }
 
   private void streamEnded() {
@@ -232,55 +346,117 @@ final class H2Connection {
     return inner == cause ? message : cause.getMessage() + " (" + message + ")";
   }
 
-  /** Pushed streams are refused by SETTINGS_ENABLE_PUSH 0; any that comes is closed. */
-  private static final ChannelHandler REFUSE_PUSHED = new RefusePushed();
-
-  @ChannelHandler.Sharable
-  private static final class RefusePushed extends ChannelInboundHandlerAdapter {
+  /** The frames of the connection, and its streams' ends. */
+  private final class Frames extends Http2FrameAdapter implements Http2Connection.Listener {
     @Override
-    public void channelRegistered(ChannelHandlerContext ctx) {
-      ctx.channel().close();
-    }
-  }
-
-  /** Settings, GOAWAY, TLS and failures of the connection as a whole. */
-  private final class ConnectionEvents extends ChannelInboundHandlerAdapter {
-    private final Settings settings;
-
-    ConnectionEvents(Settings settings) {
-      this.settings = settings;
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      try {
-        if (msg instanceof Http2SettingsFrame && !ready && !gone) {
-          ready = true;
-          // The connection's window as large as HTTP/2 allows: what a stream holds is bounded
-          // by its own window, and a client that stops reading stalls only its stream, not
-          // every call sharing the connection (the windows fill only as streams read).
-          ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(
-              Integer.MAX_VALUE - DEFAULT_CONNECTION_WINDOW));
-          listener.onReady(H2Connection.this);
-        } else if (msg instanceof Http2GoAwayFrame goAway) {
-          boolean wasReady = ready;
-          if (!gone) {
-            gone = true;
-            ready = false;
-            listener.onGone(H2Connection.this, Status.UNAVAILABLE.withDescription(
-                address + " said GOAWAY (HTTP/2 error " + goAway.errorCode() + ")"), wasReady);
-          }
-          if (activeStreams == 0) {
-            ctx.close();
-          } else {
-            shuttingDown = true;
-          }
+    public void onSettingsRead(ChannelHandlerContext ctx, Http2Settings settings) {
+      if (!ready && !gone) {
+        ready = true;
+        // As large as HTTP/2 allows (see the local flow controller's auto-refill).
+        try {
+          connection.local().flowController().incrementWindowSize(connection.connectionStream(),
+              Integer.MAX_VALUE - DEFAULT_CONNECTION_WINDOW);
+          ctx.flush();
+        } catch (io.netty.handler.codec.http2.Http2Exception e) {
+          ctx.fireExceptionCaught(e);
+          return;
         }
-      } finally {
-        ReferenceCountUtil.release(msg);
+        listener.onReady(H2Connection.this);
       }
     }
 
+    @Override
+    public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers,
+        int padding, boolean endOfStream) {
+      Sink sink = sinks.get(streamId);
+      if (sink != null) {
+        sink.onHeaders(headers, endOfStream);
+      }
+    }
+
+    @Override
+    public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers,
+        int streamDependency, short weight, boolean exclusive, int padding,
+        boolean endOfStream) {
+      onHeadersRead(ctx, streamId, headers, padding, endOfStream);
+    }
+
+    @Override
+    public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding,
+        boolean endOfStream) {
+      Sink sink = sinks.get(streamId);
+      int bytes = data.readableBytes() + padding;
+      if (sink == null) {
+        return bytes; // a stream we reset: its bytes are given back at once
+      }
+      sink.onData(data.retain(), bytes, endOfStream);
+      return 0; // given back by consume() once passed on
+    }
+
+    @Override
+    public void onRstStreamRead(ChannelHandlerContext ctx, int streamId, long errorCode) {
+      Sink sink = sinks.get(streamId);
+      if (sink != null) {
+        sink.onReset(errorCode);
+      }
+    }
+
+    @Override
+    public void onGoAwayRead(ChannelHandlerContext ctx, int lastStreamId, long errorCode,
+        ByteBuf debugData) {
+      boolean wasReady = ready;
+      if (!gone) {
+        gone = true;
+        ready = false;
+        listener.onGone(H2Connection.this, Status.UNAVAILABLE.withDescription(address
+            + " said GOAWAY (HTTP/2 error " + errorCode + ")"), wasReady);
+      }
+      shuttingDown = true;
+      if (activeStreams == 0) {
+        ctx.close();
+      }
+    }
+
+    @Override
+    public void onStreamAdded(Http2Stream stream) {
+      Sink sink = sinks.get(stream.id());
+      if (sink != null) {
+        stream.setProperty(streamsKey, sink); // a stream that waited for a free slot
+      }
+    }
+
+    @Override
+    public void onStreamActive(Http2Stream stream) {
+      Sink sink = sinks.get(stream.id());
+      if (sink != null) {
+        sink.onWritabilityChanged();
+      }
+    }
+
+    @Override
+    public void onStreamHalfClosed(Http2Stream stream) {}
+
+    @Override
+    public void onStreamClosed(Http2Stream stream) {
+      Sink sink = sinks.remove(stream.id());
+      if (sink != null) {
+        streamEnded();
+        sink.onClosed();
+      }
+    }
+
+    @Override
+    public void onStreamRemoved(Http2Stream stream) {}
+
+    @Override
+    public void onGoAwaySent(int lastStreamId, long errorCode, ByteBuf debugData) {}
+
+    @Override
+    public void onGoAwayReceived(int lastStreamId, long errorCode, ByteBuf debugData) {}
+  }
+
+  /** TLS and failures of the connection as a whole. */
+  private final class ConnectionEvents extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
       if (evt instanceof SslHandshakeCompletionEvent handshake) {
@@ -297,7 +473,7 @@ final class H2Connection {
           return;
         }
       }
-      ctx.fireUserEventTriggered(evt);
+      ReferenceCountUtil.release(evt);
     }
 
     @Override

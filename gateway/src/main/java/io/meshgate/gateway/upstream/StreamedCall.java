@@ -5,7 +5,6 @@ import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ClientStreamTracer;
 import io.grpc.Deadline;
-import io.grpc.Grpc;
 import io.grpc.InternalMetadata;
 import io.grpc.InternalStatus;
 import io.grpc.LoadBalancer;
@@ -15,21 +14,11 @@ import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcMetadata;
 import io.meshgate.gateway.call.GrpcTimeout;
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2ResetFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.AsciiString;
-import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import java.util.ArrayDeque;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -47,7 +36,8 @@ import java.util.concurrent.TimeUnit;
  * call's deadline goes upstream as {@code grpc-timeout} and is also enforced here. Only on the
  * event loop of the client's stream, which is the connection's loop.
  */
-public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements H2Balancer.Pick {
+public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
+    implements H2Balancer.Pick, H2Connection.Sink {
   private static final AsciiString POST = AsciiString.cached("POST");
   private static final AsciiString HTTP = AsciiString.cached("http");
   private static final AsciiString HTTPS = AsciiString.cached("https");
@@ -82,8 +72,11 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
   private Listener<ByteBuf> listener;
   private Metadata requestMetadata;
   private Http2Headers requestHeaders;
-  private Http2StreamChannel stream;
+  /** The stream's id on {@link #connection}; -1 before it opens. */
+  private int stream = -1;
   private H2Connection connection;
+  private boolean remoteEnded;
+  private Attributes attributes = Attributes.EMPTY;
   private ClientStreamTracer tracer;
   private io.netty.util.concurrent.ScheduledFuture<?> deadlineTimer;
   /** Request chunks sent before the stream opened (bounded by the caller: it reads on only while
@@ -192,44 +185,20 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
       return;
     }
     connection = chosen;
+    attributes = chosen.attributes();
     if (tracerFactory != null) {
       tracer = tracerFactory.newClientStreamTracer(ClientStreamTracer.StreamInfo.newBuilder()
           .setCallOptions(options).build(), requestMetadata);
     }
-    Future<Http2StreamChannel> opened = chosen.openStream(new StreamHandler());
-    if (opened.isDone()) {
-      onOpened(opened);
-    } else {
-      opened.addListener(f -> onOpened(opened));
-    }
-  }
-
-  private void onOpened(Future<Http2StreamChannel> opened) {
-    if (!opened.isSuccess()) {
-      close(Status.UNAVAILABLE.withDescription("cannot open a stream to "
-          + connection.address() + ": " + opened.cause()).withCause(opened.cause()),
-          new Metadata());
-      return;
-    }
-    Http2StreamChannel channel = opened.getNow();
-    if (closed) {
-      channel.close();
-      return;
-    }
-    stream = channel;
     boolean endNow = halfClosed && early.isEmpty();
-    stream.write(new DefaultHttp2HeadersFrame(requestHeaders, endNow), stream.voidPromise());
+    stream = chosen.open(this, requestHeaders, endNow);
+    requestHeaders = null;
     while (!early.isEmpty()) {
       ByteBuf chunk = early.poll();
-      stream.write(new DefaultHttp2DataFrame(chunk, halfClosed && early.isEmpty()),
-          stream.voidPromise());
+      chosen.writeData(stream, chunk, halfClosed && early.isEmpty());
     }
-    stream.flush();
-    requestHeaders = null;
-    if (demand > 0) {
-      stream.read();
-    }
-    if (stream.isWritable()) {
+    chosen.flush();
+    if (!closed && chosen.isWritable(stream)) {
       listener.onReady();
     }
   }
@@ -240,9 +209,6 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
   public void request(int numMessages) {
     demand += numMessages;
     drainInbound();
-    if (demand > 0 && inbound.isEmpty() && stream != null && !closed) {
-      stream.read();
-    }
   }
 
   /**
@@ -256,12 +222,12 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
       return;
     }
     ByteBuf chunk = bytes.retain();
-    if (stream == null) {
+    if (stream < 0) {
       early.add(chunk);
       return;
     }
     if (held != null) {
-      stream.write(new DefaultHttp2DataFrame(held, false), stream.voidPromise());
+      connection.writeData(stream, held, false);
     }
     held = chunk;
     if (!heldFlushScheduled) {
@@ -272,8 +238,9 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
 
   private void writeHeldChunk() {
     heldFlushScheduled = false;
-    if (held != null && stream != null && !closed) {
-      stream.writeAndFlush(new DefaultHttp2DataFrame(held, false), stream.voidPromise());
+    if (held != null && stream >= 0 && !closed) {
+      connection.writeData(stream, held, false);
+      connection.flush();
       held = null;
     }
   }
@@ -284,12 +251,13 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
       return;
     }
     halfClosed = true;
-    if (stream == null) {
+    if (stream < 0) {
       return; // the end goes with the headers or the early chunks
     }
     ByteBuf last = held != null ? held : io.netty.buffer.Unpooled.EMPTY_BUFFER;
     held = null;
-    stream.writeAndFlush(new DefaultHttp2DataFrame(last, true), stream.voidPromise());
+    connection.writeData(stream, last, true);
+    connection.flush();
   }
 
   @Override
@@ -306,17 +274,12 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
 
   @Override
   public boolean isReady() {
-    return stream != null && !closed && stream.isWritable();
+    return stream >= 0 && !closed && connection.isWritable(stream);
   }
 
   @Override
   public Attributes getAttributes() {
-    if (connection == null) {
-      return Attributes.EMPTY;
-    }
-    return Attributes.newBuilder()
-        .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, connection.address())
-        .build();
+    return attributes;
   }
 
   private void deadlineExceeded() {
@@ -326,7 +289,7 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
     }
     double seconds = (System.nanoTime() - startNanos) / 1e9;
     close(Status.DEADLINE_EXCEEDED.withDescription(String.format(
-        "deadline exceeded after %.3fs (%s)", seconds, stream == null
+        "deadline exceeded after %.3fs (%s)", seconds, stream < 0
             ? "waiting for a connection" : "waiting for the backend")), new Metadata());
   }
 
@@ -344,10 +307,8 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
       picking = false;
     }
     release();
-    if (stream != null && stream.isOpen()) {
-      // Frames the stream still queues are released with it, and a stream still open is reset
-      // (CANCEL): Netty's stream channel would otherwise wait for a read to drain its queue.
-      stream.close();
+    if (stream >= 0 && !(remoteEnded && halfClosed)) {
+      connection.reset(stream); // CANCEL: the backend stops; what it sends now is dropped
     }
     if (tracer != null) {
       tracer.streamClosed(status);
@@ -364,16 +325,20 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
       held = null;
     }
     while (!inbound.isEmpty()) {
-      ReferenceCountUtil.release(inbound.poll());
+      Object next = inbound.poll();
+      if (next instanceof Chunk chunk) {
+        chunk.data.release();
+      }
     }
   }
 
   private void drainInbound() {
     while (demand > 0 && !inbound.isEmpty() && !closed) {
       Object next = inbound.poll();
-      if (next instanceof ByteBuf chunk) {
+      if (next instanceof Chunk chunk) {
         demand--;
-        listener.onMessage(chunk);
+        connection.consume(stream, chunk.flowControlled);
+        listener.onMessage(chunk.data);
       } else {
         Ending end = (Ending) next;
         close(end.status, end.trailers);
@@ -386,85 +351,69 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
 
   private record Ending(Status status, Metadata trailers) {}
 
+  /** Response bytes read before they were asked for, and the window they take. */
+  private record Chunk(ByteBuf data, int flowControlled) {}
+
   // ---- The upstream stream -----------------------------------------------------------------
 
-  private final class StreamHandler extends ChannelInboundHandlerAdapter {
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (closed) {
-        ReferenceCountUtil.release(msg);
-        return;
-      }
-      if (msg instanceof Http2DataFrame data) {
-        ByteBuf content = data.content();
-        if (content.isReadable()) {
-          if (demand > 0 && inbound.isEmpty()) {
-            demand--;
-            listener.onMessage(content);
-          } else {
-            inbound.add(content);
-          }
-        } else {
-          content.release();
-        }
-        if (data.isEndStream() && !closed) {
-          ending(Status.INTERNAL.withDescription(
-              "the backend ended its response without trailers (no grpc-status)"),
-              new Metadata());
-        }
-      } else if (msg instanceof Http2HeadersFrame frame) {
-        onHeadersFrame(frame);
-      } else if (msg instanceof Http2ResetFrame reset) {
-        onReset(reset.errorCode());
+  @Override
+  public void onData(ByteBuf data, int flowControlled, boolean endStream) {
+    if (closed) {
+      data.release();
+      connection.consume(stream, flowControlled);
+      return;
+    }
+    if (endStream) {
+      remoteEnded = true;
+    }
+    if (data.isReadable()) {
+      if (demand > 0 && inbound.isEmpty()) {
+        demand--;
+        connection.consume(stream, flowControlled);
+        listener.onMessage(data);
       } else {
-        ReferenceCountUtil.release(msg);
+        inbound.add(new Chunk(data, flowControlled));
       }
+    } else {
+      data.release();
+      connection.consume(stream, flowControlled);
     }
-
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      // Netty's multiplexer hands a stream its RST_STREAM as an event, not a read.
-      if (evt instanceof Http2ResetFrame reset && !closed) {
-        onReset(reset.errorCode());
-      }
-      ReferenceCountUtil.release(evt);
-    }
-
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
-      if (!closed && demand > 0 && inbound.isEmpty()) {
-        ctx.read();
-      }
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-      if (!closed && ctx.channel().isWritable()) {
-        listener.onReady();
-      }
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      if (!closed) {
-        Status status = Status.UNAVAILABLE.withDescription("the stream to "
-            + connection.address() + " closed before the backend sent a status"
-            + (connection.usable() ? "" : " (the connection went away)"));
-        drainThenClose(status);
-      }
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      if (!closed) {
-        close(Status.INTERNAL.withDescription("the stream to " + connection.address()
-            + " failed: " + cause).withCause(cause), new Metadata());
-      }
+    if (endStream && !closed) {
+      ending(Status.INTERNAL.withDescription(
+          "the backend ended its response without trailers (no grpc-status)"), new Metadata());
     }
   }
 
-  private void onHeadersFrame(Http2HeadersFrame frame) {
-    Http2Headers headers = frame.headers();
+  @Override
+  public void onHeaders(Http2Headers headers, boolean endStream) {
+    if (closed) {
+      return;
+    }
+    if (endStream) {
+      remoteEnded = true;
+    }
+    onHeadersFrame(headers, endStream);
+  }
+
+  @Override
+  public void onWritabilityChanged() {
+    if (!closed && stream >= 0 && connection.isWritable(stream)) {
+      listener.onReady();
+    }
+  }
+
+  @Override
+  public void onClosed() {
+    if (!closed) {
+      remoteEnded = true;
+      halfClosed = true; // nothing more can be sent either
+      drainThenClose(Status.UNAVAILABLE.withDescription("the stream to "
+          + connection.address() + " closed before the backend sent a status"
+          + (connection.usable() ? "" : " (the connection went away)")));
+    }
+  }
+
+  private void onHeadersFrame(Http2Headers headers, boolean endStream) {
     if (!responseHeaders) {
       responseHeaders = true;
       Status problem = httpProblem(headers);
@@ -472,15 +421,15 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
         close(problem, metadataOf(headers));
         return;
       }
-      if (frame.isEndStream()) {
+      if (endStream) {
         ending(statusOf(headers), metadataOf(headers)); // trailers-only
         return;
       }
       listener.onHeaders(metadataOf(headers));
       return;
     }
-    if (!frame.isEndStream()) {
-        close(Status.INTERNAL.withDescription("the backend sent a third HEADERS frame"),
+    if (!endStream) {
+      close(Status.INTERNAL.withDescription("the backend sent a third HEADERS frame"),
           new Metadata());
       return;
     }
@@ -500,7 +449,13 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf> implements 
     drainInbound();
   }
 
-  private void onReset(long errorCode) {
+  @Override
+  public void onReset(long errorCode) {
+    if (closed) {
+      return;
+    }
+    remoteEnded = true;
+    halfClosed = true;
     Status status;
     if (errorCode == Http2Error.REFUSED_STREAM.code()) {
       status = Status.UNAVAILABLE.withDescription("the backend refused the stream"
