@@ -190,8 +190,8 @@ public record GatewayConfig(
    *
    * @param maxMessageBytes largest gRPC message the gateway holds whole, either way
    *     (RESOURCE_EXHAUSTED above it): REST and the web dialects, and native calls that go
-   *     through grpc-java channels (routes that retry, hedge, mirror, cache or fall back;
-   *     clusters with {@code streaming: false} or a health check)
+   *     through grpc-java channels (routes that cache, fall back or hold calls; clusters with
+   *     {@code streaming: false} or a health check)
    * @param maxConcurrentStreams HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection
    * @param maxHeaderListBytes HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE (431 / RESOURCE_EXHAUSTED above)
    * @param streamWindowBytes HTTP/2 initial flow-control window per stream

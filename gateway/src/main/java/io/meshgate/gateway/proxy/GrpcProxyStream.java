@@ -53,7 +53,10 @@ final class GrpcProxyStream extends Http2StreamHandler {
   private static final Logger logger = Logger.getLogger(GrpcProxyStream.class.getName());
   private static final AsciiString STATUS_405 = AsciiString.cached("405");
   private static final AsciiString WWW_AUTHENTICATE = AsciiString.cached("www-authenticate");
-  /** Request messages kept for a retry as byte copies (the pooled buffer is released). */
+  /**
+   * Request messages (or, streamed, DATA chunks) kept for a retry, a hedge or a mirror as byte
+   * copies (the pooled buffer is released).
+   */
   private static final RetryPolicy.Replay<ByteBuf> REPLAY = new RetryPolicy.Replay<>() {
     @Override
     public byte[] save(ByteBuf message) {
@@ -262,7 +265,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
           clientTimeout, new io.meshgate.gateway.upstream.StreamedCall.Request(path,
               contentType != null ? contentType : GrpcWire.CONTENT_TYPE_GRPC, encoding,
               headers.get(GrpcWire.GRPC_ACCEPT_ENCODING)),
-          request.authority(), ctx.executor(), new UpstreamListener());
+          request.authority(), ctx.executor(), REPLAY, new UpstreamListener());
     } else {
       deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
           gzipRequests);

@@ -254,12 +254,7 @@ public final class Admission {
     if (compression != null) {
       options = options.withCompression(compression);
     }
-    record.cluster(cluster.name());
-    Metadata mirrorHeaders = null;
-    if (mirror != null) {
-      mirrorHeaders = new Metadata();
-      mirrorHeaders.merge(headers); // the primary's start takes some of its headers away
-    }
+    Metadata mirrorHeaders = copyForMirror(headers);
     ClientCall<ReqT, RespT> opened;
     if (answers == null) {
       opened = route.newCall(cluster, method, options, loop, replay, idempotent);
@@ -279,20 +274,9 @@ public final class Admission {
     // Kept before start: a call that fails at once closes inside start().
     call = opened;
     opened.start(listener, headers);
-    if (mirror != null) {
-      UpstreamCluster target = running.clusters().get(mirror.config().cluster());
-      if (target == null || mirror.inFlight().incrementAndGet() > mirror.config().maxInFlight()) {
-        if (target != null) {
-          mirror.inFlight().decrementAndGet();
-        }
-        mirrorDropped.run();
-        return opened;
-      }
-      mirrorSent.run();
-      return new MirroredCall<>(opened, target.newCall(method, options, loop), mirrorHeaders,
-          replay, mirror.inFlight(), mirrorDropped);
-    }
-    return opened;
+    CallOptions mirrorOptions = options;
+    return mirrored(opened, mirrorHeaders, replay,
+        target -> target.newCall(method, mirrorOptions, loop));
   }
 
   private static final Metadata.Key<String> FORWARDED_HOST =
@@ -337,14 +321,21 @@ public final class Admission {
 
   /**
    * Whether the call can be streamed through frame by frame ({@link #openStreamed}): nothing of
-   * the route needs its messages whole — it neither retries nor hedges, caches nor falls back,
-   * mirrors nor holds the call (an injected delay, a global limit still asking its store) —
-   * and its cluster streams on {@code loop}. Picks the call's cluster.
+   * the route looks into its messages — it neither caches nor falls back, nor holds the call (an
+   * injected delay, a global limit still asking its store) — and its cluster, and its mirror's,
+   * stream on {@code loop}. Retries, hedges and mirrors replay or copy the DATA chunks as they
+   * would messages. Picks the call's cluster.
    */
   public boolean streams(EventExecutor loop) {
-    if (refusal != null || route.retry() != null || route.hedging() != null || answers != null
-        || mirror != null || faultDelayNanos > 0 || (rateLimit != null && rateLimit.pending())) {
+    if (refusal != null || answers != null || faultDelayNanos > 0
+        || (rateLimit != null && rateLimit.pending())) {
       return false;
+    }
+    if (mirror != null) {
+      UpstreamCluster target = running.clusters().get(mirror.config().cluster());
+      if (target != null && !target.streams(loop)) {
+        return false;
+      }
     }
     if (cluster == null) {
       cluster = route.pick(request, claims);
@@ -364,7 +355,8 @@ public final class Admission {
       MethodDescriptor<io.netty.buffer.ByteBuf, io.netty.buffer.ByteBuf> method,
       Metadata headers, long clientTimeoutNanos,
       io.meshgate.gateway.upstream.StreamedCall.Request wire, String authority,
-      EventExecutor loop, ClientCall.Listener<io.netty.buffer.ByteBuf> listener) {
+      EventExecutor loop, RetryPolicy.Replay<io.netty.buffer.ByteBuf> replay,
+      ClientCall.Listener<io.netty.buffer.ByteBuf> listener) {
     if (!streams(loop)) {
       throw new IllegalStateException("this call cannot be streamed through");
     }
@@ -373,11 +365,45 @@ public final class Admission {
       headers.removeAll(FAULT_DELAY);
     }
     CallOptions options = prepare(headers, clientTimeoutNanos, authority, loop);
-    ClientCall<io.netty.buffer.ByteBuf, io.netty.buffer.ByteBuf> opened =
-        cluster.newStreamedCall(method, wire, options, loop);
+    Metadata mirrorHeaders = copyForMirror(headers);
+    UpstreamCluster chosen = cluster;
+    ClientCall<io.netty.buffer.ByteBuf, io.netty.buffer.ByteBuf> opened = route.newCall(
+        attempt -> chosen.newStreamedCall(method, wire, attempt, loop), options, loop, replay,
+        idempotent);
     call = opened;
     opened.start(listener, headers);
-    return opened;
+    return mirrored(opened, mirrorHeaders, replay,
+        target -> target.newStreamedCall(method, wire, options, loop));
+  }
+
+  /** The headers a mirror gets: taken before the primary's start takes some away. */
+  private Metadata copyForMirror(Metadata headers) {
+    if (mirror == null) {
+      return null;
+    }
+    Metadata copy = new Metadata();
+    copy.merge(headers);
+    return copy;
+  }
+
+  /** {@code primary}, copied to the mirror's cluster when the route mirrors and there is room. */
+  private <ReqT, RespT> ClientCall<ReqT, RespT> mirrored(ClientCall<ReqT, RespT> primary,
+      Metadata mirrorHeaders, RetryPolicy.Replay<ReqT> replay,
+      Function<UpstreamCluster, ClientCall<ReqT, RespT>> mirrorCall) {
+    if (mirror == null) {
+      return primary;
+    }
+    UpstreamCluster target = running.clusters().get(mirror.config().cluster());
+    if (target == null || mirror.inFlight().incrementAndGet() > mirror.config().maxInFlight()) {
+      if (target != null) {
+        mirror.inFlight().decrementAndGet();
+      }
+      mirrorDropped.run();
+      return primary;
+    }
+    mirrorSent.run();
+    return new MirroredCall<>(primary, mirrorCall.apply(target), mirrorHeaders, replay,
+        mirror.inFlight(), mirrorDropped);
   }
 
   /** The cluster the call went to (null before {@link #open}). */

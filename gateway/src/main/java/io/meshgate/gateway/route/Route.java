@@ -83,14 +83,27 @@ public record Route(String name, UpstreamCluster cluster, long defaultTimeoutNan
   public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(UpstreamCluster cluster,
       MethodDescriptor<ReqT, RespT> method, CallOptions options, EventExecutor loop,
       RetryPolicy.Replay<ReqT> replay, boolean idempotent) {
+    return newCall(attempt -> cluster.newCall(method, attempt, loop), options, loop, replay,
+        idempotent);
+  }
+
+  /**
+   * As {@link #newCall(UpstreamCluster, MethodDescriptor, CallOptions, EventExecutor,
+   * RetryPolicy.Replay, boolean)}, each attempt made by {@code attempts} (a streamed call's
+   * "messages" are its DATA chunks, replayed the same way).
+   */
+  public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
+      java.util.function.Function<CallOptions, ClientCall<ReqT, RespT>> attempts,
+      CallOptions options, EventExecutor loop, RetryPolicy.Replay<ReqT> replay,
+      boolean idempotent) {
     if (hedging != null && (idempotent || hedging.hedgesNonIdempotent())) {
-      return hedging.wrap(attempt -> cluster.newCall(method, attempt, loop), options, replay,
+      return hedging.wrap(attempts::apply, options, replay,
           (task, delayNanos) -> loop.schedule(task, delayNanos, TimeUnit.NANOSECONDS));
     }
     if (retry == null) {
-      return cluster.newCall(method, options, loop);
+      return attempts.apply(options);
     }
-    return retry.wrap(attempt -> cluster.newCall(method, attempt, loop), options, replay,
+    return retry.wrap(attempts::apply, options, replay,
         (task, delayNanos) -> loop.schedule(task, delayNanos, TimeUnit.NANOSECONDS));
   }
 

@@ -193,7 +193,7 @@ final class H2Connection {
 
   /** Whether new streams may be opened. */
   boolean usable() {
-    return ready && !gone && channel.isActive();
+    return ready && !gone && channel.isActive() && !connection.goAwayReceived();
   }
 
   /** What one stream of the connection hears. Called on the connection's loop. */
@@ -215,8 +215,13 @@ final class H2Connection {
     /** {@link H2Connection#isWritable} may have changed. */
     void onWritabilityChanged();
 
-    /** The stream closed (after the events above, or without them: the connection went). */
-    void onClosed();
+    /**
+     * The stream closed (after the events above, or without them: the connection went).
+     *
+     * @param unprocessed whether the backend never took the stream (it was not sent, or a
+     *     GOAWAY said it was above the last stream the backend processed): safe to send again
+     */
+    void onClosed(boolean unprocessed);
   }
 
   /**
@@ -235,7 +240,7 @@ final class H2Connection {
             Sink failed = sinks.remove(id);
             if (failed != null) {
               streamEnded();
-              failed.onClosed();
+              failed.onClosed(true);
             }
           }
         });
@@ -441,7 +446,8 @@ final class H2Connection {
       Sink sink = sinks.remove(stream.id());
       if (sink != null) {
         streamEnded();
-        sink.onClosed();
+        sink.onClosed(connection.goAwayReceived()
+            && stream.id() > connection.local().lastStreamKnownByPeer());
       }
     }
 

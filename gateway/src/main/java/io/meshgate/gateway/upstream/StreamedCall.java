@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  * event loop of the client's stream, which is the connection's loop.
  */
 public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
-    implements H2Balancer.Pick, H2Connection.Sink {
+    implements H2Balancer.Pick {
   private static final AsciiString POST = AsciiString.cached("POST");
   private static final AsciiString HTTP = AsciiString.cached("http");
   private static final AsciiString HTTPS = AsciiString.cached("https");
@@ -82,6 +82,19 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
   /** Request chunks sent before the stream opened (bounded by the caller: it reads on only while
    *  {@link #isReady} or within a small allowance). */
   private final ArrayDeque<ByteBuf> early = new ArrayDeque<>(2);
+  /**
+   * What was sent of the request while no response came (up to {@link #REPLAY_BYTES}), to send
+   * again once on another connection when the backend never took the stream — as grpc-java's
+   * transparent retry does (a GOAWAY racing the call, REFUSED_STREAM).
+   */
+  private final ArrayDeque<ByteBuf> sent = new ArrayDeque<>(2);
+  private static final int REPLAY_BYTES = 64 * 1024;
+  private long sentBytes;
+  private boolean replayable = true;
+  private boolean retried;
+  private Http2Headers openedHeaders;
+  /** The sink of the current stream: events of an earlier one are not this call's. */
+  private Attempt attempt;
   /** The last request chunk, held until the next one, the half-close or the end of the turn, so
    *  that a unary request's message and its end go in one DATA frame. */
   private ByteBuf held;
@@ -191,11 +204,18 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
           .setCallOptions(options).build(), requestMetadata);
     }
     boolean endNow = halfClosed && early.isEmpty();
-    stream = chosen.open(this, requestHeaders, endNow);
+    Attempt mine = new Attempt();
+    attempt = mine;
+    openedHeaders = requestHeaders;
     requestHeaders = null;
-    while (!early.isEmpty()) {
+    int id = chosen.open(mine, openedHeaders, endNow);
+    if (attempt != mine || closed) {
+      return; // it failed at once: sent again, or ended
+    }
+    stream = id;
+    while (!early.isEmpty() && !closed) {
       ByteBuf chunk = early.poll();
-      chosen.writeData(stream, chunk, halfClosed && early.isEmpty());
+      send(chunk, halfClosed && early.isEmpty());
     }
     chosen.flush();
     if (!closed && chosen.isWritable(stream)) {
@@ -227,7 +247,7 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
       return;
     }
     if (held != null) {
-      connection.writeData(stream, held, false);
+      send(held, false);
     }
     held = chunk;
     if (!heldFlushScheduled) {
@@ -236,12 +256,76 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
     }
   }
 
+  /** Writes request bytes on the stream, keeping a view of them while they may be replayed. */
+  private void send(ByteBuf chunk, boolean end) {
+    if (replayable) {
+      if (sentBytes + chunk.readableBytes() <= REPLAY_BYTES) {
+        sent.add(chunk.retainedDuplicate());
+        sentBytes += chunk.readableBytes();
+      } else {
+        stopReplay();
+      }
+    }
+    connection.writeData(stream, chunk, end);
+  }
+
+  private void stopReplay() {
+    replayable = false;
+    openedHeaders = null;
+    while (!sent.isEmpty()) {
+      sent.poll().release();
+    }
+  }
+
+  /**
+   * Sends the call again, once, on the endpoint the balancer picks now: the backend never took
+   * the stream, and nothing of the response came.
+   *
+   * @return false when the call cannot go again (it did, or too much was sent to keep)
+   */
+  private boolean retryUnprocessed() {
+    if (!replayable || retried || closed || responseHeaders || openedHeaders == null) {
+      return false;
+    }
+    retried = true;
+    if (tracer != null) {
+      tracer.streamClosed(Status.UNAVAILABLE.withDescription("not processed: sent again"));
+      tracer = null;
+    }
+    stream = -1;
+    attempt = null;
+    connection = null;
+    attributes = Attributes.EMPTY;
+    remoteEnded = false;
+    requestHeaders = openedHeaders;
+    openedHeaders = null;
+    ArrayDeque<ByteBuf> again = new ArrayDeque<>(sent);
+    sent.clear();
+    sentBytes = 0;
+    if (held != null) {
+      again.add(held);
+      held = null;
+    }
+    again.addAll(early);
+    early.clear();
+    early.addAll(again);
+    picking = true;
+    // Not from inside the closing connection's own event: the picker may still name it.
+    loop.execute(() -> {
+      if (!closed && picking) {
+        balancer.pick(this);
+      }
+    });
+    return true;
+  }
+
   private void writeHeldChunk() {
     heldFlushScheduled = false;
     if (held != null && stream >= 0 && !closed) {
-      connection.writeData(stream, held, false);
-      connection.flush();
+      ByteBuf chunk = held;
       held = null;
+      send(chunk, false);
+      connection.flush();
     }
   }
 
@@ -256,7 +340,7 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
     }
     ByteBuf last = held != null ? held : io.netty.buffer.Unpooled.EMPTY_BUFFER;
     held = null;
-    connection.writeData(stream, last, true);
+    send(last, true);
     connection.flush();
   }
 
@@ -320,6 +404,7 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
     while (!early.isEmpty()) {
       early.poll().release();
     }
+    stopReplay();
     if (held != null) {
       held.release();
       held = null;
@@ -351,13 +436,52 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
 
   private record Ending(Status status, Metadata trailers) {}
 
+  /** The sink of one stream: forwards its events while it is the call's current stream. */
+  private final class Attempt implements H2Connection.Sink {
+    @Override
+    public void onHeaders(Http2Headers headers, boolean endStream) {
+      if (attempt == this) {
+        StreamedCall.this.onHeaders(headers, endStream);
+      }
+    }
+
+    @Override
+    public void onData(ByteBuf data, int flowControlled, boolean endStream) {
+      if (attempt == this) {
+        StreamedCall.this.onData(data, flowControlled, endStream);
+      } else {
+        data.release();
+      }
+    }
+
+    @Override
+    public void onReset(long errorCode) {
+      if (attempt == this) {
+        StreamedCall.this.onReset(errorCode);
+      }
+    }
+
+    @Override
+    public void onWritabilityChanged() {
+      if (attempt == this) {
+        StreamedCall.this.onWritabilityChanged();
+      }
+    }
+
+    @Override
+    public void onClosed(boolean unprocessed) {
+      if (attempt == this) {
+        StreamedCall.this.onClosed(unprocessed);
+      }
+    }
+  }
+
   /** Response bytes read before they were asked for, and the window they take. */
   private record Chunk(ByteBuf data, int flowControlled) {}
 
   // ---- The upstream stream -----------------------------------------------------------------
 
-  @Override
-  public void onData(ByteBuf data, int flowControlled, boolean endStream) {
+  private void onData(ByteBuf data, int flowControlled, boolean endStream) {
     if (closed) {
       data.release();
       connection.consume(stream, flowControlled);
@@ -384,8 +508,7 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
     }
   }
 
-  @Override
-  public void onHeaders(Http2Headers headers, boolean endStream) {
+  private void onHeaders(Http2Headers headers, boolean endStream) {
     if (closed) {
       return;
     }
@@ -395,15 +518,16 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
     onHeadersFrame(headers, endStream);
   }
 
-  @Override
-  public void onWritabilityChanged() {
+  private void onWritabilityChanged() {
     if (!closed && stream >= 0 && connection.isWritable(stream)) {
       listener.onReady();
     }
   }
 
-  @Override
-  public void onClosed() {
+  private void onClosed(boolean unprocessed) {
+    if (unprocessed && retryUnprocessed()) {
+      return;
+    }
     if (!closed) {
       remoteEnded = true;
       halfClosed = true; // nothing more can be sent either
@@ -416,6 +540,7 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
   private void onHeadersFrame(Http2Headers headers, boolean endStream) {
     if (!responseHeaders) {
       responseHeaders = true;
+      stopReplay();
       Status problem = httpProblem(headers);
       if (problem != null) {
         close(problem, metadataOf(headers));
@@ -449,10 +574,12 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
     drainInbound();
   }
 
-  @Override
-  public void onReset(long errorCode) {
+  private void onReset(long errorCode) {
     if (closed) {
       return;
+    }
+    if (errorCode == Http2Error.REFUSED_STREAM.code() && retryUnprocessed()) {
+      return; // RFC 9113 section 8.7: a refused stream was not processed
     }
     remoteEnded = true;
     halfClosed = true;

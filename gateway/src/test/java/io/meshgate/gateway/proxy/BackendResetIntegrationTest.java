@@ -47,6 +47,9 @@ class BackendResetIntegrationTest {
   private EventLoopGroup group;
   private Channel backend;
   private volatile Http2Error resetWith;
+  /** Streams at or past this count are refused (REFUSED_STREAM) before any answer. */
+  private volatile int refuseUpTo;
+  private final AtomicInteger streamsSeen = new AtomicInteger();
   private TestGateway gateway;
 
   @BeforeEach
@@ -84,7 +87,18 @@ class BackendResetIntegrationTest {
   private final class ResetAfterOneMessage extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (msg instanceof Http2HeadersFrame) {
+      if (msg instanceof Http2HeadersFrame && streamsSeen.incrementAndGet() <= refuseUpTo) {
+        ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM));
+      } else if (msg instanceof Http2HeadersFrame && refuseUpTo > 0) {
+        ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
+            .set("content-type", "application/grpc")));
+        byte[] body = EchoResponse.newBuilder().setMessage("after a refusal").build()
+            .toByteArray();
+        ctx.write(new DefaultHttp2DataFrame(ctx.alloc().buffer().writeByte(0)
+            .writeInt(body.length).writeBytes(body)));
+        ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers()
+            .set("grpc-status", "0"), true));
+      } else if (msg instanceof Http2HeadersFrame) {
         ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
             .set("content-type", "application/grpc")));
         byte[] body = EchoResponse.newBuilder().setMessage("before the reset").build()
@@ -119,6 +133,28 @@ class BackendResetIntegrationTest {
     call.halfClose();
     call.request(1);
     return closed.join();
+  }
+
+  @Test
+  void aStreamTheBackendRefusedIsSentAgainOnceAndAnswered() {
+    refuseUpTo = 1;
+    EchoResponse response = EchoServiceGrpc.newBlockingStub(gateway.channel())
+        .withDeadlineAfter(10, TimeUnit.SECONDS)
+        .echo(EchoRequest.newBuilder().setMessage("please").build());
+    assertEquals("after a refusal", response.getMessage());
+    assertEquals(2, streamsSeen.get(), "the refused stream was sent again, once");
+  }
+
+  @Test
+  void aBackendThatRefusesEveryStreamGetsTheCallTwiceThenUnavailable() {
+    refuseUpTo = Integer.MAX_VALUE;
+    io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+        io.grpc.StatusRuntimeException.class, () -> EchoServiceGrpc.newBlockingStub(
+            gateway.channel()).withDeadlineAfter(10, TimeUnit.SECONDS)
+            .echo(EchoRequest.newBuilder().setMessage("please").build()));
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
+    assertTrue(e.getStatus().getDescription().contains("REFUSED_STREAM"), e.toString());
+    assertEquals(2, streamsSeen.get(), "sent again once, not more");
   }
 
   @Test
