@@ -407,6 +407,20 @@ public final class ProxyBench {
    */
   Result client(int port, boolean streaming, int seconds, Process proxy, boolean tls)
       throws Exception {
+    try {
+      return clientOnce(port, streaming, seconds, proxy, tls);
+    } catch (IllegalStateException e) {
+      // grpc's AsyncClient itself sometimes fails as its run ends ("null frame before EOS" in
+      // its streaming observer, seen directly against the backend): run it once more.
+      String first = e.getMessage().lines().filter(l -> l.contains("Exception")).findFirst()
+          .orElse(e.getMessage());
+      System.out.println("  (the client failed, run again: " + first.strip() + ")");
+      return clientOnce(port, streaming, seconds, proxy, tls);
+    }
+  }
+
+  private Result clientOnce(int port, boolean streaming, int seconds, Process proxy,
+      boolean tls) throws Exception {
     List<String> command = new ArrayList<>(List.of(javaCmd, "-cp", benchJar,
         "io.grpc.benchmarks.qps.AsyncClient", "--address=127.0.0.1:" + port,
         "--channels=" + channels, "--outstanding_rpcs=" + outstanding,
