@@ -79,6 +79,7 @@ public final class Admission {
   private FallbackCall<?, ?> degradable;
   private Runnable mirrorDropped;
   private Runnable mirrorSent;
+  private Boolean streams; // decided once, by streams()
   private static final Metadata.Key<String> FAULT_ABORT =
       Metadata.Key.of("x-meshgate-fault-abort", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<String> FAULT_DELAY =
@@ -327,6 +328,13 @@ public final class Admission {
    * would messages. Picks the call's cluster.
    */
   public boolean streams(EventExecutor loop) {
+    if (streams == null) {
+      streams = decideStreams(loop);
+    }
+    return streams;
+  }
+
+  private boolean decideStreams(EventExecutor loop) {
     if (refusal != null || answers != null || faultDelayNanos > 0
         || (rateLimit != null && rateLimit.pending())) {
       return false;

@@ -646,21 +646,35 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
     if (code == null) {
       return Status.UNKNOWN.withDescription("the backend's trailers carry no grpc-status");
     }
-    Metadata parsed = InternalMetadata.newMetadata(
-        GRPC_STATUS.toByteArray(), AsciiString.of(code).toByteArray(),
-        InternalStatus.MESSAGE_KEY.name().getBytes(java.nio.charset.StandardCharsets.US_ASCII),
-        messageBytes(headers));
-    Status status = parsed.get(InternalStatus.CODE_KEY);
-    if (status == null) {
+    int value = -1;
+    if (code.length() >= 1 && code.length() <= 2) {
+      value = 0;
+      for (int i = 0; i < code.length() && value >= 0; i++) {
+        char c = code.charAt(i);
+        value = c >= '0' && c <= '9' ? value * 10 + (c - '0') : -1;
+      }
+    }
+    if (value < 0 || value > 16) {
       return Status.UNKNOWN.withDescription("the backend sent grpc-status '" + code + "'");
     }
-    String message = parsed.get(InternalStatus.MESSAGE_KEY);
-    return message == null || message.isEmpty() ? status : status.withDescription(message);
+    Status status = Status.fromCodeValue(value);
+    CharSequence message = headers.get(InternalStatus.MESSAGE_KEY.name());
+    if (message == null || message.length() == 0) {
+      return status;
+    }
+    if (AsciiString.indexOf(message, '%', 0) < 0) {
+      return status.withDescription(message.toString());
+    }
+    // Percent-encoded: decoded as grpc-java decodes it.
+    Metadata parsed = InternalMetadata.newMetadata(
+        InternalStatus.MESSAGE_KEY.name().getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+        AsciiString.of(message).toByteArray());
+    return status.withDescription(parsed.get(InternalStatus.MESSAGE_KEY));
   }
 
-  private static byte[] messageBytes(Http2Headers headers) {
-    CharSequence message = headers.get(InternalStatus.MESSAGE_KEY.name());
-    return message == null ? new byte[0] : AsciiString.of(message).toByteArray();
+  /** The bytes of a decoded header, shared when the string spans its whole array (no copy). */
+  private static byte[] bytesOf(AsciiString text) {
+    return text.isEntireArrayUsed() ? text.array() : text.toByteArray();
   }
 
   /** Response headers or trailers as grpc-java would hand them over: binary values decoded. */
@@ -681,9 +695,9 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
           continue; // grpc-java drops such a value too
         }
       } else {
-        value = AsciiString.of(header.getValue()).toByteArray();
+        value = bytesOf(AsciiString.of(header.getValue()));
       }
-      serialized[n++] = key.toByteArray();
+      serialized[n++] = bytesOf(key);
       serialized[n++] = value;
     }
     return InternalMetadata.newMetadata(n / 2, serialized);
