@@ -4,6 +4,7 @@ import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.netty.ConnectionLimiter;
+import io.meshgate.gateway.netty.FrameCumulator;
 import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.overload.OverloadManager;
 import io.netty.buffer.ByteBuf;
@@ -185,7 +186,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
         .maxConcurrentStreams(limits.maxConcurrentStreams())
         .maxHeaderListSize(limits.maxHeaderListBytes())
         .initialWindowSize(limits.streamWindowBytes());
-    return Http2FrameCodecBuilder.forServer()
+    Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
         .initialSettings(settings)
         .autoAckPingFrame(true)
         .gracefulShutdownTimeoutMillis(drainTimeout.toMillis())
@@ -199,6 +200,8 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
         // stream: a closed stream cancels its upstream call.
         .encoderEnforceMaxRstFramesPerWindow(0, 0)
         .build();
+    codec.setCumulator(FrameCumulator.INSTANCE);
+    return codec;
   }
 
   private Http2MultiplexHandler newMultiplexer(ConnectionGuard guard) {

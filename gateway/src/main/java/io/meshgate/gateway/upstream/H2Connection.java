@@ -1,6 +1,7 @@
 package io.meshgate.gateway.upstream;
 
 import io.grpc.Status;
+import io.meshgate.gateway.netty.FrameCumulator;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -169,6 +170,7 @@ final class H2Connection {
         // Streams past the endpoint's SETTINGS_MAX_CONCURRENT_STREAMS wait for one to end.
         .encoderEnforceMaxConcurrentStreams(true)
         .build();
+    handler.setCumulator(FrameCumulator.INSTANCE);
     connection.remote().flowController().listener(stream -> {
       Sink sink = stream.getProperty(streamsKey);
       if (sink != null) {
