@@ -7,7 +7,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -52,9 +51,8 @@ final class ConnectionTimer extends ChannelInboundHandlerAdapter {
     this.cuts = cuts;
   }
 
-  /** The timer of the connection {@code channel} is (or belongs to), or null. */
-  static ConnectionTimer of(Channel channel) {
-    Channel connection = channel instanceof Http2StreamChannel ? channel.parent() : channel;
+  /** The timer of the connection, or null. */
+  static ConnectionTimer of(Channel connection) {
     return connection.attr(KEY).get();
   }
 

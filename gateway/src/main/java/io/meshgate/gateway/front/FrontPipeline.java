@@ -5,6 +5,7 @@ import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.netty.ConnectionLimiter;
 import io.meshgate.gateway.netty.FrameCumulator;
+import io.meshgate.gateway.netty.Http2Streams;
 import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.overload.OverloadManager;
 import io.netty.buffer.ByteBuf;
@@ -28,11 +29,9 @@ import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsAckFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
@@ -132,7 +131,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
       }
       ConnectionGuard guard = new ConnectionGuard(limits.rapidReset(), cuts);
       return new Http2ServerUpgradeCodec(newHttp2Codec(), newFlushConsolidation(),
-          newMultiplexer(guard), new Http2Drainer(errors), new SettingsAckWatch(),
+          newStreams(guard), new Http2Drainer(errors), new SettingsAckWatch(),
           new ConnectionWindow(limits), new UpgradeMarker());
     }, limits.maxRequestBodyBytes());
     pipeline.addLast(new CleartextHttp2ServerUpgradeHandler(sourceCodec, upgrade,
@@ -154,7 +153,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     // Coalesces the flushes of the connection's streams before they reach the codec, whose
     // flush walks its flow controller each time.
     pipeline.addAfter("h2-codec", "h2-flush", newFlushConsolidation());
-    pipeline.addAfter("h2-flush", "h2-streams", newMultiplexer(guard));
+    pipeline.addAfter("h2-flush", "h2-streams", newStreams(guard));
     pipeline.addAfter("h2-streams", "h2-drain", new Http2Drainer(errors));
     pipeline.addAfter("h2-drain", "h2-settings-ack", new SettingsAckWatch());
     // Last: it removes itself as it is added.
@@ -204,19 +203,8 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
     return codec;
   }
 
-  private Http2MultiplexHandler newMultiplexer(ConnectionGuard guard) {
-    return new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-      @Override
-      protected void initChannel(Http2StreamChannel stream) {
-        guard.onStreamOpened();
-        ConnectionTimer timer = ConnectionTimer.of(stream);
-        timer.streamOpened();
-        stream.closeFuture().addListener(closed -> timer.streamClosed());
-        stream.config().setAutoRead(false);
-        stream.pipeline().addLast(new Http2StreamDispatcher(adapters, guard, errors,
-            overload));
-      }
-    });
+  private Http2Streams newStreams(ConnectionGuard guard) {
+    return new Http2Streams(new Http2StreamDispatcher(adapters, guard, overload), guard);
   }
 
   /**

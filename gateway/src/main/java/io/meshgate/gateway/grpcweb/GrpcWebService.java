@@ -8,8 +8,8 @@ import io.meshgate.gateway.http.HttpCall;
 import io.meshgate.gateway.http.HttpRequest;
 import io.meshgate.gateway.http.HttpResponder;
 import io.meshgate.gateway.netty.ConnectionGuard;
+import io.meshgate.gateway.netty.Http2StreamHandler;
 import io.meshgate.gateway.route.CallAdmission;
-import io.netty.channel.ChannelHandler;
 import io.netty.util.AsciiString;
 import java.util.List;
 import java.util.Locale;
@@ -66,7 +66,7 @@ public final class GrpcWebService implements HttpAdapter {
   }
 
   /** A handler for an HTTP/2 stream that carries a gRPC-Web call. */
-  public ChannelHandler newStreamHandler(ConnectionGuard guard, long openedNanos) {
+  public Http2StreamHandler newStreamHandler(ConnectionGuard guard, long openedNanos) {
     return new Http2Exchange(this, guard, openedNanos);
   }
 

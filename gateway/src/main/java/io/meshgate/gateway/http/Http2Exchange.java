@@ -6,16 +6,13 @@ import io.meshgate.gateway.netty.Http2StreamHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
-import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.HttpConversionUtil;
@@ -96,7 +93,7 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
       call.start();
       return;
     }
-    body = ctx.alloc().compositeBuffer(1024);
+    body = stream.alloc().compositeBuffer(1024);
     CharSequence length = headers.get(HttpHeaderNames.CONTENT_LENGTH);
     if (length != null) {
       try {
@@ -138,24 +135,23 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
     CharSequence authority = requestHeaders.authority();
     return new HttpRequest(requestHeaders.method() == null ? ""
         : requestHeaders.method().toString(), target[0], target[1],
-        HttpRequest.Headers.of(requestHeaders), bytes, Channels.clientAddress(ctx.channel()),
+        HttpRequest.Headers.of(requestHeaders), bytes, Channels.clientAddress(stream.connection()),
         authority == null ? null : authority.toString(),
-        Channels.clientIdentity(ctx.channel()));
+        Channels.clientIdentity(stream.connection()));
   }
 
   @Override
-  public void channelReadComplete(ChannelHandlerContext ctx) {
+  protected void onReadComplete() {
     if (!requestEnded && !readPaused) {
-      ctx.read(); // the rest of the body (or, once answered, to drain it)
+      stream.read(); // the rest of the body (or, once answered, to drain it)
     }
   }
 
   @Override
-  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    if (call != null && ctx.channel().isWritable()) {
+  protected void onWritabilityChanged() {
+    if (call != null && stream.isWritable()) {
       call.onWritable();
     }
-    ctx.fireChannelWritabilityChanged();
   }
 
   @Override
@@ -167,7 +163,7 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
   }
 
   @Override
-  public void channelInactive(ChannelHandlerContext ctx) {
+  protected void onClosed() {
     if (call != null) {
       call.cancel("the client went away");
     }
@@ -199,7 +195,7 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
     if (call != null) {
       call.cancel("stream error: " + cause);
     }
-    ctx.close();
+    stream.close();
   }
 
   @Override
@@ -211,7 +207,7 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
 
   @Override
   public EventExecutor executor() {
-    return ctx.executor();
+    return stream.executor();
   }
 
   @Override
@@ -220,17 +216,17 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
     Http2Headers response = toHttp2(status, headers);
     if (head || !content.isReadable()) {
       content.release();
-      finish(ctx.writeAndFlush(new DefaultHttp2HeadersFrame(response, true)));
+      finish(stream.writeAndFlushWithFuture(new DefaultHttp2HeadersFrame(response, true)));
     } else {
-      ctx.write(new DefaultHttp2HeadersFrame(response, false));
-      finish(ctx.writeAndFlush(new DefaultHttp2DataFrame(content, true)));
+      stream.write(new DefaultHttp2HeadersFrame(response, false));
+      finish(stream.writeAndFlushWithFuture(new DefaultHttp2DataFrame(content, true)));
     }
   }
 
   @Override
   public void startStream(HttpResponseStatus status, HttpHeaders headers) {
     responded = true;
-    ctx.writeAndFlush(new DefaultHttp2HeadersFrame(toHttp2(status, headers), false));
+    stream.writeAndFlush(new DefaultHttp2HeadersFrame(toHttp2(status, headers), false));
   }
 
   @Override
@@ -239,30 +235,30 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
       chunk.release();
       return;
     }
-    ctx.writeAndFlush(new DefaultHttp2DataFrame(chunk, false));
+    stream.writeAndFlush(new DefaultHttp2DataFrame(chunk, false));
   }
 
   @Override
   public void endStream(HttpHeaders trailers) {
     if (trailers.isEmpty()) {
-      finish(ctx.writeAndFlush(new DefaultHttp2DataFrame(true)));
+      finish(stream.writeAndFlushWithFuture(new DefaultHttp2DataFrame(true)));
     } else {
-      finish(ctx.writeAndFlush(new DefaultHttp2HeadersFrame(
+      finish(stream.writeAndFlushWithFuture(new DefaultHttp2HeadersFrame(
           HttpConversionUtil.toHttp2Headers(trailers, false), true)));
     }
   }
 
   @Override
   public boolean isWritable() {
-    return ctx.channel().isWritable();
+    return stream.isWritable();
   }
 
   @Override
   public void readMore() {
     if (readPaused) {
       readPaused = false;
-      if (!requestEnded && ctx.channel().isActive()) {
-        ctx.read();
+      if (!requestEnded && stream.isActive()) {
+        stream.read();
       }
     }
   }
@@ -272,10 +268,9 @@ public final class Http2Exchange extends Http2StreamHandler implements HttpRespo
    * reset would discard), stops a request body that is still coming.
    */
   private void finish(ChannelFuture last) {
-    Channel channel = ctx.channel();
     last.addListener(written -> {
-      if (written.isSuccess() && !requestEnded && channel.isActive()) {
-        channel.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+      if (written.isSuccess() && !requestEnded && stream.isActive()) {
+        stream.reset(Http2Error.NO_ERROR);
       }
     });
   }

@@ -3,7 +3,6 @@ package io.meshgate.gateway.netty;
 import io.meshgate.gateway.call.ClientIdentity;
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 
@@ -14,9 +13,8 @@ public final class Channels {
 
   private Channels() {}
 
-  /** Who the client of a connection (or of one of its streams) is by its certificate, or null. */
-  public static ClientIdentity clientIdentity(Channel channel) {
-    Channel connection = channel instanceof Http2StreamChannel ? channel.parent() : channel;
+  /** Who the client of a connection is by its certificate, or null. */
+  public static ClientIdentity clientIdentity(Channel connection) {
     return connection.attr(CLIENT_IDENTITY).get();
   }
 
@@ -26,11 +24,10 @@ public final class Channels {
   }
 
   /**
-   * The client's IP address (no port) of a connection or of one of its HTTP/2 streams, or null
-   * when it has none (such as an in-process or domain-socket channel).
+   * The client's IP address (no port) of a connection, or null when it has none (such as an
+   * in-process or domain-socket channel).
    */
-  public static String clientAddress(Channel channel) {
-    Channel connection = channel instanceof Http2StreamChannel ? channel.parent() : channel;
+  public static String clientAddress(Channel connection) {
     SocketAddress address = connection.remoteAddress();
     if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
       return inet.getAddress().getHostAddress();

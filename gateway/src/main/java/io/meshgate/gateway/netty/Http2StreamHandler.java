@@ -3,22 +3,16 @@ package io.meshgate.gateway.netty;
 import io.meshgate.gateway.overload.BufferHolder;
 import io.meshgate.gateway.overload.StreamLedger;
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2ResetFrame;
-import io.netty.util.ReferenceCountUtil;
 
 /**
- * The skeleton of a protocol adapter on one HTTP/2 stream (a child channel of Netty's
- * multiplexer): its frames arrive as {@link #onHeaders}, {@link #onData} and {@link #onReset},
- * and each frame is released once, after its callback returns (a callback that keeps data
- * retains it).
+ * The skeleton of a protocol adapter on one HTTP/2 stream ({@link FrontStream}): its frames
+ * arrive as {@link #onHeaders}, {@link #onData} and {@link #onReset}, and each frame is released
+ * once, after its callback returns (a callback that keeps data retains it).
  *
  * <p>Every stream that ends in a reset is reported to the connection's {@link ConnectionGuard},
  * whichever side sent the reset: the client's own (rapid reset, CVE-2023-44487) and the
@@ -30,14 +24,13 @@ import io.netty.util.ReferenceCountUtil;
  * that way stops its work ({@link #onShed}) and is reset with ENHANCE_YOUR_CALM, which gRPC
  * clients report as RESOURCE_EXHAUSTED. Only on the stream's event loop.
  */
-public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter
-    implements BufferHolder {
+public abstract class Http2StreamHandler implements BufferHolder {
   private final ConnectionGuard guard;
   private final long openedNanos;
   private StreamLedger.Entry ledgerEntry;
 
-  /** The stream's context, from the moment the handler is added. */
-  protected ChannelHandlerContext ctx;
+  /** The stream, from the moment the handler is given it (before its first frame). */
+  protected FrontStream stream;
 
   /**
    * @param guard the connection's abuse guard
@@ -48,30 +41,27 @@ public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter
     this.openedNanos = openedNanos;
   }
 
-  @Override
-  public final void handlerAdded(ChannelHandlerContext ctx) {
-    this.ctx = ctx;
-    StreamLedger ledger = StreamLedger.of(ctx.channel().parent());
+  final void attach(FrontStream stream) {
+    this.stream = stream;
+    StreamLedger ledger = StreamLedger.of(stream.connection());
     if (ledger != null) {
       ledgerEntry = ledger.add(this);
     }
   }
 
-  @Override
-  public final void handlerRemoved(ChannelHandlerContext ctx) {
+  final void detach() {
     if (ledgerEntry != null) {
       ledgerEntry.remove();
       ledgerEntry = null;
     }
+    onClosed();
   }
 
   @Override
   public final void shed(String reason) {
     ledgerEntry = null; // the ledger already dropped it
     onShed(reason);
-    if (ctx.channel().isActive()) {
-      ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.ENHANCE_YOUR_CALM));
-    }
+    stream.reset(Http2Error.ENHANCE_YOUR_CALM);
   }
 
   /** By default a stream holds nothing worth counting. */
@@ -80,43 +70,29 @@ public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter
     return 0;
   }
 
-  @Override
-  public final void channelRead(ChannelHandlerContext ctx, Object msg) {
-    try {
-      if (msg instanceof Http2HeadersFrame headers) {
-        onHeaders(headers.headers(), headers.isEndStream());
-      } else if (msg instanceof Http2DataFrame data) {
-        onData(data.content(), data.isEndStream());
-      }
-    } finally {
-      ReferenceCountUtil.release(msg);
+  final void headers(Http2HeadersFrame headers) {
+    onHeaders(headers.headers(), headers.isEndStream());
+  }
+
+  final void data(Http2DataFrame data) {
+    onData(data.content(), data.isEndStream());
+  }
+
+  final void reset(long errorCode) {
+    boolean abusive = guard.onClientReset(System.nanoTime() - openedNanos, responseStarted());
+    onReset(errorCode);
+    if (abusive) {
+      guard.closeAbusiveConnection(stream.connection());
     }
   }
 
-  @Override
-  public final void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    try {
-      if (evt instanceof Http2ResetFrame reset) {
-        boolean abusive = guard.onClientReset(System.nanoTime() - openedNanos,
-            responseStarted());
-        onReset(reset.errorCode());
-        if (abusive) {
-          guard.closeAbusiveConnection(ctx.channel().parent());
-        }
-      }
-    } finally {
-      ReferenceCountUtil.release(evt);
-    }
-  }
-
-  @Override
-  public final void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+  final void streamError(Throwable cause) {
     // A stream error the codec answers with RST_STREAM: the client made the gateway reset it.
     boolean abusive = cause instanceof Http2Exception.StreamException
         && guard.onServerReset(System.nanoTime() - openedNanos, responseStarted());
     onStreamError(cause);
     if (abusive) {
-      guard.closeAbusiveConnection(ctx.channel().parent());
+      guard.closeAbusiveConnection(stream.connection());
     }
   }
 
@@ -130,6 +106,18 @@ public abstract class Http2StreamHandler extends ChannelInboundHandlerAdapter
 
   /** A DATA frame; {@code content} is released after this returns. */
   protected abstract void onData(ByteBuf content, boolean endStream);
+
+  /**
+   * What the last {@link FrontStream#read} asked for has been handed over; call
+   * {@link FrontStream#read} again for more.
+   */
+  protected void onReadComplete() {}
+
+  /** {@link FrontStream#isWritable} changed. */
+  protected void onWritabilityChanged() {}
+
+  /** The stream closed (both ways, or reset, or its connection went away). */
+  protected void onClosed() {}
 
   /** The client reset the stream with {@code errorCode}. */
   protected abstract void onReset(long errorCode);

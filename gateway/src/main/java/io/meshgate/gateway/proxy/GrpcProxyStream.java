@@ -10,6 +10,7 @@ import io.meshgate.gateway.call.GrpcTimeout;
 import io.meshgate.gateway.call.RequestView;
 import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.netty.ConnectionGuard;
+import io.meshgate.gateway.netty.FrontStream;
 import io.meshgate.gateway.netty.Http2StreamHandler;
 import io.meshgate.gateway.resilience.RetryPolicy;
 import io.meshgate.gateway.route.Admission;
@@ -17,18 +18,14 @@ import io.meshgate.gateway.telemetry.CallRecord;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Stream;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.AsciiString;
 import java.io.IOException;
 import java.util.logging.Level;
@@ -135,20 +132,20 @@ final class GrpcProxyStream extends Http2StreamHandler {
   }
 
   @Override
-  public void channelReadComplete(ChannelHandlerContext ctx) {
+  protected void onReadComplete() {
     readMoreIfReady();
   }
 
   @Override
-  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    if (ctx.channel().isWritable()) {
+  protected void onWritabilityChanged() {
+    boolean writable = stream.isWritable();
+    if (writable) {
       parkedBytes = 0;
     }
-    if (responseWanted && ctx.channel().isWritable() && call != null && !finished) {
+    if (responseWanted && writable && call != null && !finished) {
       responseWanted = false;
       call.request(1);
     }
-    ctx.fireChannelWritabilityChanged();
   }
 
   @Override
@@ -163,7 +160,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
   }
 
   @Override
-  public void channelInactive(ChannelHandlerContext ctx) {
+  protected void onClosed() {
     cancelUpstream("the client went away");
     if (deframer != null) {
       deframer.close();
@@ -191,18 +188,18 @@ final class GrpcProxyStream extends Http2StreamHandler {
 
   @Override
   protected void onStreamError(Throwable cause) {
-    logger.log(Level.FINE, "stream error on " + ctx.channel(), cause);
+    logger.log(Level.FINE, "stream error on " + stream, cause);
     cancelUpstream("stream error: " + cause);
-    ctx.close();
+    stream.close();
   }
 
   // ---- Request side ------------------------------------------------------------------------
 
   private void start(Http2Headers headers, boolean endStream) {
     // Made once: the record, the policies and x-forwarded-for all read it.
-    String client = Channels.clientAddress(ctx.channel());
+    String client = Channels.clientAddress(stream.connection());
     RequestView request = new GrpcRequest(headers, client,
-        Channels.clientIdentity(ctx.channel()));
+        Channels.clientIdentity(stream.connection()));
     record = service.admission().record("grpc", request);
     CharSequence method = headers.method();
     if (method == null || !AsciiString.contentEquals("POST", method)) {
@@ -236,7 +233,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
       return;
     }
     CharSequence encoding = headers.get(GrpcWire.GRPC_ENCODING);
-    streamed = admission.streams(ctx.executor());
+    streamed = admission.streams(stream.executor());
     boolean gzipRequests = encoding != null && AsciiString.contentEqualsIgnoreCase(encoding,
         GrpcWire.GZIP);
     if (!streamed && encoding != null && !gzipRequests
@@ -265,16 +262,16 @@ final class GrpcProxyStream extends Http2StreamHandler {
           clientTimeout, new io.meshgate.gateway.upstream.StreamedCall.Request(path,
               contentType != null ? contentType : GrpcWire.CONTENT_TYPE_GRPC, encoding,
               headers.get(GrpcWire.GRPC_ACCEPT_ENCODING)),
-          request.authority(), ctx.executor(), REPLAY, new UpstreamListener());
+          request.authority(), stream.executor(), REPLAY, new UpstreamListener());
     } else {
       deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
           gzipRequests);
       // Keep the client's compression: the backend sees messages as the client sent them.
       call = admission.open(service.methodDescriptor(fullMethod), metadata, clientTimeout,
-          gzipRequests ? "gzip" : null, request.authority(), ctx.executor(), REPLAY,
+          gzipRequests ? "gzip" : null, request.authority(), stream.executor(), REPLAY,
           RESPONSES, new UpstreamListener());
     }
-    if (ctx.channel().isWritable()) {
+    if (stream.isWritable()) {
       call.request(1);
     } else {
       responseWanted = true;
@@ -376,12 +373,11 @@ final class GrpcProxyStream extends Http2StreamHandler {
    */
   private void readMoreIfReady() {
     if (finished) {
-      // Drain: frames still queued are released unread, and Netty closes the stream's channel
-      // only once its queue is empty.
-      ctx.read();
+      // Drain: what the client still sends is released unread, its window given back.
+      stream.read();
     } else if (!inboundDone
         && (call == null || call.isReady() || bytesSentBeforeReady < EARLY_BYTES)) {
-      ctx.read();
+      stream.read();
     }
   }
 
@@ -430,8 +426,8 @@ final class GrpcProxyStream extends Http2StreamHandler {
       }
       GrpcMetadata.addTo(metadata, headers);
       responseHeadersSent = true;
-      // A void promise: a failed write fails the stream channel (exceptionCaught cancels the call).
-      ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false), ctx.voidPromise());
+      // A failed write is a stream error (onStreamError cancels the call).
+      stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false));
     }
 
     @Override
@@ -455,8 +451,8 @@ final class GrpcProxyStream extends Http2StreamHandler {
       }
       int frameBytes = frame.readableBytes();
       // Flushes are coalesced per event-loop turn by the connection's FlushConsolidationHandler.
-      ctx.writeAndFlush(new DefaultHttp2DataFrame(frame, false), ctx.voidPromise());
-      if (ctx.channel().isWritable()) {
+      stream.writeAndFlush(new DefaultHttp2DataFrame(frame, false));
+      if (stream.isWritable()) {
         call.request(1);
       } else {
         parkedBytes += frameBytes;
@@ -501,7 +497,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
   }
 
   private ByteBuf compress(ByteBuf message) {
-    ByteBuf out = ctx.alloc().buffer(message.readableBytes() / 2 + 64);
+    ByteBuf out = stream.alloc().buffer(message.readableBytes() / 2 + 64);
     out.writerIndex(RawMarshaller.HEADER_BYTES);
     try (GZIPOutputStream gzip = new GZIPOutputStream(new ByteBufOutputStream(out), 8192)) {
       message.skipBytes(RawMarshaller.HEADER_BYTES);
@@ -542,27 +538,27 @@ final class GrpcProxyStream extends Http2StreamHandler {
     if (deframer != null) {
       deframer.close();
     }
-    Channel channel = ctx.channel();
-    if (!channel.isActive()) {
+    FrontStream stream = this.stream;
+    if (!stream.isActive()) {
       return;
     }
     readMoreIfReady();
     Http2HeadersFrame last = new DefaultHttp2HeadersFrame(finalHeaders, true);
     if (inboundDone) {
       // The client has finished sending (every unary call): nothing to reset afterwards.
-      ctx.writeAndFlush(last, ctx.voidPromise());
+      stream.writeAndFlush(last);
       return;
     }
-    ctx.writeAndFlush(last).addListener(written -> {
-      if (!written.isSuccess() || !channel.isActive()) {
+    stream.writeAndFlushWithFuture(last).addListener(written -> {
+      if (!written.isSuccess() || !stream.isActive()) {
         return;
       }
-      Http2Stream.State state = ((Http2StreamChannel) channel).stream().state();
+      Http2Stream.State state = stream.state();
       if (state == Http2Stream.State.OPEN || state == Http2Stream.State.HALF_CLOSED_LOCAL) {
         // The response is complete but the client may still be sending: ask it to stop without
         // calling the response an error (RFC 9113 section 8.1). Only once the trailers are
         // written, so that the reset cannot discard response data still waiting for window.
-        channel.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+        stream.reset(Http2Error.NO_ERROR);
       }
     });
   }

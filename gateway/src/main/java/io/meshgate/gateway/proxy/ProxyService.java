@@ -3,10 +3,10 @@ package io.meshgate.gateway.proxy;
 import io.grpc.MethodDescriptor;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.netty.ConnectionGuard;
+import io.meshgate.gateway.netty.Http2StreamHandler;
 import io.meshgate.gateway.route.CallAdmission;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http2.Http2Headers;
 import java.util.Map;
@@ -71,7 +71,7 @@ public final class ProxyService {
    * @param guard the connection's rapid-reset guard
    * @param openedNanos {@link System#nanoTime()} when the stream opened
    */
-  public ChannelHandler newStreamHandler(ConnectionGuard guard, long openedNanos) {
+  public Http2StreamHandler newStreamHandler(ConnectionGuard guard, long openedNanos) {
     return new GrpcProxyStream(this, guard, openedNanos);
   }
 

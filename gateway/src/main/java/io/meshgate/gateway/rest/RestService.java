@@ -4,6 +4,7 @@ import io.grpc.MethodDescriptor;
 import io.meshgate.gateway.call.ByteArrayMarshaller;
 import io.meshgate.gateway.config.GatewayConfig;
 import io.meshgate.gateway.netty.ConnectionGuard;
+import io.meshgate.gateway.netty.Http2StreamHandler;
 import io.meshgate.gateway.descriptors.Descriptors;
 import io.meshgate.gateway.http.Http2Exchange;
 import io.meshgate.gateway.http.Cors;
@@ -13,7 +14,6 @@ import io.meshgate.gateway.http.HttpRequest;
 import io.meshgate.gateway.http.HttpResponder;
 import io.meshgate.gateway.route.CallAdmission;
 import io.meshgate.transcoder.HttpRoute;
-import io.netty.channel.ChannelHandler;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -54,7 +54,7 @@ public final class RestService implements HttpAdapter {
    * @param guard the connection's abuse guard
    * @param openedNanos {@link System#nanoTime()} when the stream opened
    */
-  public ChannelHandler newStreamHandler(ConnectionGuard guard, long openedNanos) {
+  public Http2StreamHandler newStreamHandler(ConnectionGuard guard, long openedNanos) {
     return new Http2Exchange(this, guard, openedNanos);
   }
 

@@ -1,0 +1,198 @@
+package io.meshgate.gateway.netty;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2FrameStreamEvent;
+import io.netty.handler.codec.http2.Http2FrameStreamException;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamFrame;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.collection.IntObjectHashMap;
+import java.util.ArrayList;
+
+/**
+ * Hands the frames of a client's HTTP/2 connection to its streams, right after Netty's frame
+ * codec and in place of its multiplexer: a stream is a {@link FrontStream} and its adapter's
+ * {@link Http2StreamHandler} — no child channel, pipeline or promise chain per stream, which
+ * were the largest cost of a proxied call. Connection frames (SETTINGS, PING, GOAWAY) pass on
+ * down the pipeline. Only on the connection's event loop.
+ */
+public final class Http2Streams extends ChannelInboundHandlerAdapter {
+  /** Makes the handler of a new stream from its request headers. */
+  public interface Opener {
+    /**
+     * The handler for a new stream, or null when the opener answered (or dropped) the stream
+     * itself; {@code headers} is then handed to the handler.
+     */
+    Http2StreamHandler open(FrontStream stream, Http2HeadersFrame headers);
+
+    /** A stream of the connection closed. */
+    void closed(FrontStream stream);
+  }
+
+  private final Opener opener;
+  private final ConnectionGuard guard;
+
+  // Only on the loop.
+  private final IntObjectHashMap<FrontStream> streams = new IntObjectHashMap<>();
+  private final ArrayList<FrontStream> readCompletePending = new ArrayList<>();
+  private ChannelHandlerContext ctx;
+  private Http2FrameCodec codec;
+
+  public Http2Streams(Opener opener, ConnectionGuard guard) {
+    this.opener = opener;
+    this.guard = guard;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    this.codec = ctx.pipeline().get(Http2FrameCodec.class);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof Http2StreamFrame frame) || frame.stream() == null) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    int id = frame.stream().id();
+    FrontStream stream = streams.get(id);
+    if (stream == null) {
+      if (!(msg instanceof Http2HeadersFrame headers)) {
+        ReferenceCountUtil.release(msg); // window updates and frames of streams already ended
+        return;
+      }
+      stream = open(frame.stream(), headers);
+      if (stream == null) {
+        return;
+      }
+    }
+    if (msg instanceof Http2ResetFrame reset) {
+      // Not flow-controlled: told at once, whatever the stream has asked to read.
+      stream.resetByClient(reset.errorCode());
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    if (msg instanceof Http2HeadersFrame || msg instanceof Http2DataFrame) {
+      stream.inbound(frame);
+    } else {
+      ReferenceCountUtil.release(msg); // WINDOW_UPDATE (the codec applied it), PRIORITY
+    }
+  }
+
+  private FrontStream open(Http2FrameStream frameStream, Http2HeadersFrame headers) {
+    Http2Stream http2 = codec.connection().stream(frameStream.id());
+    if (http2 == null) {
+      ReferenceCountUtil.release(headers);
+      return null;
+    }
+    FrontStream stream = new FrontStream(this, ctx, frameStream, http2);
+    streams.put(frameStream.id(), stream);
+    Http2StreamHandler handler;
+    try {
+      handler = opener.open(stream, headers);
+    } catch (RuntimeException e) {
+      ReferenceCountUtil.release(headers);
+      stream.close();
+      throw e;
+    }
+    stream.open(handler);
+    if (handler == null) {
+      ReferenceCountUtil.release(headers);
+      return null;
+    }
+    if (http2.state() == Http2Stream.State.CLOSED) {
+      // Answered and ended inside open (no event will follow for a stream we did not know).
+      ReferenceCountUtil.release(headers);
+      closed(frameStream.id());
+      return null;
+    }
+    return stream;
+  }
+
+  void readCompleteLater(FrontStream stream) {
+    readCompletePending.add(stream);
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    if (!readCompletePending.isEmpty()) {
+      // Indexed: a stream completed here may read, and so join the list, again.
+      for (int i = 0; i < readCompletePending.size(); i++) {
+        readCompletePending.get(i).readComplete();
+      }
+      readCompletePending.clear();
+      ctx.flush();
+    }
+    ctx.fireChannelReadComplete();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (!(evt instanceof Http2FrameStreamEvent event)) {
+      ctx.fireUserEventTriggered(evt);
+      return;
+    }
+    // The stream's flow-control writability is not what its adapter goes by (FrontStream
+    // counts what it has written); only its end matters here.
+    Http2FrameStream frameStream = event.stream();
+    if (event.type() == Http2FrameStreamEvent.Type.State
+        && frameStream.state() == Http2Stream.State.CLOSED) {
+      closed(frameStream.id());
+    }
+  }
+
+  private void closed(int id) {
+    FrontStream stream = streams.remove(id);
+    if (stream != null) {
+      stream.closed();
+      opener.closed(stream);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    // The codec closed the connection's streams as it went inactive (each told above); any
+    // left are closed here, so that no call outlives its connection.
+    if (!streams.isEmpty()) {
+      for (int id : new ArrayList<>(streams.keySet())) {
+        closed(id);
+      }
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (cause instanceof Http2FrameStreamException streamError) {
+      FrontStream stream = streams.get(streamError.stream().id());
+      if (stream != null) {
+        try {
+          stream.streamError(streamError.getCause());
+        } finally {
+          stream.reset(streamError.error());
+        }
+      } else if (guard.onServerReset(0, false)) {
+        // A stream the client made the gateway reset before its headers were read.
+        guard.closeAbusiveConnection(ctx.channel());
+      }
+      return;
+    }
+    ctx.fireExceptionCaught(cause);
+  }
+
+  /** A stream error on a stream the opener answered itself: counted, as the adapters count. */
+  void streamErrorBeforeHandler(FrontStream stream, Throwable cause) {
+    if (cause instanceof Http2Exception.StreamException
+        && guard.onServerReset(System.nanoTime() - stream.openedNanos(), false)) {
+      guard.closeAbusiveConnection(ctx.channel());
+    }
+  }
+}
