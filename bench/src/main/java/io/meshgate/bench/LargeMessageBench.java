@@ -34,7 +34,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * per path and size: whether it passed (or the status it got), the time per call, and how much
  * the proxy process's resident memory grew at its peak during the calls (sampled from
  * {@code /proc} every 20 ms); for Meshgate also the peaks of the direct buffer memory and of the
- * heap after GC its overload manager reports, over their values before the calls. The backend is a grpc-java server of this harness that
+ * heap after GC its overload manager reports, over their values before the calls. The calls are
+ * timed in a pass of their own, the memory sampled in a second pass of the same calls. The backend is a grpc-java server of this harness that
  * accepts 128 MiB messages.
  */
 public final class LargeMessageBench {
@@ -48,6 +49,8 @@ public final class LargeMessageBench {
   private static final int LIMIT = 128 * 1024 * 1024;
 
   private LargeMessageBench() {}
+
+  private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newHttpClient();
 
   /** Messages as byte arrays. */
   private static final class Bytes implements MethodDescriptor.Marshaller<byte[]> {
@@ -146,25 +149,33 @@ public final class LargeMessageBench {
     return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
   }
 
+  /**
+   * Times {@code calls} calls with nothing else running in this process, then makes them again
+   * while sampling the proxy's memory: the samples (reading {@code /proc}, scraping Meshgate's
+   * metrics) take CPU of the same cores, and only the memory pass pays for them.
+   */
   private static Result measure(int port, byte[] message, int calls, Process proxy,
       Integer admin) throws Exception {
-    ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
-        .maxInboundMessageSize(LIMIT).build();
+    long started = System.nanoTime();
+    String[] outcome = {"OK"};
+    int made = calls(port, message, calls, outcome);
+    double millis = (System.nanoTime() - started) / 1e6 / Math.max(1, made);
+    if (proxy == null || made < calls) {
+      return new Result(outcome[0], millis, -1, -1, -1);
+    }
     AtomicBoolean done = new AtomicBoolean();
     AtomicLong peakRss = new AtomicLong();
     AtomicLong peakDirect = new AtomicLong(-1);
     AtomicLong peakHeap = new AtomicLong(-1);
-    long baseline = proxy == null ? -1 : rss(proxy.pid());
-    long directBefore = admin == null ? -1 : memory(admin, "direct");
-    long heapBefore = admin == null ? -1 : memory(admin, "heap");
+    long baseline = rss(proxy.pid());
+    long[] before = admin == null ? null : memory(admin);
     Thread sampler = new Thread(() -> {
       while (!done.get()) {
-        if (proxy != null) {
-          peakRss.accumulateAndGet(rss(proxy.pid()), Math::max);
-        }
+        peakRss.accumulateAndGet(rss(proxy.pid()), Math::max);
         if (admin != null) {
-          peakDirect.accumulateAndGet(memory(admin, "direct"), Math::max);
-          peakHeap.accumulateAndGet(memory(admin, "heap"), Math::max);
+          long[] now = memory(admin);
+          peakDirect.accumulateAndGet(now[0], Math::max);
+          peakHeap.accumulateAndGet(now[1], Math::max);
         }
         try {
           TimeUnit.MILLISECONDS.sleep(20);
@@ -175,8 +186,22 @@ public final class LargeMessageBench {
     }, "sampler");
     sampler.setDaemon(true);
     sampler.start();
-    String outcome = "OK";
-    long started = System.nanoTime();
+    try {
+      calls(port, message, calls, outcome);
+    } finally {
+      done.set(true);
+      sampler.join();
+    }
+    return new Result(outcome[0], millis, peakRss.get() - baseline,
+        before == null ? -1 : Math.max(0, peakDirect.get() - before[0]),
+        before == null ? -1 : Math.max(0, peakHeap.get() - before[1]));
+  }
+
+  /** Makes up to {@code calls} calls on a new channel; the number that passed. */
+  private static int calls(int port, byte[] message, int calls, String[] outcome)
+      throws InterruptedException {
+    ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+        .maxInboundMessageSize(LIMIT).build();
     int made = 0;
     try {
       for (int i = 0; i < calls; i++) {
@@ -184,21 +209,15 @@ public final class LargeMessageBench {
             CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS), message);
         made++;
         if (ByteBuffer.wrap(answer).getLong() != message.length) {
-          outcome = "wrong length";
+          outcome[0] = "wrong length";
         }
       }
     } catch (StatusRuntimeException e) {
-      String description = String.valueOf(e.getStatus().getDescription());
-      outcome = e.getStatus().getCode().toString(); // the reason: in the proxy's log
+      outcome[0] = e.getStatus().getCode().toString(); // the reason: in the proxy's log
     } finally {
-      done.set(true);
-      sampler.join();
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
-    double millis = (System.nanoTime() - started) / 1e6 / Math.max(1, made);
-    return new Result(outcome, millis, proxy == null ? -1 : peakRss.get() - baseline,
-        admin == null ? -1 : Math.max(0, peakDirect.get() - directBefore),
-        admin == null ? -1 : Math.max(0, peakHeap.get() - heapBefore));
+    return made;
   }
 
   /** Resident memory of a process and its children (nginx's workers), in bytes. */
@@ -225,23 +244,29 @@ public final class LargeMessageBench {
   }
 
   /**
-   * Meshgate's memory of {@code resource} (direct: buffers in use; heap: in use after the last
-   * GC), from its overload manager's metrics.
+   * Meshgate's direct buffer memory in use and heap in use after the last GC (in that order; -1
+   * when not read), from its overload manager's metrics.
    */
-  private static long memory(int admin, String resource) {
+  private static long[] memory(int admin) {
+    long[] found = {-1, -1};
     try {
-      java.net.http.HttpResponse<String> metrics = java.net.http.HttpClient.newHttpClient().send(
+      java.net.http.HttpResponse<String> metrics = HTTP.send(
           java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + admin
               + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
       for (String line : metrics.body().split("\n")) {
-        if (line.startsWith("meshgate_overload_memory_bytes")
-            && line.contains("\"" + resource + "\"")) {
-          return (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        if (line.startsWith("meshgate_overload_memory_bytes")) {
+          long value = (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+          if (line.contains("\"direct\"")) {
+            found[0] = value;
+          } else if (line.contains("\"heap\"")) {
+            found[1] = value;
+          }
         }
       }
     } catch (IOException | InterruptedException | RuntimeException e) {
-      return -1;
+      return found;
     }
-    return -1;
+    return found;
   }
+
 }
