@@ -218,6 +218,11 @@ public final class FrontStream implements ChannelFutureListener {
 
   // ---- Driven by Http2Streams ---------------------------------------------------------------
 
+  /** Keeps the request frames, the headers too, until {@link #read} is called. */
+  void holdRequest() {
+    demand = false;
+  }
+
   void open(Http2StreamHandler handler) {
     this.handler = handler;
     if (handler != null) {

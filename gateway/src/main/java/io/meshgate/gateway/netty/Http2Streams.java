@@ -2,6 +2,7 @@ package io.meshgate.gateway.netty;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -10,6 +11,7 @@ import io.netty.handler.codec.http2.Http2FrameStreamEvent;
 import io.netty.handler.codec.http2.Http2FrameStreamException;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.util.ReferenceCountUtil;
@@ -44,6 +46,7 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
   private final ArrayList<FrontStream> readCompletePending = new ArrayList<>();
   private ChannelHandlerContext ctx;
   private Http2FrameCodec codec;
+  private FrontStream upgradeStream; // the Upgrade's request, held until the client's preface
 
   public Http2Streams(Opener opener, ConnectionGuard guard) {
     this.opener = opener;
@@ -59,7 +62,15 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (!(msg instanceof Http2StreamFrame frame) || frame.stream() == null) {
+      boolean settings = msg instanceof Http2SettingsFrame;
       ctx.fireChannelRead(msg);
+      if (settings && upgradeStream != null) {
+        // The client's preface is in: the request that came with the Upgrade may be answered.
+        FrontStream stream = upgradeStream;
+        upgradeStream = null;
+        stream.read();
+        ctx.flush();
+      }
       return;
     }
     int id = frame.stream().id();
@@ -95,6 +106,16 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
     }
     FrontStream stream = new FrontStream(this, ctx, frameStream, http2);
     streams.put(frameStream.id(), stream);
+    if (frameStream.id() == Http2CodecUtil.HTTP_UPGRADE_STREAM_ID
+        && !codec.decoder().prefaceReceived()) {
+      // The request of an HTTP/1.1 Upgrade, before the client's preface: it is answered once
+      // the client's SETTINGS arrive. JDK's HttpClient (17 and 25) misreads a response that
+      // reaches it with the 101, before it has sent its preface: it parses body bytes as frame
+      // headers (a protocol error) or waits forever — one first request in six for a 56 KB
+      // document, where curl took every one.
+      stream.holdRequest();
+      upgradeStream = stream;
+    }
     Http2StreamHandler handler;
     try {
       handler = opener.open(stream, headers);
