@@ -151,7 +151,6 @@ final class GrpcProxyStream extends Http2StreamHandler {
   @Override
   protected void onReset(long errorCode) {
     cancelUpstream("the client reset the stream (HTTP/2 error " + errorCode + ")");
-    readMoreIfReady(); // drain what is queued, so that the closed stream's channel closes
   }
 
   @Override
