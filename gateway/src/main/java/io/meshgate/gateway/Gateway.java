@@ -114,11 +114,14 @@ public final class Gateway implements AutoCloseable {
     GatewayMetrics metrics = telemetry.metrics();
     this.rateLimits = new RateLimits(metrics, System::nanoTime);
     RouteCompiler compiler = new RouteCompiler(rateLimits, metrics, System::nanoTime, builtIn);
+    this.overload = new OverloadManager(config.limits().overload(),
+        Memory.jvm((io.netty.buffer.PooledByteBufAllocator) loops.allocator()), System::nanoTime);
     try {
       this.reload = new GatewayReload(config, auth, cluster -> UpstreamCluster.create(cluster,
-          loops, config.limits(), offload, metrics, telemetry.tracing(), certificates), compiler,
-          metrics);
+          loops, config.limits(), offload, metrics, telemetry.tracing(), certificates,
+          overload.budget()), compiler, metrics);
     } catch (RuntimeException e) {
+      overload.close();
       if (descriptors != null) {
         descriptors.close();
       }
@@ -149,8 +152,6 @@ public final class Gateway implements AutoCloseable {
           + " closed, by reason", cuts, c -> c.count(reason), "reason",
           reason.label());
     }
-    this.overload = new OverloadManager(config.limits().overload(),
-        Memory.jvm((io.netty.buffer.PooledByteBufAllocator) loops.allocator()), System::nanoTime);
     registerOverloadMeters(metrics, overload);
     this.front = new FrontServer(config, loops, new io.meshgate.gateway.front.Adapters(
         new ProxyService(admission, config.limits(), loops.allocator()),
@@ -215,6 +216,16 @@ public final class Gateway implements AutoCloseable {
     }
     metrics.functionCounter("meshgate.overload.streams.reset", "Streams reset while overloaded,"
         + " those holding the most buffered bytes first", overload, OverloadManager::shedCount);
+    io.meshgate.gateway.overload.BufferBudget budget = overload.budget();
+    if (budget.bytes() > 0) {
+      metrics.gauge("meshgate.buffer.budget.bytes", "The budget of buffered bytes"
+          + " (limits.overload.budget)", budget, b -> b.bytes());
+      metrics.gauge("meshgate.buffer.budget.paused", "1 while buffers are past the budget and"
+          + " HTTP/2 peers get no more window", budget, b -> b.paused() ? 1 : 0);
+      metrics.functionCounter("meshgate.buffer.budget.pauses", "Times buffers reached the"
+          + " budget and window grants were held back", budget,
+          io.meshgate.gateway.overload.BufferBudget::pauses);
+    }
   }
 
   /** Counts certificate reloads and shows how long each certificate in use has left. */

@@ -224,8 +224,36 @@ public record GatewayConfig(
    * @param heap the heap in use after the last garbage collection, against the maximum heap
    * @param direct the direct memory held by the gateway's buffers, against the JVM's maximum
    * @param checkInterval how often memory is measured
+   * @param budget the buffered bytes past which peers get no more flow-control window
    */
-  public record Overload(Watermarks heap, Watermarks direct, Duration checkInterval) {}
+  public record Overload(Watermarks heap, Watermarks direct, Duration checkInterval,
+      Budget budget) {
+    /** Watermarks with no budget of buffered bytes. */
+    public Overload(Watermarks heap, Watermarks direct, Duration checkInterval) {
+      this(heap, direct, checkInterval, Budget.NONE);
+    }
+  }
+
+  /**
+   * The process's budget of buffered bytes: while the direct memory held by the gateway's
+   * buffers is past {@code bytes}, HTTP/2 clients and backends get no more flow-control window
+   * (backpressure, nothing fails); if it stays past it for {@code shedAfter}, the streams holding
+   * the most are reset, as past {@code resetAt}.
+   *
+   * @param bytes the budget (a size, or a share of the JVM's direct memory limit); zero in both
+   *     fields of the threshold for none
+   * @param shedAfter how long the budget may stay reached before streams are reset; zero for
+   *     never
+   */
+  public record Budget(Threshold bytes, Duration shedAfter) {
+    /** No budget: grants are never held back. */
+    public static final Budget NONE = new Budget(new Threshold(0, 0), Duration.ZERO);
+
+    /** Whether there is a budget. */
+    public boolean enabled() {
+      return bytes.bytes() > 0 || bytes.fraction() > 0;
+    }
+  }
 
   /** A resource's two watermarks. */
   public record Watermarks(Threshold refuseAt, Threshold resetAt) {}

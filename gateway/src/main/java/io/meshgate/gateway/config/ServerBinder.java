@@ -168,9 +168,22 @@ final class ServerBinder {
         watermarks(v.obj("heap"), "limits.overload.heap", 0.92, 0.97),
         watermarks(v.obj("direct"), "limits.overload.direct", 0.85, 0.95),
         v.duration("checkInterval", Duration.ofMillis(250), Duration.ofMillis(10),
-            Duration.ofMinutes(1)));
+            Duration.ofMinutes(1)),
+        budget(v.obj("budget")));
     v.finish();
     return overload;
+  }
+
+  private GatewayConfig.Budget budget(ConfigReader.Obj o) {
+    ConfigReader.Obj b = o == null ? reader.new Obj(null, "limits.overload.budget") : o;
+    String text = b.string("bytes", null);
+    boolean off = text != null && (text.trim().equals("off") || text.trim().equals("0"));
+    GatewayConfig.Threshold bytes = off ? new GatewayConfig.Threshold(0, 0)
+        : text == null ? new GatewayConfig.Threshold(0, 256L << 20) : b.threshold("bytes", 0);
+    Duration shedAfter =
+        b.duration("shedAfter", Duration.ofSeconds(10), Duration.ZERO, Duration.ofHours(1));
+    b.finish();
+    return new GatewayConfig.Budget(bytes, shedAfter);
   }
 
   private GatewayConfig.Watermarks watermarks(ConfigReader.Obj o, String path, double refuse,

@@ -204,7 +204,8 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
   }
 
   private Http2Streams newStreams(ConnectionGuard guard) {
-    return new Http2Streams(new Http2StreamDispatcher(adapters, guard, overload), guard);
+    return new Http2Streams(new Http2StreamDispatcher(adapters, guard, overload), guard,
+        overload.budget(), limits.streamWindowBytes());
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.netty;
 
+import io.meshgate.gateway.overload.BufferBudget;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -26,6 +27,9 @@ import java.util.ArrayDeque;
  * has not asked for yet — at most the stream's flow-control window, since window is given back
  * only for frames the adapter has read.
  *
+ * <p>While the process's {@link BufferBudget} is reached, the window of what the adapter read is
+ * kept back and given when there is room again: the client pauses.
+ *
  * <p>A write that fails (not one the stream's end made pointless) is the adapter's stream
  * error ({@link Http2StreamHandler#onStreamError}). Only on the connection's event loop.
  */
@@ -46,6 +50,7 @@ public final class FrontStream implements ChannelFutureListener {
   private int unconsumedBytes;
   private long pendingBytes;
   private boolean writable = true;
+  private BudgetWait budgetWait;
 
   FrontStream(Http2Streams owner, ChannelHandlerContext ctx, Http2FrameStream frameStream,
       Http2Stream stream) {
@@ -298,10 +303,32 @@ public final class FrontStream implements ChannelFutureListener {
 
   private void giveBackWindow() {
     if (unconsumedBytes > 0 && !closed) {
+      BufferBudget budget = owner.budget();
+      if (budget.paused()) {
+        if (budgetWait == null) {
+          budgetWait = new BudgetWait();
+        }
+        if (!budget.mayGrant(budgetWait)) {
+          return; // kept in unconsumedBytes until there is room
+        }
+      }
       int bytes = unconsumedBytes;
       unconsumedBytes = 0;
       ctx.write(new DefaultHttp2WindowUpdateFrame(bytes).stream(frameStream),
           ctx.newPromise().addListener(this));
+    }
+  }
+
+  /** Window held back by the budget, given once there is room. */
+  private final class BudgetWait extends BufferBudget.Waiter {
+    BudgetWait() {
+      super(ctx.executor());
+    }
+
+    @Override
+    protected void resumed() {
+      giveBackWindow();
+      ctx.flush();
     }
   }
 
@@ -325,6 +352,9 @@ public final class FrontStream implements ChannelFutureListener {
       return;
     }
     closed = true;
+    if (budgetWait != null) {
+      budgetWait.cancel();
+    }
     if (queued != null) {
       Http2StreamFrame frame;
       while ((frame = queued.poll()) != null) {

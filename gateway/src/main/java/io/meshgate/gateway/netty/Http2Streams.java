@@ -1,7 +1,9 @@
 package io.meshgate.gateway.netty;
 
+import io.meshgate.gateway.overload.BufferBudget;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.DefaultHttp2SettingsFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Exception;
@@ -11,6 +13,7 @@ import io.netty.handler.codec.http2.Http2FrameStreamEvent;
 import io.netty.handler.codec.http2.Http2FrameStreamException;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.Http2StreamFrame;
@@ -40,6 +43,9 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
 
   private final Opener opener;
   private final ConnectionGuard guard;
+  private final BufferBudget budget;
+  private final int streamWindowBytes;
+  private BufferBudget.ShrinkingWindow window;
 
   // Only on the loop.
   private final IntObjectHashMap<FrontStream> streams = new IntObjectHashMap<>();
@@ -48,15 +54,36 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
   private Http2FrameCodec codec;
   private FrontStream upgradeStream; // the Upgrade's request, held until the client's preface
 
-  public Http2Streams(Opener opener, ConnectionGuard guard) {
+  /**
+   * Streams opened by {@code opener}, whose request windows are given back only while
+   * {@code budget} has room; while it is reached the connection announces a small initial
+   * stream window instead of its normal {@code streamWindowBytes}.
+   */
+  public Http2Streams(Opener opener, ConnectionGuard guard, BufferBudget budget,
+      int streamWindowBytes) {
     this.opener = opener;
     this.guard = guard;
+    this.budget = budget;
+    this.streamWindowBytes = streamWindowBytes;
+  }
+
+  BufferBudget budget() {
+    return budget;
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
     this.codec = ctx.pipeline().get(Http2FrameCodec.class);
+    if (budget.bytes() > 0) {
+      this.window = new BufferBudget.ShrinkingWindow(budget, ctx.executor(), streamWindowBytes) {
+        @Override
+        protected void announce(int initialWindow) {
+          ctx.writeAndFlush(new DefaultHttp2SettingsFrame(
+              new Http2Settings().initialWindowSize(initialWindow)));
+        }
+      };
+    }
   }
 
   @Override
@@ -152,6 +179,9 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
       readCompletePending.clear();
       ctx.flush();
     }
+    if (window != null) {
+      window.check();
+    }
     ctx.fireChannelReadComplete();
   }
 
@@ -180,6 +210,9 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    if (window != null) {
+      window.cancel();
+    }
     // The codec closed the connection's streams as it went inactive (each told above); any
     // left are closed here, so that no call outlives its connection.
     if (!streams.isEmpty()) {

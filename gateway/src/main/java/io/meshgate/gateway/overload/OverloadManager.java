@@ -29,13 +29,22 @@ import java.util.logging.Logger;
  *
  * Below both watermarks it is {@link State#NORMAL} again. The state is read on the data path
  * (one volatile read); the checks run on a thread of their own, so that they go on when the
- * event loops are busy. Thread-safe.
+ * event loops are busy.
+ *
+ * <p>Well before those watermarks, the {@linkplain #budget() budget of buffered bytes}
+ * ({@code limits.overload.budget}) applies backpressure: the direct memory in buffers is
+ * measured every {@value #BUDGET_INTERVAL_MILLIS} ms, and past the budget HTTP/2 peers get no
+ * more window until it falls back. Should it stay past the budget for {@code shedAfter} (peers
+ * that never read hold it), each check resets the streams holding the most, as past
+ * {@code resetAt}. Thread-safe.
  */
 public final class OverloadManager implements AutoCloseable {
   private static final Logger logger = Logger.getLogger(OverloadManager.class.getName());
   /** Share of each loop's buffer-holding streams reset per check past {@code resetAt}. */
   private static final double SHED_SHARE = 0.1;
   private static final long LOG_INTERVAL_NANOS = 10_000_000_000L;
+  /** How often the budget of buffered bytes is measured. */
+  static final long BUDGET_INTERVAL_MILLIS = 10;
 
   /** How loaded the gateway is; the ordinal is the value of {@code meshgate_overload_state}. */
   public enum State { NORMAL, REFUSING, RESETTING }
@@ -69,6 +78,10 @@ public final class OverloadManager implements AutoCloseable {
   private final Map<Refused, LongAdder> refused = new java.util.EnumMap<>(Refused.class);
   private final LongAdder shed = new LongAdder();
   private final AtomicBoolean shedding = new AtomicBoolean();
+  private final BufferBudget budget;
+  private final long budgetShedAfterNanos;
+  private long nextBudgetShedNanos;
+  private long nextBudgetLogNanos;
   private volatile State state = State.NORMAL;
   private volatile String reason;
   private volatile long heapUsed;
@@ -81,6 +94,12 @@ public final class OverloadManager implements AutoCloseable {
    * @param memory what to measure ({@link Memory#jvm}); closed with this manager
    */
   public OverloadManager(GatewayConfig.Overload config, Memory memory, LongSupplier nanoTime) {
+    this(config, memory, nanoTime, BUDGET_INTERVAL_MILLIS);
+  }
+
+  /** As the public constructor, measuring the budget every {@code budgetIntervalMillis}. */
+  OverloadManager(GatewayConfig.Overload config, Memory memory, LongSupplier nanoTime,
+      long budgetIntervalMillis) {
     this.config = config;
     this.memory = memory;
     this.nanoTime = nanoTime;
@@ -88,6 +107,12 @@ public final class OverloadManager implements AutoCloseable {
       refused.put(what, new LongAdder());
     }
     this.nextLogNanos = nanoTime.getAsLong();
+    this.nextBudgetLogNanos = nextLogNanos;
+    GatewayConfig.Budget budgetConfig = config.budget();
+    this.budget = budgetConfig.enabled()
+        ? new BufferBudget(budgetConfig.bytes().of(memory.directMax()))
+        : BufferBudget.unlimited();
+    this.budgetShedAfterNanos = budgetConfig.shedAfter().toNanos();
     this.timer = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "meshgate-overload");
       t.setDaemon(true);
@@ -95,6 +120,15 @@ public final class OverloadManager implements AutoCloseable {
     });
     long interval = config.checkInterval().toNanos();
     timer.scheduleWithFixedDelay(this::checkSafely, interval, interval, TimeUnit.NANOSECONDS);
+    if (budget.bytes() > 0) {
+      timer.scheduleWithFixedDelay(this::checkBudgetSafely, budgetIntervalMillis,
+          budgetIntervalMillis, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** The budget of buffered bytes, which window grants ask before they go. */
+  public BufferBudget budget() {
+    return budget;
   }
 
   /** The ledger of the streams served by {@code loop}. */
@@ -206,16 +240,51 @@ public final class OverloadManager implements AutoCloseable {
       }
     }
     if (next == State.RESETTING) {
-      shedBiggest(why);
+      shedBiggest("the gateway is out of memory (" + why + ") and reset this stream, one of"
+          + " those holding the most buffered bytes");
     }
   }
 
-  private void shedBiggest(String why) {
+  private void checkBudgetSafely() {
+    try {
+      checkBudget(memory.directUsed());
+    } catch (RuntimeException e) {
+      logger.log(Level.WARNING, "buffer budget check failed", e);
+    }
+  }
+
+  /**
+   * Holds window grants back past the budget, lets them go below it; resets the biggest
+   * holders when it stays past it for {@code shedAfter}. On the timer thread.
+   */
+  void checkBudget(long buffered) {
+    long now = nanoTime.getAsLong();
+    if (budget.measured(buffered, now) && now - nextBudgetLogNanos >= 0) {
+      nextBudgetLogNanos = now + LOG_INTERVAL_NANOS;
+      if (budget.paused()) {
+        logger.warning("buffer budget reached: buffers hold " + mib(buffered) + " of the "
+            + mib(budget.bytes()) + " of limits.overload.budget; clients and backends get no"
+            + " more HTTP/2 window until it falls below " + mib(budget.resumeBelow()));
+      } else {
+        logger.info("buffer budget: buffers hold " + mib(buffered) + ", below "
+            + mib(budget.resumeBelow()) + " again; window grants go on");
+      }
+    }
+    if (budget.paused() && budgetShedAfterNanos > 0
+        && now - budget.pausedSinceNanos() >= budgetShedAfterNanos
+        && now - nextBudgetShedNanos >= 0) {
+      nextBudgetShedNanos = now + config.checkInterval().toNanos();
+      shedBiggest("the gateway's buffers stayed past limits.overload.budget ("
+          + mib(buffered) + " of " + mib(budget.bytes()) + ") for longer than its shedAfter, "
+          + config.budget().shedAfter().toMillis() + " ms, as peers did not read; it reset"
+          + " this stream, one of those holding the most buffered bytes");
+    }
+  }
+
+  private void shedBiggest(String message) {
     if (!shedding.compareAndSet(false, true)) {
       return; // the last round has not run on every loop yet
     }
-    String message = "the gateway is out of memory (" + why + ") and reset this stream, one of"
-        + " those holding the most buffered bytes";
     java.util.concurrent.atomic.AtomicInteger pending =
         new java.util.concurrent.atomic.AtomicInteger(ledgers.size());
     if (pending.get() == 0) {

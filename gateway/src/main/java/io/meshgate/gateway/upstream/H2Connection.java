@@ -2,6 +2,7 @@ package io.meshgate.gateway.upstream;
 
 import io.grpc.Status;
 import io.meshgate.gateway.netty.FrameCumulator;
+import io.meshgate.gateway.overload.BufferBudget;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -58,11 +59,11 @@ final class H2Connection {
   /** How connections of one cluster are made. */
   record Settings(Class<? extends Channel> channelType, io.netty.buffer.ByteBufAllocator allocator,
       int connectTimeoutMillis, int streamWindowBytes, int maxHeaderListBytes, SslContext tls, String serverName,
-      io.netty.channel.group.ChannelGroup all) {
+      io.netty.channel.group.ChannelGroup all, BufferBudget budget) {
     /** The same, checking endpoints' certificates against {@code name} (a host, no port). */
     Settings withServerName(String name) {
       return new Settings(channelType, allocator, connectTimeoutMillis, streamWindowBytes,
-          maxHeaderListBytes, tls, name, all);
+          maxHeaderListBytes, tls, name, all, budget);
     }
   }
 
@@ -77,6 +78,10 @@ final class H2Connection {
   private ChannelHandlerContext handlerContext;
   private Http2Connection.PropertyKey streamsKey;
   private final IntObjectHashMap<Sink> sinks = new IntObjectHashMap<>();
+  private BufferBudget budget = BufferBudget.unlimited();
+  private IntObjectHashMap<int[]> heldBack; // window the budget kept back, by stream
+  private BudgetWait budgetWait;
+  private BufferBudget.ShrinkingWindow window;
   private boolean connected;
   private boolean ready;
   private boolean gone;
@@ -130,6 +135,19 @@ final class H2Connection {
   }
 
   private void init(Channel ch, Settings settings) {
+    budget = settings.budget();
+    if (budget.bytes() > 0) {
+      window = new BufferBudget.ShrinkingWindow(budget, ch.eventLoop(),
+          settings.streamWindowBytes()) {
+        @Override
+        protected void announce(int initialWindow) {
+          ChannelHandlerContext ctx = context();
+          handler.encoder().writeSettings(ctx, new Http2Settings().initialWindowSize(initialWindow),
+              ctx.newPromise());
+          ctx.flush();
+        }
+      };
+    }
     if (settings.tls() != null) {
       InetSocketAddress inet = address instanceof InetSocketAddress i ? i : null;
       String host = settings.serverName() != null ? settings.serverName()
@@ -270,11 +288,31 @@ final class H2Connection {
     return stream != null && connection.remote().flowController().isWritable(stream);
   }
 
-  /** Gives back {@code bytes} of the stream's window: the backend may send that much more. */
+  /**
+   * Gives back {@code bytes} of the stream's window: the backend may send that much more. While
+   * the buffer budget is reached it is kept back, and given once there is room.
+   */
   void consume(int id, int bytes) {
     Http2Stream stream = connection.stream(id);
     if (stream == null || bytes == 0) {
       return;
+    }
+    if (budget.paused()) {
+      if (budgetWait == null) {
+        budgetWait = new BudgetWait(channel.eventLoop());
+      }
+      if (!budget.mayGrant(budgetWait)) {
+        if (heldBack == null) {
+          heldBack = new IntObjectHashMap<>();
+        }
+        int[] held = heldBack.get(id);
+        if (held == null) {
+          heldBack.put(id, new int[] {bytes});
+        } else {
+          held[0] += bytes;
+        }
+        return;
+      }
     }
     try {
       if (connection.local().flowController().consumeBytes(stream, bytes)) {
@@ -282,6 +320,26 @@ final class H2Connection {
       }
     } catch (io.netty.handler.codec.http2.Http2Exception e) {
       context().fireExceptionCaught(e);
+    }
+  }
+
+  /** Window the budget kept back, given once there is room. */
+  private final class BudgetWait extends BufferBudget.Waiter {
+    BudgetWait(EventLoop loop) {
+      super(loop);
+    }
+
+    @Override
+    protected void resumed() {
+      IntObjectHashMap<int[]> held = heldBack;
+      heldBack = null;
+      if (held == null || connection == null) {
+        return;
+      }
+      for (IntObjectHashMap.PrimitiveEntry<int[]> entry : held.entries()) {
+        consume(entry.key(), entry.value()[0]); // held back again if the budget is reached
+      }
+      flush();
     }
   }
 
@@ -331,6 +389,13 @@ final class H2Connection {
   }
 
   private void goneNow(String reason) {
+    if (budgetWait != null) {
+      budgetWait.cancel(); // the socket closed: nothing more to grant
+      heldBack = null;
+    }
+    if (window != null) {
+      window.cancel();
+    }
     if (gone) {
       return; // told already (GOAWAY), or shut down by its owner
     }
@@ -445,6 +510,9 @@ final class H2Connection {
 
     @Override
     public void onStreamClosed(Http2Stream stream) {
+      if (heldBack != null) {
+        heldBack.remove(stream.id()); // the codec gives a closed stream's window back itself
+      }
       Sink sink = sinks.remove(stream.id());
       if (sink != null) {
         streamEnded();
@@ -463,8 +531,16 @@ final class H2Connection {
     public void onGoAwayReceived(int lastStreamId, long errorCode, ByteBuf debugData) {}
   }
 
-  /** TLS and failures of the connection as a whole. */
+  /** TLS, failures of the connection as a whole, and the budget after each read. */
   private final class ConnectionEvents extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      if (window != null && ready) {
+        window.check();
+      }
+      ctx.fireChannelReadComplete();
+    }
+
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
       if (evt instanceof SslHandshakeCompletionEvent handshake) {

@@ -108,18 +108,21 @@ public final class UpstreamCluster {
   public static UpstreamCluster create(GatewayConfig.Cluster config, EventLoops loops,
       GatewayConfig.Limits limits, Executor offloadExecutor,
       GatewayMetrics metrics, Tracing tracing) {
-    return create(config, loops, limits, offloadExecutor, metrics, tracing, null);
+    return create(config, loops, limits, offloadExecutor, metrics, tracing, null,
+        io.meshgate.gateway.overload.BufferBudget.unlimited());
   }
 
   /**
    * As {@link #create(GatewayConfig.Cluster, EventLoops, GatewayConfig.Limits, Executor,
    * GatewayMetrics, Tracing)}, reloading the cluster's TLS files with {@code certificates}
-   * (null: never) until the cluster shuts down.
+   * (null: never) until the cluster shuts down, and giving streamed calls' response window back
+   * only while {@code budget} has room.
    */
   public static UpstreamCluster create(GatewayConfig.Cluster config, EventLoops loops,
       GatewayConfig.Limits limits, Executor offloadExecutor,
       GatewayMetrics metrics, Tracing tracing,
-      io.meshgate.resolver.tls.CertificateWatcher certificates) {
+      io.meshgate.resolver.tls.CertificateWatcher certificates,
+      io.meshgate.gateway.overload.BufferBudget budget) {
     Map<EventExecutor, ManagedChannel> channels = new IdentityHashMap<>();
     ManagedChannel first = null;
     io.netty.handler.ssl.SslContext tls = null;
@@ -178,7 +181,8 @@ public final class UpstreamCluster {
       H2Connection.Settings settings = new H2Connection.Settings(loops.socketChannelType(),
           loops.allocator(), (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis()),
           limits.streamWindowBytes(), limits.maxHeaderListBytes(),
-          tls, config.tls() == null ? null : config.tls().serverName(), cluster.connections);
+          tls, config.tls() == null ? null : config.tls().serverName(), cluster.connections,
+          budget);
       io.grpc.NameResolver.Factory resolvers = !config.etcdEndpoints().isEmpty()
           ? new io.meshgate.resolver.EtcdNameResolverProvider(config.etcdEndpoints(),
               config.etcdTls())

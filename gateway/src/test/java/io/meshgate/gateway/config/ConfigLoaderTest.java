@@ -202,6 +202,28 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theBufferBudgetIsASizeAShareOrOff() throws Exception {
+    GatewayConfig.Budget defaults = parse(MINIMAL).limits().overload().budget();
+    assertEquals(256L << 20, defaults.bytes().of(1L << 40), "256 MiB whatever the limit");
+    assertEquals(Duration.ofSeconds(10), defaults.shedAfter());
+    assertTrue(defaults.enabled());
+
+    GatewayConfig.Budget share = parse("""
+        limits: {overload: {budget: {bytes: 25%, shedAfter: 0s}}}
+        """ + MINIMAL).limits().overload().budget();
+    assertEquals(250, share.bytes().of(1000));
+    assertEquals(Duration.ZERO, share.shedAfter());
+    assertTrue(!parse("""
+        limits: {overload: {budget: {bytes: off}}}
+        """ + MINIMAL).limits().overload().budget().enabled());
+
+    assertEquals(List.of("gw.yaml:1:37: limits.overload.budget.bytes: 'lots' is not a size"
+        + " (expected: a number of bytes, optionally with KiB, MiB or GiB)"), errors("""
+            limits: {overload: {budget: {bytes: lots}}}
+            """ + MINIMAL));
+  }
+
+  @Test
   void clusterTlsIsCheckedWithTheConfig(@org.junit.jupiter.api.io.TempDir Path dir)
       throws Exception {
     Path notPem = java.nio.file.Files.writeString(dir.resolve("ca.pem"), "not a certificate");

@@ -120,4 +120,52 @@ class OverloadManagerTest {
       loop.finishAndReleaseAll();
     }
   }
+
+  @Test
+  void aBudgetReachedForLongerThanShedAfterResetsTheBiggestHolders() {
+    EmbeddedChannel loop = new EmbeddedChannel();
+    long[] now = {0};
+    GatewayConfig.Overload withBudget = new GatewayConfig.Overload(config().heap(),
+        config().direct(), config().checkInterval(), new GatewayConfig.Budget(
+            new GatewayConfig.Threshold(0, 20 * MIB), Duration.ofSeconds(5)));
+    // Measured only when the test asks.
+    try (OverloadManager manager = new OverloadManager(withBudget, new FixedMemory(),
+        () -> now[0], Duration.ofHours(1).toMillis())) {
+      StreamLedger ledger = manager.ledger(loop.eventLoop());
+      List<String> shed = new ArrayList<>();
+      for (int i = 1; i <= 10; i++) {
+        ledger.add(new Holder(i * MIB, shed));
+      }
+      manager.checkBudget(25 * MIB);
+      assertTrue(manager.budget().paused(), "past the budget: grants held back");
+      assertEquals(OverloadManager.State.NORMAL, manager.state(),
+          "the budget refuses nothing: it holds peers back");
+      now[0] = Duration.ofSeconds(4).toNanos();
+      manager.checkBudget(25 * MIB);
+      loop.runPendingTasks();
+      assertEquals(List.of(), shed, "reached for less than shedAfter: nobody is reset");
+
+      now[0] = Duration.ofSeconds(5).toNanos();
+      manager.checkBudget(25 * MIB);
+      loop.runPendingTasks();
+      assertEquals(1, shed.size(), shed.toString());
+      assertTrue(shed.get(0).startsWith(10 * MIB + ": ")
+          && shed.get(0).contains("limits.overload.budget")
+          && shed.get(0).contains("shedAfter"), shed.get(0));
+
+      now[0] += 1; // the next 10 ms measurement: not again before checkInterval has passed
+      manager.checkBudget(25 * MIB);
+      loop.runPendingTasks();
+      assertEquals(1, shed.size());
+
+      manager.checkBudget(17 * MIB); // below nine tenths
+      assertTrue(!manager.budget().paused());
+      now[0] += Duration.ofHours(2).toNanos();
+      manager.checkBudget(19 * MIB);
+      loop.runPendingTasks();
+      assertEquals(1, shed.size(), "not reached again: nothing more is reset");
+    } finally {
+      loop.finishAndReleaseAll();
+    }
+  }
 }

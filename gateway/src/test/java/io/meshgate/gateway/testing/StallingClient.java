@@ -25,14 +25,19 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A hostile HTTP/2 client: it opens server streams ({@code EchoService/Expand}, endless
- * messages of a given size) and never grants them window (SETTINGS_INITIAL_WINDOW_SIZE 0, no
- * WINDOW_UPDATE), so that whatever the backend sends stays in the gateway.
+ * A hostile HTTP/2 client: it opens server streams ({@code EchoService/Expand}, messages of a
+ * given size, endless unless told) and grants them no window (SETTINGS_INITIAL_WINDOW_SIZE 0, no
+ * WINDOW_UPDATE), so that whatever the backend sends stays in the gateway — until
+ * {@link #resume}, after which it reads everything and counts the messages and ends.
  */
 public final class StallingClient implements AutoCloseable {
   private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
   private final List<Channel> channels = new ArrayList<>();
   private final AtomicLong resets = new AtomicLong();
+  private final AtomicLong messages = new AtomicLong();
+  private final AtomicLong okEnds = new AtomicLong();
+  private final AtomicLong ends = new AtomicLong();
+  private final List<Http2ConnectionHandler> handlers = new ArrayList<>();
 
   private StallingClient() {}
 
@@ -48,9 +53,15 @@ public final class StallingClient implements AutoCloseable {
   /** As {@link #open(int, int, int, int)}, from the loopback address {@code from}. */
   public static StallingClient open(String from, int port, int connections, int streams,
       int messageBytes) throws InterruptedException {
+    return open(from, port, connections, streams, messageBytes, 100_000);
+  }
+
+  /** As {@link #open(String, int, int, int, int)}, each stream asking for {@code count}. */
+  public static StallingClient open(String from, int port, int connections, int streams,
+      int messageBytes, int count) throws InterruptedException {
     StallingClient stalling = new StallingClient();
     try {
-      stalling.connect(from, port, connections, streams, messageBytes);
+      stalling.connect(from, port, connections, streams, messageBytes, count);
     } catch (InterruptedException | RuntimeException e) {
       stalling.close();
       throw e;
@@ -58,13 +69,13 @@ public final class StallingClient implements AutoCloseable {
     return stalling;
   }
 
-  private void connect(String from, int port, int connections, int streams, int messageBytes)
-      throws InterruptedException {
+  private void connect(String from, int port, int connections, int streams, int messageBytes,
+      int count) throws InterruptedException {
     Http2Headers headers = new DefaultHttp2Headers()
         .method("POST").scheme("http").authority("127.0.0.1")
         .path("/meshgate.samples.echo.v1.EchoService/Expand")
         .set("content-type", "application/grpc").set("te", "trailers");
-    byte[] message = EchoRequest.newBuilder().setMessage("stall").setResponseCount(100_000)
+    byte[] message = EchoRequest.newBuilder().setMessage("stall").setResponseCount(count)
         .setResponseSize(messageBytes).build().toByteArray();
     for (int c = 0; c < connections; c++) {
       Http2Connection connection = new DefaultHttp2Connection(false);
@@ -73,12 +84,63 @@ public final class StallingClient implements AutoCloseable {
           .initialSettings(Http2Settings.defaultSettings().initialWindowSize(0))
           .gracefulShutdownTimeoutMillis(0)
           .frameListener(new Http2FrameAdapter() {
+            private final java.util.Map<Integer, int[]> deframers = new java.util.HashMap<>();
+
             @Override
             public void onRstStreamRead(ChannelHandlerContext ctx, int streamId, long errorCode) {
               resets.incrementAndGet();
             }
+
+            @Override
+            public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data,
+                int padding, boolean endOfStream) {
+              int bytes = data.readableBytes() + padding;
+              // {prefix bytes seen, message length so far, message bytes left}
+              int[] d = deframers.computeIfAbsent(streamId, id -> new int[3]);
+              while (data.isReadable()) {
+                if (d[0] < 5) {
+                  int b = data.readUnsignedByte();
+                  d[1] = d[0] == 0 ? 0 : (d[1] << 8) | b;
+                  if (++d[0] == 5) {
+                    d[2] = d[1];
+                    if (d[2] == 0) {
+                      messages.incrementAndGet();
+                      d[0] = 0;
+                    }
+                  }
+                } else {
+                  int n = Math.min(d[2], data.readableBytes());
+                  data.skipBytes(n);
+                  d[2] -= n;
+                  if (d[2] == 0) {
+                    messages.incrementAndGet();
+                    d[0] = 0;
+                  }
+                }
+              }
+              return bytes; // processed: the window goes back
+            }
+
+            @Override
+            public void onHeadersRead(ChannelHandlerContext ctx, int streamId,
+                Http2Headers headers, int padding, boolean endOfStream) {
+              if (endOfStream) {
+                ends.incrementAndGet();
+                if ("0".contentEquals(headers.get("grpc-status", ""))) {
+                  okEnds.incrementAndGet();
+                }
+              }
+            }
+
+            @Override
+            public void onHeadersRead(ChannelHandlerContext ctx, int streamId,
+                Http2Headers headers, int streamDependency, short weight, boolean exclusive,
+                int padding, boolean endOfStream) {
+              onHeadersRead(ctx, streamId, headers, padding, endOfStream);
+            }
           })
           .build();
+      handlers.add(client);
       Channel channel = new Bootstrap().group(group).channel(NioSocketChannel.class)
           .handler(new ChannelInitializer<Channel>() {
             @Override
@@ -88,10 +150,10 @@ public final class StallingClient implements AutoCloseable {
           }).connect(new java.net.InetSocketAddress("127.0.0.1", port),
               new java.net.InetSocketAddress(from, 0)).sync().channel();
       channels.add(channel);
-      int count = streams / connections + (c < streams % connections ? 1 : 0);
+      int perConnection = streams / connections + (c < streams % connections ? 1 : 0);
       channel.eventLoop().submit(() -> {
         ChannelHandlerContext ctx = channel.pipeline().context(client);
-        for (int i = 0; i < count; i++) {
+        for (int i = 0; i < perConnection; i++) {
           int id = connection.local().incrementAndGetNextStreamId();
           ByteBuf request = Unpooled.buffer().writeByte(0).writeInt(message.length)
               .writeBytes(message);
@@ -101,6 +163,38 @@ public final class StallingClient implements AutoCloseable {
         ctx.flush();
       }).sync();
     }
+  }
+
+  /**
+   * Starts reading: announces a 1 MiB initial stream window and gives every byte's window back
+   * as it arrives.
+   */
+  public void resume() throws InterruptedException {
+    for (int i = 0; i < channels.size(); i++) {
+      Channel channel = channels.get(i);
+      Http2ConnectionHandler client = handlers.get(i);
+      channel.eventLoop().submit(() -> {
+        ChannelHandlerContext ctx = channel.pipeline().context(client);
+        client.encoder().writeSettings(ctx, new Http2Settings().initialWindowSize(1 << 20),
+            ctx.newPromise());
+        ctx.flush();
+      }).sync();
+    }
+  }
+
+  /** Response messages read so far (after {@link #resume}). */
+  public long messages() {
+    return messages.get();
+  }
+
+  /** Streams that ended with trailers so far, and those of them with grpc-status 0. */
+  public long ends() {
+    return ends.get();
+  }
+
+  /** Streams that ended with grpc-status 0 so far. */
+  public long okEnds() {
+    return okEnds.get();
   }
 
   /** Streams the gateway reset so far. */
