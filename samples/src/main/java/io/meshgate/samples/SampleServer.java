@@ -119,7 +119,15 @@ public final class SampleServer implements AutoCloseable {
     return server.getPort();
   }
 
-  /** The echo service's counters; only for {@link Kind#ECHO}. */
+  /**
+   * Its grpc.health.v1 service: {@code ""} and the sample's service are SERVING from the start;
+   * set them to see health-checking clients move away.
+   */
+  public HealthStatusManager health() {
+    return health;
+  }
+
+    /** The echo service's counters; only for {@link Kind#ECHO}. */
   public EchoServiceImpl echo() {
     if (echo == null) {
       throw new IllegalStateException(kind + " is not the echo service");

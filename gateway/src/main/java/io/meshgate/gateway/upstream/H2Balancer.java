@@ -299,7 +299,7 @@ final class H2Balancer {
     @Override
     public LoadBalancer.Subchannel createSubchannel(LoadBalancer.CreateSubchannelArgs args) {
       H2Subchannel subchannel = new H2Subchannel(args, loop, sync, settings, channelLogger,
-          H2Balancer.this::retryWaiting) {
+          authority, H2Balancer.this::retryWaiting) {
         @Override
         public void shutdown() {
           subchannels.remove(this);

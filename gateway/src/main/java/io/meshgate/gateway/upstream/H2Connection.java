@@ -56,14 +56,18 @@ final class H2Connection {
     void onGone(H2Connection connection, Status why, boolean wasReady);
   }
 
-  /** How connections of one cluster are made. */
+  /**
+   * How connections of one cluster are made, and the grpc.health.v1 service its subchannels
+   * watch on each ({@code null}: none, a connection is ready once it is up).
+   */
   record Settings(Class<? extends Channel> channelType, io.netty.buffer.ByteBufAllocator allocator,
       int connectTimeoutMillis, int streamWindowBytes, int maxHeaderListBytes, SslContext tls, String serverName,
-      io.netty.channel.group.ChannelGroup all, BufferBudget budget) {
+      io.netty.channel.group.ChannelGroup all, BufferBudget budget,
+      String healthCheckService) {
     /** The same, checking endpoints' certificates against {@code name} (a host, no port). */
     Settings withServerName(String name) {
       return new Settings(channelType, allocator, connectTimeoutMillis, streamWindowBytes,
-          maxHeaderListBytes, tls, name, all, budget);
+          maxHeaderListBytes, tls, name, all, budget, healthCheckService);
     }
   }
 

@@ -172,9 +172,7 @@ public final class UpstreamCluster {
         metrics);
     cluster.watches.addAll(watches);
     cluster.statesName = statesName;
-    if (config.streaming() && config.healthCheckService() == null) {
-      // Health checks make calls on a grpc-java channel per endpoint: such clusters keep
-      // grpc-java's subchannels for now.
+    if (config.streaming()) {
       cluster.tls = tls != null;
       cluster.connections = new io.netty.channel.group.DefaultChannelGroup("cluster "
           + config.name(), io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
@@ -182,7 +180,7 @@ public final class UpstreamCluster {
           loops.allocator(), (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis()),
           limits.streamWindowBytes(), limits.maxHeaderListBytes(),
           tls, config.tls() == null ? null : config.tls().serverName(), cluster.connections,
-          budget);
+          budget, config.healthCheckService());
       io.grpc.NameResolver.Factory resolvers = !config.etcdEndpoints().isEmpty()
           ? new io.meshgate.resolver.EtcdNameResolverProvider(config.etcdEndpoints(),
               config.etcdTls())
