@@ -33,7 +33,9 @@ import java.util.logging.Logger;
  *
  * <p>Well before those watermarks, the {@linkplain #budget() budget of buffered bytes}
  * ({@code limits.overload.budget}) applies backpressure: the direct memory in buffers is
- * measured every {@value #BUDGET_INTERVAL_MILLIS} ms, and past the budget HTTP/2 peers get no
+ * measured every {@value #BUDGET_INTERVAL_MILLIS} to {@value #BUDGET_MAX_INTERVAL_MILLIS} ms
+ * (the closer to the budget, the more often: as if buffers could fill at
+ * {@value #BUDGET_FILL_BYTES_PER_MILLI} bytes a millisecond), and past it HTTP/2 peers get no
  * more window until it falls back. Should it stay past the budget for {@code shedAfter} (peers
  * that never read hold it), each check resets the streams holding the most, as past
  * {@code resetAt}. Thread-safe.
@@ -45,6 +47,10 @@ public final class OverloadManager implements AutoCloseable {
   private static final long LOG_INTERVAL_NANOS = 10_000_000_000L;
   /** How often the budget of buffered bytes is measured. */
   static final long BUDGET_INTERVAL_MILLIS = 10;
+  /** How long the budget may go unmeasured while it has room. */
+  static final long BUDGET_MAX_INTERVAL_MILLIS = 100;
+  /** How fast buffers are assumed to fill at most (2 GiB/s): what the room is worth in time. */
+  static final long BUDGET_FILL_BYTES_PER_MILLI = 2L << 20;
 
   /** How loaded the gateway is; the ordinal is the value of {@code meshgate_overload_state}. */
   public enum State { NORMAL, REFUSING, RESETTING }
@@ -80,6 +86,7 @@ public final class OverloadManager implements AutoCloseable {
   private final AtomicBoolean shedding = new AtomicBoolean();
   private final BufferBudget budget;
   private final long budgetShedAfterNanos;
+  private final long budgetIntervalMillis;
   private long nextBudgetShedNanos;
   private long nextBudgetLogNanos;
   private volatile State state = State.NORMAL;
@@ -113,6 +120,7 @@ public final class OverloadManager implements AutoCloseable {
         ? new BufferBudget(budgetConfig.bytes().of(memory.directMax()))
         : BufferBudget.unlimited();
     this.budgetShedAfterNanos = budgetConfig.shedAfter().toNanos();
+    this.budgetIntervalMillis = budgetIntervalMillis;
     this.timer = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "meshgate-overload");
       t.setDaemon(true);
@@ -121,8 +129,7 @@ public final class OverloadManager implements AutoCloseable {
     long interval = config.checkInterval().toNanos();
     timer.scheduleWithFixedDelay(this::checkSafely, interval, interval, TimeUnit.NANOSECONDS);
     if (budget.bytes() > 0) {
-      timer.scheduleWithFixedDelay(this::checkBudgetSafely, budgetIntervalMillis,
-          budgetIntervalMillis, TimeUnit.MILLISECONDS);
+      scheduleBudget(budgetIntervalMillis);
     }
   }
 
@@ -245,12 +252,32 @@ public final class OverloadManager implements AutoCloseable {
     }
   }
 
-  private void checkBudgetSafely() {
+  private void scheduleBudget(long delayMillis) {
     try {
-      checkBudget(memory.directUsed());
+      timer.schedule(this::checkBudgetSafely, delayMillis, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed
+    }
+  }
+
+  private void checkBudgetSafely() {
+    long used = 0;
+    try {
+      used = memory.directUsed();
+      checkBudget(used);
     } catch (RuntimeException e) {
       logger.log(Level.WARNING, "buffer budget check failed", e);
     }
+    scheduleBudget(budgetDelayMillis(budget.paused() ? 0 : budget.bytes() - used,
+        budgetIntervalMillis));
+  }
+
+  /**
+   * When to measure the budget next, with {@code room} bytes left before it: as soon as the
+   * room could be filled, between {@code min} and {@value #BUDGET_MAX_INTERVAL_MILLIS} ms.
+   */
+  static long budgetDelayMillis(long room, long min) {
+    return Math.max(min, Math.min(BUDGET_MAX_INTERVAL_MILLIS, room / BUDGET_FILL_BYTES_PER_MILLI));
   }
 
   /**

@@ -12,8 +12,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A call whose requests also go, copied, to a mirror cluster ({@code mirror}): the mirror's
  * answers are read and dropped, its failures are nobody's business, and it can never slow the
  * primary call: while the mirror is not ready (still connecting, or slow) it takes at most
- * {@link #MAX_UNREADY} messages, then it is cancelled and counted as dropped, rather than
- * buffering without bound. Everything else is the primary's. Only on the call's event loop.
+ * {@link #MAX_UNREADY} messages and {@link #MAX_UNREADY_BYTES} bytes (the first such message
+ * whatever its size), then it is cancelled and counted as dropped, rather than buffering
+ * without bound. Everything else is the primary's. Only on the call's event loop.
  */
 final class MirroredCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final ClientCall<ReqT, RespT> primary;
@@ -21,9 +22,12 @@ final class MirroredCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private final Runnable onDropped;
   /** Messages a mirror that is not ready may be given before it is dropped. */
   static final int MAX_UNREADY = 16;
+  /** Bytes a mirror that is not ready may be given before it is dropped. */
+  static final long MAX_UNREADY_BYTES = 1 << 20;
 
   private ClientCall<ReqT, RespT> mirror; // null once dropped or done
   private int unready;
+  private long unreadyBytes;
 
   /**
    * @param mirror the mirror's call, not started
@@ -64,8 +68,15 @@ final class MirroredCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   public void sendMessage(ReqT message) {
     ClientCall<ReqT, RespT> copy = mirror;
     if (copy != null) {
-      if (copy.isReady() || ++unready <= MAX_UNREADY) {
-        copy.sendMessage(copies.restore(copies.save(message)));
+      byte[] saved = copies.save(message);
+      boolean take = copy.isReady();
+      if (!take) {
+        // Messages (DATA chunks on the streamed path) and bytes, the first whatever its size.
+        unreadyBytes += saved.length;
+        take = ++unready == 1 || (unready <= MAX_UNREADY && unreadyBytes <= MAX_UNREADY_BYTES);
+      }
+      if (take) {
+        copy.sendMessage(copies.restore(saved));
       } else {
         mirror = null;
         copy.cancel("the mirror does not keep up: dropped", null);

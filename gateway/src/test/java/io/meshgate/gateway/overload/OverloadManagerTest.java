@@ -168,4 +168,15 @@ class OverloadManagerTest {
       loop.finishAndReleaseAll();
     }
   }
+
+  @Test
+  void theBudgetIsMeasuredTheMoreOftenTheCloserItIs() {
+    long min = OverloadManager.BUDGET_INTERVAL_MILLIS;
+    assertEquals(OverloadManager.BUDGET_MAX_INTERVAL_MILLIS,
+        OverloadManager.budgetDelayMillis(256 * MIB, min), "far from it: every 100 ms");
+    assertEquals(25, OverloadManager.budgetDelayMillis(50 * MIB, min),
+        "50 MiB of room fill in 25 ms at 2 GiB/s");
+    assertEquals(min, OverloadManager.budgetDelayMillis(MIB, min), "close: every 10 ms");
+    assertEquals(min, OverloadManager.budgetDelayMillis(0, min), "reached: every 10 ms");
+  }
 }
