@@ -3,6 +3,7 @@ package io.meshgate.gateway.overload;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.meshgate.gateway.testing.HeldUploads;
 import io.meshgate.gateway.testing.StallingClient;
 import io.meshgate.gateway.testing.TestGateway;
 import io.meshgate.samples.SampleServer;
@@ -166,95 +167,22 @@ class BufferBudgetIntegrationTest {
   void clientsUploadingIntoABackendThatDoesNotReadArePausedAtTheBudget() throws Exception {
     int calls = 40;
     int messages = 64; // 4 MiB a call
-    java.util.concurrent.atomic.AtomicInteger received =
-        new java.util.concurrent.atomic.AtomicInteger();
-    List<io.grpc.stub.ServerCallStreamObserver<io.meshgate.samples.echo.v1.EchoResponse>>
-        backendCalls = new java.util.concurrent.CopyOnWriteArrayList<>();
-    io.grpc.Server backend = io.grpc.netty.NettyServerBuilder
-        .forAddress(new java.net.InetSocketAddress("127.0.0.1", 0))
-        .flowControlWindow(1 << 20)
-        .addService(new EchoServiceGrpc.EchoServiceImplBase() {
-          @Override
-          public io.grpc.stub.StreamObserver<EchoRequest> collect(
-              io.grpc.stub.StreamObserver<io.meshgate.samples.echo.v1.EchoResponse> responses) {
-            var call = (io.grpc.stub.ServerCallStreamObserver<
-                io.meshgate.samples.echo.v1.EchoResponse>) responses;
-            call.disableAutoRequest(); // reads nothing until the test says so
-            backendCalls.add(call);
-            return new io.grpc.stub.StreamObserver<>() {
-              private int count;
-
-              @Override
-              public void onNext(EchoRequest request) {
-                count++;
-                received.incrementAndGet();
-              }
-
-              @Override
-              public void onError(Throwable t) {}
-
-              @Override
-              public void onCompleted() {
-                responses.onNext(io.meshgate.samples.echo.v1.EchoResponse.newBuilder()
-                    .setMessage(Integer.toString(count)).build());
-                responses.onCompleted();
-              }
-            };
-          }
-        })
-        .build().start();
     // One client connection with a window large enough for every call: without the budget
     // each call would park its stream's 1 MiB window in the gateway.
-    try (TestGateway gateway = TestGateway.start("""
-        limits:
-          streamWindowBytes: 1MiB
-          connectionWindowBytes: 256MiB
-          overload: {budget: {bytes: 16MiB, shedAfter: 0s}}
-        clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
-        routes: [{match: {servicePrefix: ""}, cluster: echo}]
-        """.formatted(backend.getPort()))) {
+    try (HeldUploads backend = HeldUploads.start();
+        TestGateway gateway = TestGateway.start("""
+            limits:
+              streamWindowBytes: 1MiB
+              connectionWindowBytes: 256MiB
+              overload: {budget: {bytes: 16MiB, shedAfter: 0s}}
+            clusters: [{name: echo, endpoints: ["127.0.0.1:%d"]}]
+            routes: [{match: {servicePrefix: ""}, cluster: echo}]
+            """.formatted(backend.port()))) {
       BufferBudget budget = gateway.gateway().overload().budget();
-      EchoRequest message = EchoRequest.newBuilder().setPayload(
-          com.google.protobuf.ByteString.copyFrom(new byte[MESSAGE_BYTES])).build();
       java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
       List<java.util.concurrent.CompletableFuture<String>> answers = new ArrayList<>();
       for (int c = 0; c < calls; c++) {
-        java.util.concurrent.CompletableFuture<String> answer =
-            new java.util.concurrent.CompletableFuture<>();
-        answers.add(answer);
-        EchoServiceGrpc.newStub(gateway.channel()).withDeadlineAfter(90, TimeUnit.SECONDS)
-            .collect(new io.grpc.stub.ClientResponseObserver<EchoRequest,
-                io.meshgate.samples.echo.v1.EchoResponse>() {
-              private int mine;
-
-              @Override
-              public void beforeStart(
-                  io.grpc.stub.ClientCallStreamObserver<EchoRequest> requests) {
-                requests.setOnReadyHandler(() -> {
-                  // Sends only while the call is ready: what the windows let through.
-                  while (requests.isReady() && mine < messages) {
-                    requests.onNext(message);
-                    sent.incrementAndGet();
-                    if (++mine == messages) {
-                      requests.onCompleted();
-                    }
-                  }
-                });
-              }
-
-              @Override
-              public void onNext(io.meshgate.samples.echo.v1.EchoResponse response) {
-                answer.complete(response.getMessage());
-              }
-
-              @Override
-              public void onError(Throwable t) {
-                answer.completeExceptionally(t);
-              }
-
-              @Override
-              public void onCompleted() {}
-            });
+        answers.add(HeldUploads.upload(gateway.channel(), messages, MESSAGE_BYTES, sent, 90));
         if (c % 5 == 4) { // in waves, as calls open over time
           Await.settled("messages the clients could send", Duration.ofMillis(300),
               Duration.ofSeconds(30), sent::get);
@@ -264,21 +192,17 @@ class BufferBudgetIntegrationTest {
       System.out.printf("budget 16 MiB: %d uploads into a backend that reads nothing, clients"
           + " sent %d MiB, gateway buffers hold %d MiB, budget paused %s%n", calls,
           (sent.get() * MESSAGE_BYTES) >> 20, held >> 20, budget.paused());
-      assertEquals(0, received.get(), "the backend has read nothing yet");
+      assertEquals(0, backend.received(), "the backend has read nothing yet");
       assertTrue(budget.paused(), "the uploads' buffers reached the budget");
       assertTrue(held < 32L << 20, "the gateway's buffers hold " + (held >> 20) + " MiB under a"
           + " 16 MiB budget (each upload's stream window is 1 MiB: " + calls + " MiB without)");
 
-      for (var call : backendCalls) {
-        call.request(Integer.MAX_VALUE);
-      }
+      backend.readAll();
       for (java.util.concurrent.CompletableFuture<String> answer : answers) {
         assertEquals(Integer.toString(messages), answer.get(60, TimeUnit.SECONDS),
             "every message of every upload arrives once the backend reads");
       }
       Await.until("the budget has room again", Duration.ofSeconds(30), () -> !budget.paused());
-    } finally {
-      backend.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
 }
