@@ -97,8 +97,17 @@ class StreamedHealthCheckIntegrationTest {
 
       a.health().setStatus("", ServingStatus.SERVING);
       b.health().setStatus("", ServingStatus.SERVING);
-      Await.until("both serve again", Duration.ofSeconds(10),
-          () -> servedBy(channel, 10).equals(Set.of(atA, atB)));
+      // Until the gateway has heard SERVING, calls still fail UNAVAILABLE: not yet.
+      Await.until("both serve again", Duration.ofSeconds(10), () -> {
+        try {
+          return servedBy(channel, 10).equals(Set.of(atA, atB));
+        } catch (StatusRuntimeException e) {
+          if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+            throw e;
+          }
+          return false;
+        }
+      });
     }
   }
 
