@@ -40,6 +40,11 @@ class EtcdOutageIntegrationTest {
       try (RecordingResolver resolver = new RecordingResolver(provider,
           "etcd://" + etcd.authority() + "/svc")) {
         resolver.awaitPorts(8001);
+        // The watch is live (it carried a change) before etcd stops: a graceful stop that races
+        // the watch stream's creation can leave jetcd's stream waiting with no error, which is
+        // not the outage this test is about (issue noted for the resolver).
+        put(etcd.client(), "svc/0", EtcdNameResolverIntegrationTest.value(8000));
+        resolver.awaitPorts(8000, 8001);
         int resultsBefore = resolver.results().size();
         long unreachableBefore = DiscoveryMetrics.unreachableResolvers();
 
@@ -48,11 +53,11 @@ class EtcdOutageIntegrationTest {
             () -> DiscoveryMetrics.unreachableResolvers() > unreachableBefore);
         // Nothing was published while etcd was down: the channel keeps its endpoints.
         assertEquals(resultsBefore, resolver.results().size());
-        assertEquals(List.of(8001), resolver.latestPorts());
+        assertEquals(List.of(8000, 8001), resolver.latestPorts());
 
         etcd.restart(0);
         put(etcd.client(), "svc/2", EtcdNameResolverIntegrationTest.value(8002));
-        resolver.awaitPorts(8001, 8002);
+        resolver.awaitPorts(8000, 8001, 8002);
         Await.until("the resolver counts etcd as reachable again", Duration.ofSeconds(30),
             () -> DiscoveryMetrics.unreachableResolvers() == unreachableBefore);
         for (StatusOr<List<EquivalentAddressGroup>> result : resolver.results()) {
