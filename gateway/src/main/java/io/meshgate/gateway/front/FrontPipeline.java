@@ -5,6 +5,7 @@ import io.meshgate.gateway.netty.ConnectionCuts;
 import io.meshgate.gateway.netty.ConnectionGuard;
 import io.meshgate.gateway.netty.ConnectionLimiter;
 import io.meshgate.gateway.netty.FrameCumulator;
+import io.meshgate.gateway.netty.Http2Connections;
 import io.meshgate.gateway.netty.Http2Streams;
 import io.meshgate.gateway.netty.Channels;
 import io.meshgate.gateway.overload.OverloadManager;
@@ -28,7 +29,6 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsAckFrame;
@@ -185,7 +185,7 @@ final class FrontPipeline extends ChannelInitializer<SocketChannel> {
         .maxConcurrentStreams(limits.maxConcurrentStreams())
         .maxHeaderListSize(limits.maxHeaderListBytes())
         .initialWindowSize(limits.streamWindowBytes());
-    Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
+    Http2FrameCodec codec = Http2Connections.serverCodecBuilder()
         .initialSettings(settings)
         .autoAckPingFrame(true)
         .gracefulShutdownTimeoutMillis(drainTimeout.toMillis())

@@ -2,6 +2,7 @@ package io.meshgate.gateway.upstream;
 
 import io.grpc.Status;
 import io.meshgate.gateway.netty.FrameCumulator;
+import io.meshgate.gateway.netty.Http2Connections;
 import io.meshgate.gateway.overload.BufferBudget;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
@@ -11,7 +12,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2LocalFlowController;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionHandler;
@@ -176,7 +176,7 @@ final class H2Connection {
         .pushEnabled(false)
         .initialWindowSize(settings.streamWindowBytes())
         .maxHeaderListSize(settings.maxHeaderListBytes());
-    connection = new DefaultHttp2Connection(false);
+    connection = Http2Connections.newConnection(false);
     // The connection's window refilled as bytes arrive: what a stream holds is bounded by its
     // own window, and a client that stops reading stalls only its stream, not every call
     // sharing the connection.
