@@ -5,7 +5,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2PingFrame;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -53,7 +52,8 @@ final class Http2Drainer extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (msg instanceof Http2PingFrame ping && ping.ack() && ping.content() == PING_PAYLOAD) {
+    // A class test, not the interface: see netty.Frames.
+    if (msg instanceof DefaultHttp2PingFrame ping && ping.ack() && ping.content() == PING_PAYLOAD) {
       ReferenceCountUtil.release(msg);
       closeGracefully(ctx);
       return;

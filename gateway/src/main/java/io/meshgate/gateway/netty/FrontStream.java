@@ -135,7 +135,8 @@ public final class FrontStream implements ChannelFutureListener {
 
   /** Counts a DATA frame's bytes as pending until written; failures are stream errors. */
   private void watch(Http2StreamFrame frame, ChannelPromise promise) {
-    int bytes = frame instanceof Http2DataFrame data ? data.content().readableBytes() : 0;
+    Http2DataFrame data = Frames.data(frame);
+    int bytes = data != null ? data.content().readableBytes() : 0;
     if (bytes == 0) {
       promise.addListener(this);
       return;
@@ -287,17 +288,21 @@ public final class FrontStream implements ChannelFutureListener {
   }
 
   private void deliver(Http2StreamFrame frame) {
-    try {
-      if (frame instanceof Http2DataFrame data) {
+    Http2DataFrame data = Frames.data(frame);
+    if (data != null) {
+      try {
         unconsumedBytes += data.initialFlowControlledBytes();
         if (handler != null) {
           handler.data(data);
         }
-      } else if (frame instanceof Http2HeadersFrame headers && handler != null) {
-        handler.headers(headers);
+      } finally {
+        data.release();
       }
-    } finally {
-      ReferenceCountUtil.release(frame);
+      return;
+    }
+    Http2HeadersFrame headers = Frames.headers(frame);
+    if (headers != null && handler != null) {
+      handler.headers(headers); // headers hold no buffer
     }
   }
 

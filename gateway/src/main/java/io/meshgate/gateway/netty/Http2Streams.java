@@ -88,7 +88,11 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof Http2StreamFrame frame) || frame.stream() == null) {
+    Http2DataFrame data = Frames.data(msg);
+    Http2HeadersFrame headers = data == null ? Frames.headers(msg) : null;
+    Http2StreamFrame frame = data != null ? data : headers != null ? headers
+        : msg instanceof Http2StreamFrame other ? other : null;
+    if (frame == null || frame.stream() == null) {
       boolean settings = msg instanceof Http2SettingsFrame;
       ctx.fireChannelRead(msg);
       if (settings && upgradeStream != null) {
@@ -103,7 +107,7 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
     int id = frame.stream().id();
     FrontStream stream = streams.get(id);
     if (stream == null) {
-      if (!(msg instanceof Http2HeadersFrame headers)) {
+      if (headers == null) {
         ReferenceCountUtil.release(msg); // window updates and frames of streams already ended
         return;
       }
@@ -112,14 +116,12 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         return;
       }
     }
-    if (msg instanceof Http2ResetFrame reset) {
+    if (data != null || headers != null) {
+      stream.inbound(frame);
+    } else if (msg instanceof Http2ResetFrame reset) {
       // Not flow-controlled: told at once, whatever the stream has asked to read.
       stream.resetByClient(reset.errorCode());
       ReferenceCountUtil.release(msg);
-      return;
-    }
-    if (msg instanceof Http2HeadersFrame || msg instanceof Http2DataFrame) {
-      stream.inbound(frame);
     } else {
       ReferenceCountUtil.release(msg); // WINDOW_UPDATE (the codec applied it), PRIORITY
     }
