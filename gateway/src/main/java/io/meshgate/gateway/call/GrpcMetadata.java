@@ -7,6 +7,7 @@ import io.netty.util.AsciiString;
 import java.util.Base64;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -126,6 +127,15 @@ public final class GrpcMetadata {
    * bytes without copying: this runs twice per call.
    */
   public static void addTo(Metadata metadata, Http2Headers headers) {
+    addTo(metadata, headers::add);
+  }
+
+  /** As {@link #addTo(Metadata, Http2Headers)}, into headers built to be written once. */
+  public static void addTo(Metadata metadata, OutboundHeaders headers) {
+    addTo(metadata, headers::add);
+  }
+
+  private static void addTo(Metadata metadata, BiConsumer<AsciiString, AsciiString> headers) {
     byte[][] serialized = InternalMetadata.serialize(metadata); // name, value, name, ...
     for (int i = 0; i < serialized.length; i += 2) {
       byte[] name = serialized[i];
@@ -137,7 +147,7 @@ public final class GrpcMetadata {
         continue;
       }
       byte[] value = serialized[i + 1];
-      headers.add(key, endsWith(name, BINARY_SUFFIX)
+      headers.accept(key, endsWith(name, BINARY_SUFFIX)
           ? new AsciiString(BASE64.encode(value), false) : new AsciiString(value, false));
     }
   }

@@ -6,6 +6,7 @@ import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcMetadata;
+import io.meshgate.gateway.call.OutboundHeaders;
 import io.meshgate.gateway.call.GrpcTimeout;
 import io.meshgate.gateway.call.RequestView;
 import io.meshgate.gateway.netty.Channels;
@@ -401,32 +402,33 @@ final class GrpcProxyStream extends Http2StreamHandler {
       }
       CharSequence backendEncoding = metadata.get(ENCODING_KEY);
       String contentType = metadata.get(CONTENT_TYPE_KEY);
-      Http2Headers headers = new DefaultHttp2Headers(false)
-          .status(GrpcWire.STATUS_200)
-          .set(HttpHeaderNames.CONTENT_TYPE,
+      // Written as built: the encoder only walks them.
+      OutboundHeaders headers = new OutboundHeaders()
+          .add(HttpHeaderNames.CONTENT_TYPE,
               contentType != null && GrpcWire.isGrpcContentType(contentType)
-                  ? AsciiString.of(contentType) : GrpcWire.CONTENT_TYPE_GRPC);
+                  ? contentType : GrpcWire.CONTENT_TYPE_GRPC);
       if (streamed) {
         // The bytes pass as the backend wrote them, in the encoding it chose from what the
         // client accepts; the client may compress with what the backend accepts.
         String accepted = metadata.get(ACCEPT_ENCODING_KEY);
-        headers.set(GrpcWire.GRPC_ACCEPT_ENCODING,
-            accepted != null ? AsciiString.of(accepted) : GrpcWire.ACCEPTED_ENCODINGS);
+        headers.add(GrpcWire.GRPC_ACCEPT_ENCODING,
+            accepted != null ? accepted : GrpcWire.ACCEPTED_ENCODINGS);
         if (backendEncoding != null) {
-          headers.set(GrpcWire.GRPC_ENCODING, backendEncoding);
+          headers.add(GrpcWire.GRPC_ENCODING, backendEncoding);
         }
       } else {
         gzipResponses = clientAcceptsGzip && backendEncoding != null
             && AsciiString.contentEqualsIgnoreCase(backendEncoding, GrpcWire.GZIP);
-        headers.set(GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.ACCEPTED_ENCODINGS);
+        headers.add(GrpcWire.GRPC_ACCEPT_ENCODING, GrpcWire.ACCEPTED_ENCODINGS);
         if (gzipResponses) {
-          headers.set(GrpcWire.GRPC_ENCODING, GrpcWire.GZIP);
+          headers.add(GrpcWire.GRPC_ENCODING, GrpcWire.GZIP);
         }
       }
       GrpcMetadata.addTo(metadata, headers);
       responseHeadersSent = true;
       // A failed write is a stream error (onStreamError cancels the call).
-      stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false));
+      stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers.response(GrpcWire.STATUS_200),
+          false));
     }
 
     @Override
@@ -473,12 +475,14 @@ final class GrpcProxyStream extends Http2StreamHandler {
       status = admission.upstreamClosed(status, responseHeadersSent, trailers);
       Http2Headers headers;
       if (responseHeadersSent) {
-        headers = new DefaultHttp2Headers(false);
-        GrpcWire.addStatus(headers, status);
+        OutboundHeaders built = new OutboundHeaders();
+        GrpcWire.addStatus(built, status);
+        GrpcMetadata.addTo(trailers, built);
+        headers = built.trailers();
       } else {
         headers = GrpcWire.trailersOnly(status);
+        GrpcMetadata.addTo(trailers, headers);
       }
-      GrpcMetadata.addTo(trailers, headers);
       if (logger.isLoggable(Level.FINE)) {
         logger.fine(String.format("/%s -> %s (%s, %s): %s", fullMethod,
             admission.cluster().name(), admission.route().name(),

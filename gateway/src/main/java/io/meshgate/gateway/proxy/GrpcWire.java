@@ -2,9 +2,11 @@ package io.meshgate.gateway.proxy;
 
 import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcMetadata;
+import io.meshgate.gateway.call.OutboundHeaders;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
+import java.util.Arrays;
 
 /** The small parts of the gRPC-over-HTTP/2 wire format that the proxy reads and writes itself. */
 public final class GrpcWire {
@@ -16,6 +18,9 @@ public final class GrpcWire {
   static final AsciiString GZIP = AsciiString.cached("gzip");
   static final AsciiString IDENTITY = AsciiString.cached("identity");
   static final AsciiString ACCEPTED_ENCODINGS = AsciiString.cached("gzip,identity");
+  /** grpc-status values, by {@link Status.Code#ordinal()}. */
+  private static final AsciiString[] STATUS_VALUES = Arrays.stream(Status.Code.values())
+      .map(code -> AsciiString.cached(Integer.toString(code.value()))).toArray(AsciiString[]::new);
   static final AsciiString STATUS_200 = AsciiString.cached("200");
 
 
@@ -69,10 +74,22 @@ public final class GrpcWire {
 
   /** Adds {@code grpc-status} and, when there is one, {@code grpc-message}. */
   static void addStatus(Http2Headers headers, Status status) {
-    headers.set(GRPC_STATUS, AsciiString.of(Integer.toString(status.getCode().value())));
+    headers.set(GRPC_STATUS, statusValue(status));
     if (status.getDescription() != null) {
       headers.set(GRPC_MESSAGE, GrpcMetadata.encodeMessage(status.getDescription()));
     }
+  }
+
+  /** As {@link #addStatus(Http2Headers, Status)}, into headers built to be written once. */
+  static void addStatus(OutboundHeaders headers, Status status) {
+    headers.add(GRPC_STATUS, statusValue(status));
+    if (status.getDescription() != null) {
+      headers.add(GRPC_MESSAGE, GrpcMetadata.encodeMessage(status.getDescription()));
+    }
+  }
+
+  private static AsciiString statusValue(Status status) {
+    return STATUS_VALUES[status.getCode().ordinal()];
   }
 
   /** A trailers-only response: HTTP 200 headers that carry the status and end the stream. */

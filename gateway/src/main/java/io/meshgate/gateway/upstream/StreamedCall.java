@@ -12,10 +12,10 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcMetadata;
+import io.meshgate.gateway.call.OutboundHeaders;
 import io.meshgate.gateway.call.GrpcTimeout;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
@@ -124,20 +124,15 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
     this.listener = listener;
     this.requestMetadata = headers;
     startNanos = System.nanoTime();
-    Http2Headers out = new DefaultHttp2Headers(false)
-        .method(POST)
-        .scheme(tls ? HTTPS : HTTP)
-        .path(request.path())
-        .authority(options.getAuthority() != null ? options.getAuthority()
-            : balancer.authority());
-    out.set(CONTENT_TYPE, request.contentType());
-    out.set(TE, TRAILERS);
-    out.set(USER_AGENT, MESHGATE);
+    OutboundHeaders out = new OutboundHeaders()
+        .add(CONTENT_TYPE, request.contentType())
+        .add(TE, TRAILERS)
+        .add(USER_AGENT, MESHGATE);
     if (request.encoding() != null) {
-      out.set(GRPC_ENCODING, request.encoding());
+      out.add(GRPC_ENCODING, request.encoding());
     }
     if (request.acceptEncoding() != null) {
-      out.set(GRPC_ACCEPT_ENCODING, request.acceptEncoding());
+      out.add(GRPC_ACCEPT_ENCODING, request.acceptEncoding());
     }
     Deadline deadline = options.getDeadline();
     if (deadline != null) {
@@ -147,11 +142,13 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
             "the deadline passed before the call went upstream"), new Metadata());
         return;
       }
-      out.set(GrpcTimeout.HEADER, GrpcTimeout.format(left));
+      out.add(GrpcTimeout.HEADER, GrpcTimeout.format(left));
       deadlineTimer = loop.schedule(this::deadlineExceeded, left, TimeUnit.NANOSECONDS);
     }
     GrpcMetadata.addTo(headers, out);
-    requestHeaders = out;
+    // Written as built, once per attempt: the encoder only walks them.
+    requestHeaders = out.request(POST, tls ? HTTPS : HTTP, request.path(),
+        options.getAuthority() != null ? options.getAuthority() : balancer.authority());
     picking = true;
     balancer.pick(this);
   }
