@@ -9,9 +9,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Stream;
@@ -51,6 +51,7 @@ public final class FrontStream implements ChannelFutureListener {
   private long pendingBytes;
   private boolean writable = true;
   private BudgetWait budgetWait;
+  private boolean windowed = true;
 
   FrontStream(Http2Streams owner, ChannelHandlerContext ctx, Http2FrameStream frameStream,
       Http2Stream stream) {
@@ -224,9 +225,13 @@ public final class FrontStream implements ChannelFutureListener {
 
   // ---- Driven by Http2Streams ---------------------------------------------------------------
 
-  /** Keeps the request frames, the headers too, until {@link #read} is called. */
-  void holdRequest() {
+  /**
+   * The request of an HTTP/1.1 Upgrade: kept, the headers too, until {@link #read} is called. Its
+   * body came over HTTP/1.1, outside HTTP/2 flow control: no window is given back for it.
+   */
+  void holdUpgradeRequest() {
     demand = false;
+    windowed = false;
   }
 
   void open(Http2StreamHandler handler) {
@@ -319,8 +324,19 @@ public final class FrontStream implements ChannelFutureListener {
       }
       int bytes = unconsumedBytes;
       unconsumedBytes = 0;
-      ctx.write(new DefaultHttp2WindowUpdateFrame(bytes).stream(frameStream),
-          ctx.newPromise().addListener(this));
+      if (!windowed) {
+        return;
+      }
+      try {
+        // Straight to the connection's flow controller, as the codec does with a WINDOW_UPDATE
+        // frame written to it (without the frame, its promise and a pass down the pipeline:
+        // this runs for every message of a stream). What it sends goes with the read's flush.
+        owner.inboundFlow().consumeBytes(stream, bytes);
+      } catch (Http2Exception e) {
+        if (handler != null) {
+          handler.streamError(e);
+        }
+      }
     }
   }
 

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2FrameStreamEvent;
 import io.netty.handler.codec.http2.Http2FrameStreamException;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2LocalFlowController;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
@@ -65,6 +66,11 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
     this.guard = guard;
     this.budget = budget;
     this.streamWindowBytes = streamWindowBytes;
+  }
+
+  /** The connection's flow control of what clients send. */
+  Http2LocalFlowController inboundFlow() {
+    return codec.connection().local().flowController();
   }
 
   BufferBudget budget() {
@@ -142,7 +148,7 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
       // reaches it with the 101, before it has sent its preface: it parses body bytes as frame
       // headers (a protocol error) or waits forever — one first request in six for a 56 KB
       // document, where curl took every one.
-      stream.holdRequest();
+      stream.holdUpgradeRequest();
       upgradeStream = stream;
     }
     Http2StreamHandler handler;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.meshgate.gateway.testing.SampleFleet;
 import io.meshgate.gateway.testing.TestGateway;
+import io.meshgate.testing.DebianPackages;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,8 +18,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -208,5 +211,23 @@ class Http1RestIntegrationTest {
         HttpResponse.BodyHandlers.ofString());
     assertEquals(HttpClient.Version.HTTP_2, post.version());
     assertTrue(post.body().contains("on h2c"), post.body());
+  }
+
+  @Test
+  void aBodySentWithTheUpgradeIsReadAndAnsweredOverHttp2() throws Exception {
+    // curl sends a POST's body with its Upgrade: h2c request. That body comes over HTTP/1.1,
+    // outside HTTP/2 flow control: the gateway must read it without giving window back for it.
+    DebianPackages.ensure("curl", List.of("curl", "--version"));
+    String message = "sent with the upgrade ".repeat(2_000); // 44 KB, past one 16 KB frame
+    Process curl = new ProcessBuilder("curl", "-s", "--http2", "--max-time", "10",
+        "-H", "content-type: application/json", "-d", "{\"message\":\"" + message + "\"}",
+        "-w", "\n%{http_version} %{http_code}",
+        "http://127.0.0.1:" + gateway.port() + "/v1/echo").redirectErrorStream(true).start();
+    // Read to the end first (curl gives up after 10 s), so that a full pipe cannot stall it.
+    String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(curl.waitFor(10, TimeUnit.SECONDS), "curl ended");
+    assertTrue(out.endsWith("\n2 200"), "answered over HTTP/2: " + out.substring(
+        Math.max(0, out.length() - 300)));
+    assertTrue(out.contains(message), "the whole body came through");
   }
 }
