@@ -26,16 +26,6 @@ public final class OutboundHeaders {
     return this;
   }
 
-  /** The value of the first header named {@code name} added so far, or null. */
-  public AsciiString get(AsciiString name) {
-    for (int i = 0; i < size; i += 2) {
-      if (pairs[i].contentEquals(name)) {
-        return pairs[i + 1];
-      }
-    }
-    return null;
-  }
-
   /** Request headers: the pseudo-headers, then what was added. */
   public Http2Headers request(AsciiString method, AsciiString scheme, CharSequence path,
       CharSequence authority) {
