@@ -50,8 +50,18 @@ public final class ProxyBench {
   private final String jdk25;
   private final java.util.Set<String> peers;
 
-  /** One run; {@code cpuMicros} is the proxy's CPU per call (-1 for the direct path). */
-  record Result(long qps, long p50, long p99, double cpuMicros) {}
+  /**
+   * One run; {@code cpuMicros} is the proxy's CPU per call (-1 for the direct path), and
+   * {@code allocBytes} the heap bytes a Meshgate allocated per call (-1 for other proxies).
+   */
+  record Result(long qps, long p50, long p99, double cpuMicros, double allocBytes) {
+    Result(long qps, long p50, long p99, double cpuMicros) {
+      this(qps, p50, p99, cpuMicros, -1);
+    }
+  }
+
+  /** Meshgate's admin ports by main port: where its allocation counter is read. */
+  private final Map<Integer, Integer> adminPorts = new java.util.HashMap<>();
 
   Path work() {
     return work;
@@ -151,14 +161,17 @@ public final class ProxyBench {
     proxies.put("meshgate", processes.start("meshgate", List.of(
         root.resolve("bin/meshgate").toString(), "--config", config.toString())));
     processes.awaitPort(gatewayPort);
+    adminPorts.put(gatewayPort, adminPort);
     int baselinePort = BenchProcesses.freePort();
     if (baselineJar != null) {
       // The same configuration on other ports, run by an earlier build: before and after in
       // the same interleaved rounds.
       Path baselineConfig = work.resolve("meshgate-baseline.yaml");
+      int baselineAdmin = BenchProcesses.freePort();
       Files.writeString(baselineConfig, Files.readString(config)
           .replace("port: " + gatewayPort + ",", "port: " + baselinePort + ",")
-          .replace("port: " + adminPort + "}", "port: " + BenchProcesses.freePort() + "}"));
+          .replace("port: " + adminPort + "}", "port: " + baselineAdmin + "}"));
+      adminPorts.put(baselinePort, baselineAdmin);
       proxies.put("baseline", processes.start("meshgate-baseline", List.of(javaCmd,
           "-Dio.netty.leakDetection.level=disabled", "-jar", baselineJar, "--config",
           baselineConfig.toString())));
@@ -169,9 +182,11 @@ public final class ProxyBench {
     int jdk25Port = BenchProcesses.freePort();
     if (jdk25 != null) {
       Path newerConfig = work.resolve("meshgate-jdk25.yaml");
+      int newerAdmin = BenchProcesses.freePort();
       Files.writeString(newerConfig, Files.readString(config)
           .replace("port: " + gatewayPort + ",", "port: " + jdk25Port + ",")
-          .replace("port: " + adminPort + "}", "port: " + BenchProcesses.freePort() + "}"));
+          .replace("port: " + adminPort + "}", "port: " + newerAdmin + "}"));
+      adminPorts.put(jdk25Port, newerAdmin);
       proxies.put("meshgate-jdk25", processes.start("meshgate-jdk25", List.of(
           Path.of(jdk25, "bin", "java").toString(), "-Dio.netty.leakDetection.level=disabled",
           "-jar", root.resolve("gateway/target/meshgate.jar").toString(), "--config",
@@ -211,8 +226,9 @@ public final class ProxyBench {
       targets.put("netty-floor", nettyFloorPort);
     }
     StringBuilder table = new StringBuilder();
-    table.append(String.format(Locale.ROOT, "%-10s %-15s %10s %10s %10s %14s %12s%n",
-        "mode", "path", "QPS", "p50 us", "p99 us", "proxy CPU/call", "QPS/direct"));
+    table.append(String.format(Locale.ROOT, "%-10s %-15s %10s %10s %10s %14s %12s %11s%n",
+        "mode", "path", "QPS", "p50 us", "p99 us", "proxy CPU/call", "QPS/direct",
+        "alloc/call"));
     StringBuilder ratios = new StringBuilder();
     for (boolean streaming : new boolean[] {false, true}) {
       String mode = streaming ? "streaming" : "unary";
@@ -236,16 +252,18 @@ public final class ProxyBench {
               proxies.get(target.getKey()));
           results.computeIfAbsent(target.getKey(), k -> new ArrayList<>()).add(result);
           System.out.printf(Locale.ROOT, "  %s %s round %d: %d QPS, p50 %d us, p99 %d us,"
-                  + " proxy CPU %s/call%n", mode, target.getKey(), round + 1, result.qps(),
-              result.p50(), result.p99(), cpu(result.cpuMicros()));
+                  + " proxy CPU %s/call%s%n", mode, target.getKey(), round + 1, result.qps(),
+              result.p50(), result.p99(), cpu(result.cpuMicros()),
+              result.allocBytes() < 0 ? "" : ", " + alloc(result.allocBytes()) + " allocated");
         }
       }
       Map<String, Result> median = new LinkedHashMap<>();
       results.forEach((k, v) -> median.put(k, new Result(median(v).qps(),
-          median(v).p50(), median(v).p99(), medianCpu(v))));
+          median(v).p50(), median(v).p99(), medianCpu(v), medianAlloc(v))));
       median.forEach((path, r) -> table.append(String.format(Locale.ROOT,
-          "%-10s %-15s %10d %10d %10d %14s %12.2f%n", mode, path, r.qps(), r.p50(), r.p99(),
-          cpu(r.cpuMicros()), ratio(r, median.get("direct")))));
+          "%-10s %-15s %10d %10d %10d %14s %12.2f %11s%n", mode, path, r.qps(), r.p50(),
+          r.p99(), cpu(r.cpuMicros()), ratio(r, median.get("direct")),
+          alloc(r.allocBytes()))));
       for (String peer : peerPorts.keySet()) {
         Result m = median.get("meshgate");
         Result other = median.get(peer);
@@ -378,6 +396,16 @@ public final class ProxyBench {
     return micros < 0 ? "-" : String.format(Locale.ROOT, "%.1f us", micros);
   }
 
+  static String alloc(double bytes) {
+    return bytes < 0 ? "-" : String.format(Locale.ROOT, "%.0f B", bytes);
+  }
+
+  /** The median of the runs' heap bytes allocated per call (-1 when not read). */
+  static double medianAlloc(List<Result> results) {
+    double[] values = results.stream().mapToDouble(Result::allocBytes).sorted().toArray();
+    return values[values.length / 2];
+  }
+
   /** The median of the runs' CPU per call (taken on its own: steadier than QPS). */
   static double medianCpu(List<Result> results) {
     double[] values = results.stream().mapToDouble(Result::cpuMicros).sorted().toArray();
@@ -442,14 +470,25 @@ public final class ProxyBench {
           }
         });
     double cpuMicros = -1;
+    double allocPerSecond = -1;
     long sampledMillis = Math.max(1, seconds - 2) * 1000L;
+    Integer admin = adminPorts.get(port);
     if (proxy != null) {
       TimeUnit.MILLISECONDS.sleep(warmup * 1000L + 1500); // the measured interval starts
+      // Read outside the CPU interval, so that the scrapes' own work is not counted.
+      double allocBefore = admin == null ? Double.NaN : allocatedBytes(admin);
+      long allocStart = System.nanoTime();
       long before = cpuTicks(proxy.toHandle());
       long start = System.nanoTime();
       TimeUnit.MILLISECONDS.sleep(sampledMillis);
       long ticks = cpuTicks(proxy.toHandle()) - before;
       double elapsed = (System.nanoTime() - start) / 1e9;
+      if (!Double.isNaN(allocBefore)) {
+        double allocAfter = allocatedBytes(admin);
+        if (!Double.isNaN(allocAfter)) {
+          allocPerSecond = (allocAfter - allocBefore) / ((System.nanoTime() - allocStart) / 1e9);
+        }
+      }
       cpuMicros = ticks * 1e6 / ticksPerSecond;
       // Divided below by the calls at the run's QPS over the same elapsed time.
       cpuMicros /= elapsed;
@@ -462,8 +501,26 @@ public final class ProxyBench {
     }
     long qps = find(QPS, output);
     return new Result(qps, find(P50, output), find(P99, output),
-        cpuMicros < 0 ? -1 : cpuMicros / Math.max(1, qps));
+        cpuMicros < 0 ? -1 : cpuMicros / Math.max(1, qps),
+        allocPerSecond < 0 ? -1 : allocPerSecond / Math.max(1, qps));
   }
+
+  private static final Pattern ALLOCATED =
+      Pattern.compile("(?m)^meshgate_jvm_allocated_bytes_total(?:\\{[^}]*\\})? (\\S+)$");
+
+  /**
+   * The heap bytes a Meshgate's JVM has allocated, from its {@code /metrics}; NaN for a build
+   * without that counter.
+   */
+  private static double allocatedBytes(int adminPort) throws Exception {
+    java.net.http.HttpResponse<String> response = ADMIN.send(java.net.http.HttpRequest
+        .newBuilder(java.net.URI.create("http://127.0.0.1:" + adminPort + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    Matcher m = ALLOCATED.matcher(response.body());
+    return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
+  }
+
+  private static final java.net.http.HttpClient ADMIN = java.net.http.HttpClient.newHttpClient();
 
   /** User + system CPU of a process and its descendants, in clock ticks. */
   private static long cpuTicks(ProcessHandle process) throws IOException {

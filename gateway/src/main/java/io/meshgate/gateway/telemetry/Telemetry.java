@@ -74,5 +74,6 @@ public final class Telemetry implements AutoCloseable {
       accessLog.close();
     }
     tracing.close();
+    metrics.close();
   }
 }

@@ -120,6 +120,28 @@ class TelemetryIntegrationTest {
   }
 
   @Test
+  void theJvmsOwnMetersAreExportedWithTheBytesItAllocates() throws Exception {
+    Metrics before = scrape();
+    assertTrue(before.sum("jvm_memory_used_bytes", "area", "heap") > 0, before.text());
+    assertTrue(before.sum("jvm_threads_live_threads") > 0);
+    assertTrue(before.sum("process_uptime_seconds") > 0);
+    assertFalse(before.find("jvm_gc_memory_allocated_bytes_total").isEmpty(),
+        "micrometer's GC meters are bound");
+    // Each response's payload is a new 64 KiB array in this JVM (the sample backend and the
+    // test's client run here too): the counter must have grown by at least all of them.
+    com.google.protobuf.ByteString payload = com.google.protobuf.ByteString.copyFrom(
+        new byte[64 * 1024]);
+    EchoServiceGrpc.EchoServiceBlockingStub echo = EchoServiceGrpc.newBlockingStub(channel);
+    for (int i = 0; i < 8; i++) {
+      assertEquals(payload.size(), echo.echo(EchoRequest.newBuilder().setPayload(payload)
+          .build()).getPayload().size());
+    }
+    Metrics after = scrape();
+    double allocated = delta(before, after, "meshgate_jvm_allocated_bytes_total");
+    assertTrue(allocated >= 8 * 64 * 1024, "allocated " + allocated + " bytes");
+  }
+
+  @Test
   void upstreamClustersReportTheirEndpointsAndConnections() throws Exception {
     UserDirectoryGrpc.newBlockingStub(channel)
         .getUser(GetUserRequest.newBuilder().setUserId("u-1").build());
