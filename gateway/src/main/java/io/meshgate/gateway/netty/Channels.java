@@ -10,6 +10,8 @@ import java.net.SocketAddress;
 public final class Channels {
   private static final AttributeKey<ClientIdentity> CLIENT_IDENTITY =
       AttributeKey.valueOf("meshgate.client-identity");
+  private static final AttributeKey<String> CLIENT_ADDRESS =
+      AttributeKey.valueOf("meshgate.client-address");
 
   private Channels() {}
 
@@ -28,10 +30,16 @@ public final class Channels {
    * in-process or domain-socket channel).
    */
   public static String clientAddress(Channel connection) {
-    SocketAddress address = connection.remoteAddress();
-    if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
-      return inet.getAddress().getHostAddress();
+    // Formatted once per connection, not for every call on it (a string and its bytes each).
+    io.netty.util.Attribute<String> cached = connection.attr(CLIENT_ADDRESS);
+    String text = cached.get();
+    if (text == null) {
+      SocketAddress address = connection.remoteAddress();
+      if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
+        text = inet.getAddress().getHostAddress();
+        cached.set(text);
+      }
     }
-    return null;
+    return text;
   }
 }
