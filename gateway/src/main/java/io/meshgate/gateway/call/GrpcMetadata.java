@@ -8,7 +8,6 @@ import java.util.Base64;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Moves metadata between request or response headers and grpc-java {@link Metadata}, in both
@@ -44,10 +43,6 @@ public final class GrpcMetadata {
   private static final byte[] BINARY_SUFFIX =
       Metadata.BINARY_HEADER_SUFFIX.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
-  /** Keys are immutable; caching them saves re-validating names on every call. Bounded. */
-  private static final int MAX_CACHED_KEYS = 4096;
-  private static final Map<String, Metadata.Key<String>> ASCII_KEYS = new ConcurrentHashMap<>();
-  private static final Map<String, Metadata.Key<byte[]>> BINARY_KEYS = new ConcurrentHashMap<>();
   private static final Base64.Encoder BASE64 = Base64.getEncoder().withoutPadding();
 
   private static final byte[] HEX = "0123456789ABCDEF".getBytes(
@@ -73,7 +68,11 @@ public final class GrpcMetadata {
    */
   public static Metadata toMetadata(Iterable<Map.Entry<CharSequence, CharSequence>> headers,
       String clientAddress, Set<AsciiString> protocolHeaders) {
-    Metadata metadata = new Metadata();
+    // Built in grpc-java's wire form (names and values as bytes, binary values decoded), as its
+    // own transport builds received metadata: no String per name and value, and the bytes are
+    // written upstream as they are. Policies that read a value parse it then.
+    byte[][] wire = null;
+    int n = 0;
     String forwardedFor = null;
     for (Map.Entry<CharSequence, CharSequence> header : headers) {
       CharSequence raw = header.getKey();
@@ -86,39 +85,84 @@ public final class GrpcMetadata {
       if (REQUEST_SKIP.contains(name) || protocolHeaders.contains(name)) {
         continue;
       }
-      String key = name.toString();
-      if (key.equals("x-forwarded-for")) {
+      if (name.contentEquals(X_FORWARDED_FOR)) {
         forwardedFor = forwardedFor == null ? header.getValue().toString()
             : forwardedFor + ", " + header.getValue();
         continue;
       }
-      if (key.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
-        byte[] value;
+      if (!isMetadataName(name)) {
+        continue; // as grpc-java refuses such a key
+      }
+      byte[] value;
+      if (name.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
         try {
           value = Base64.getDecoder().decode(header.getValue().toString());
         } catch (IllegalArgumentException e) {
           return null;
         }
-        Metadata.Key<byte[]> k = binaryKey(key);
-        if (k != null) {
-          metadata.put(k, value);
-        }
       } else {
-        Metadata.Key<String> k = asciiKey(key);
-        if (k != null) {
-          metadata.put(k, header.getValue().toString());
-        }
+        value = asciiBytes(header.getValue());
+      }
+      if (wire == null) {
+        wire = new byte[8][];
+      } else if (n + 2 > wire.length - 2) { // room kept for x-forwarded-for
+        wire = java.util.Arrays.copyOf(wire, wire.length * 2);
+      }
+      wire[n++] = bytesOf(name);
+      wire[n++] = value;
+    }
+    String forwarded = clientAddress == null ? forwardedFor
+        // Like Envoy and nginx: the backend learns who called, appended to what proxies before
+        // us said.
+        : forwardedFor == null ? clientAddress : forwardedFor + ", " + clientAddress;
+    if (forwarded != null) {
+      if (wire == null) {
+        wire = new byte[2][];
+      }
+      wire[n++] = X_FORWARDED_FOR_BYTES;
+      wire[n++] = asciiBytes(forwarded);
+    }
+    return wire == null ? new Metadata() : InternalMetadata.newMetadata(n / 2, wire);
+  }
+
+  private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+  private static final byte[] X_FORWARDED_FOR_BYTES = X_FORWARDED_FOR.toByteArray();
+
+  /** Whether grpc-java takes a (lower-case) name as a metadata key: 0-9 a-z - _ . only. */
+  private static boolean isMetadataName(AsciiString name) {
+    byte[] bytes = name.array();
+    for (int i = name.arrayOffset(), end = i + name.length(); i < end; i++) {
+      byte b = bytes[i];
+      if (!(b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.')) {
+        return false;
       }
     }
-    if (clientAddress != null) {
-      // Like Envoy and nginx: the backend learns who called, appended to what proxies before us
-      // said.
-      metadata.put(asciiKey("x-forwarded-for"),
-          forwardedFor == null ? clientAddress : forwardedFor + ", " + clientAddress);
-    } else if (forwardedFor != null) {
-      metadata.put(asciiKey("x-forwarded-for"), forwardedFor);
+    return true;
+  }
+
+  /** A name's bytes, shared when the string spans its whole array (the decoder's own). */
+  private static byte[] bytesOf(AsciiString text) {
+    return text.isEntireArrayUsed() ? text.array() : text.toByteArray();
+  }
+
+  /**
+   * A value's bytes as grpc-java's ASCII marshaller writes a string: characters outside ASCII
+   * become '?'. A decoder's AsciiString spanning its array is shared, not copied.
+   */
+  private static byte[] asciiBytes(CharSequence value) {
+    if (value instanceof AsciiString ascii) {
+      byte[] bytes = ascii.array();
+      int from = ascii.arrayOffset();
+      int to = from + ascii.length();
+      boolean plain = true;
+      for (int i = from; i < to && plain; i++) {
+        plain = bytes[i] >= 0;
+      }
+      if (plain) {
+        return ascii.isEntireArrayUsed() ? bytes : ascii.toByteArray();
+      }
     }
-    return metadata;
+    return value.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   }
 
   /**
@@ -163,36 +207,6 @@ public final class GrpcMetadata {
       }
     }
     return true;
-  }
-
-  private static Metadata.Key<String> asciiKey(String name) {
-    Metadata.Key<String> key = ASCII_KEYS.get(name);
-    if (key == null) {
-      try {
-        key = Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER);
-      } catch (IllegalArgumentException e) {
-        return null;
-      }
-      if (ASCII_KEYS.size() < MAX_CACHED_KEYS) {
-        ASCII_KEYS.put(name, key);
-      }
-    }
-    return key;
-  }
-
-  private static Metadata.Key<byte[]> binaryKey(String name) {
-    Metadata.Key<byte[]> key = BINARY_KEYS.get(name);
-    if (key == null) {
-      try {
-        key = Metadata.Key.of(name, Metadata.BINARY_BYTE_MARSHALLER);
-      } catch (IllegalArgumentException e) {
-        return null;
-      }
-      if (BINARY_KEYS.size() < MAX_CACHED_KEYS) {
-        BINARY_KEYS.put(name, key);
-      }
-    }
-    return key;
   }
 
   /**

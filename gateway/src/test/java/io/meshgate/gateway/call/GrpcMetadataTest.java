@@ -75,6 +75,45 @@ class GrpcMetadataTest {
   }
 
   @Test
+  void http1HeadersKeepGrpcJavasRulesForNamesAndValues() {
+    // HTTP/1.1 names keep the client's case; a value outside ASCII is sent as grpc-java's ASCII
+    // marshaller would send the string; a name grpc-java would refuse as a key is left out.
+    List<java.util.Map.Entry<CharSequence, CharSequence>> headers = List.of(
+        java.util.Map.entry("X-Tenant", "caf\u00e9"),
+        java.util.Map.entry("x-odd!name", "dropped"),
+        java.util.Map.entry("Trace-Bin", Base64.getEncoder().encodeToString(new byte[] {7})),
+        java.util.Map.entry("X-Forwarded-For", "10.0.0.1"),
+        java.util.Map.entry("x-tenant", "second"));
+
+    Metadata metadata = GrpcMetadata.toMetadata(headers, "127.0.0.1", java.util.Set.of());
+
+    assertEquals(List.of("caf?", "second"), list(metadata.getAll(TENANT)));
+    assertEquals(List.of((byte) 7), bytes(metadata.get(TRACE)));
+    assertEquals(java.util.Set.of("x-tenant", "trace-bin", "x-forwarded-for"), metadata.keys());
+    assertEquals("10.0.0.1, 127.0.0.1", metadata.get(
+        Metadata.Key.of("x-forwarded-for", Metadata.ASCII_STRING_MARSHALLER)));
+  }
+
+  @Test
+  void requestMetadataTakesPoliciesChangesAndGoesUpstreamInOrder() {
+    Http2Headers headers = new DefaultHttp2Headers(false);
+    for (int i = 0; i < 6; i++) {
+      headers.add("x-h" + i, "v" + i); // past the first array's room
+    }
+    Metadata metadata = GrpcMetadata.toMetadata(headers, "10.1.1.1");
+    metadata.removeAll(Metadata.Key.of("x-h2", Metadata.ASCII_STRING_MARSHALLER));
+    metadata.put(TENANT, "added");
+    Http2Headers upstream = new DefaultHttp2Headers(false);
+
+    GrpcMetadata.addTo(metadata, upstream);
+
+    List<String> names = new java.util.ArrayList<>();
+    upstream.forEach(h -> names.add(h.getKey() + "=" + h.getValue()));
+    assertEquals(List.of("x-h0=v0", "x-h1=v1", "x-h3=v3", "x-h4=v4", "x-h5=v5",
+        "x-forwarded-for=10.1.1.1", "x-tenant=added"), names);
+  }
+
+  @Test
   void invalidBase64InABinaryHeaderFailsTheCall() {
     Http2Headers headers = new DefaultHttp2Headers(false).add("trace-bin", "not base64!");
     assertNull(GrpcMetadata.toMetadata(headers, null));
@@ -83,6 +122,12 @@ class GrpcMetadataTest {
   private static List<String> values(Http2Headers headers, String name) {
     return headers.getAll(name).stream().map(CharSequence::toString)
         .collect(Collectors.toList());
+  }
+
+  private static List<String> list(Iterable<String> values) {
+    List<String> list = new java.util.ArrayList<>();
+    values.forEach(list::add);
+    return list;
   }
 
   private static List<Byte> bytes(byte[] value) {
