@@ -50,7 +50,8 @@ import org.yaml.snakeyaml.Yaml;
  */
 class DashboardsIntegrationTest {
   private static final Path DEPLOY = Path.of("..", "deploy").toAbsolutePath().normalize();
-  private static final Pattern METRIC = Pattern.compile("\\bmeshgate_[a-z_]+\\b");
+  private static final Pattern METRIC =
+      Pattern.compile("\\b(?:meshgate|jvm|process)_[a-z_0-9]+\\b");
   private static final Pattern MATCHER = Pattern.compile("(\\w+)\\s*(?:=~|!~|!=|=)\\s*\"");
   private static final Pattern GROUPING = Pattern.compile("\\b(?:by|without)\\s*\\(([^)]*)\\)");
   private static final Pattern SAMPLE = Pattern.compile("^(\\w+)(?:\\{(.*)})?\\s");
