@@ -4,6 +4,7 @@ import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.meshgate.gateway.call.GrpcMetadata;
 import io.meshgate.gateway.call.OutboundHeaders;
@@ -97,6 +98,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
   private Admission admission;
   private GrpcDeframer deframer;
   private String fullMethod;
+  private MethodDescriptor<ByteBuf, ByteBuf> descriptor;
   private boolean started;
   private boolean responseHeadersSent;
   private boolean finished;
@@ -217,9 +219,10 @@ final class GrpcProxyStream extends Http2StreamHandler {
           "malformed method name '" + path + "' (expected: /package.Service/Method)"));
       return;
     }
-    fullMethod = path.subSequence(1, path.length()).toString();
-    admission = service.admission().admit(record, request, fullMethod.substring(0, slash - 1),
-        fullMethod.substring(slash));
+    ProxyService.Method called = service.method(path, slash);
+    fullMethod = called.fullMethod();
+    descriptor = called.descriptor();
+    admission = service.admission().admit(record, request, called.service(), called.method());
     if (admission.refusal() != null) {
       refuse(admission.refusal());
       return;
@@ -258,7 +261,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
       responseBounds = new MessageBoundaries(service.limits().maxStreamedMessageBytes(),
           "response");
       CharSequence contentType = headers.get(HttpHeaderNames.CONTENT_TYPE);
-      call = admission.openStreamed(service.methodDescriptor(fullMethod), metadata,
+      call = admission.openStreamed(descriptor, metadata,
           clientTimeout, new io.meshgate.gateway.upstream.StreamedCall.Request(path,
               contentType != null ? contentType : GrpcWire.CONTENT_TYPE_GRPC, encoding,
               headers.get(GrpcWire.GRPC_ACCEPT_ENCODING)),
@@ -267,7 +270,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
       deframer = new GrpcDeframer(service.allocator(), service.limits().maxMessageBytes(),
           gzipRequests);
       // Keep the client's compression: the backend sees messages as the client sent them.
-      call = admission.open(service.methodDescriptor(fullMethod), metadata, clientTimeout,
+      call = admission.open(descriptor, metadata, clientTimeout,
           gzipRequests ? "gzip" : null, request.authority(), stream.executor(), REPLAY,
           RESPONSES, new UpstreamListener());
     }

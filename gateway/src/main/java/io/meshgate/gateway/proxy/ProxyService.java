@@ -9,6 +9,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -21,10 +22,10 @@ public final class ProxyService {
   private final GatewayConfig.Limits limits;
   private final RawMarshaller marshaller;
   private final ByteBufAllocator allocator;
-  private final Map<String, MethodDescriptor<ByteBuf, ByteBuf>> descriptors =
-      new ConcurrentHashMap<>();
+  /** By {@code :path} (AsciiString hashes and compares as the decoder's AsciiStrings do). */
+  private final Map<AsciiString, Method> methods = new ConcurrentHashMap<>();
 
-  private static final int MAX_CACHED_DESCRIPTORS = 10_000;
+  private static final int MAX_CACHED_METHODS = 10_000;
 
   public ProxyService(CallAdmission admission, GatewayConfig.Limits limits,
       ByteBufAllocator allocator) {
@@ -35,24 +36,41 @@ public final class ProxyService {
   }
 
   /**
-   * The pass-through descriptor of a method, cached: building one per call would parse the name
-   * each time. The cache stops growing at a bound, so clients inventing method names under a
-   * prefix route cannot grow it without limit.
+   * A method called by its {@code :path}: its names and pass-through descriptor.
+   *
+   * @param fullMethod {@code package.Service/Method}
+   * @param service {@code package.Service}
+   * @param method {@code Method}
    */
-  MethodDescriptor<ByteBuf, ByteBuf> methodDescriptor(String fullMethod) {
-    MethodDescriptor<ByteBuf, ByteBuf> descriptor = descriptors.get(fullMethod);
-    if (descriptor == null) {
-      descriptor = MethodDescriptor.<ByteBuf, ByteBuf>newBuilder()
-          .setType(MethodDescriptor.MethodType.UNKNOWN)
-          .setFullMethodName(fullMethod)
-          .setRequestMarshaller(marshaller)
-          .setResponseMarshaller(marshaller)
-          .build();
-      if (descriptors.size() < MAX_CACHED_DESCRIPTORS) {
-        descriptors.put(fullMethod, descriptor);
-      }
+  record Method(String fullMethod, String service, String method,
+      MethodDescriptor<ByteBuf, ByteBuf> descriptor) {}
+
+  /**
+   * The method of a {@code :path} of the form {@code /package.Service/Method} (checked by the
+   * caller; {@code slash} is the index of its second '/'), cached by path: made per call, its
+   * three strings and descriptor would be built, and hashed by the lookups after, every time. A
+   * client's repeated {@code :path} is one string of the HPACK table, whose hash is kept. The
+   * cache stops growing at a bound, so clients inventing method names under a prefix route
+   * cannot grow it without limit.
+   */
+  Method method(CharSequence path, int slash) {
+    Method method = methods.get(path instanceof AsciiString ascii ? ascii : new AsciiString(path));
+    if (method != null) {
+      return method;
     }
-    return descriptor;
+    String fullMethod = path.subSequence(1, path.length()).toString();
+    method = new Method(fullMethod, fullMethod.substring(0, slash - 1),
+        fullMethod.substring(slash), MethodDescriptor.<ByteBuf, ByteBuf>newBuilder()
+            .setType(MethodDescriptor.MethodType.UNKNOWN)
+            .setFullMethodName(fullMethod)
+            .setRequestMarshaller(marshaller)
+            .setResponseMarshaller(marshaller)
+            .build());
+    if (methods.size() < MAX_CACHED_METHODS) {
+      // A key of its own: the request's string may be a view of the decoder's bytes.
+      methods.putIfAbsent(new AsciiString(path.toString()), method);
+    }
+    return method;
   }
 
   /** Whether request headers are a gRPC call (content-type {@code application/grpc*}). */
