@@ -3,6 +3,7 @@ package io.meshgate.gateway.proxy;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Grpc;
+import io.grpc.InternalMetadata;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
@@ -403,8 +404,8 @@ final class GrpcProxyStream extends Http2StreamHandler {
       if (finished) {
         return;
       }
-      CharSequence backendEncoding = metadata.get(ENCODING_KEY);
-      String contentType = metadata.get(CONTENT_TYPE_KEY);
+      AsciiString backendEncoding = metadata.get(ENCODING_KEY);
+      AsciiString contentType = metadata.get(CONTENT_TYPE_KEY);
       // Written as built: the encoder only walks them.
       OutboundHeaders headers = new OutboundHeaders()
           .add(HttpHeaderNames.CONTENT_TYPE,
@@ -413,7 +414,7 @@ final class GrpcProxyStream extends Http2StreamHandler {
       if (streamed) {
         // The bytes pass as the backend wrote them, in the encoding it chose from what the
         // client accepts; the client may compress with what the backend accepts.
-        String accepted = metadata.get(ACCEPT_ENCODING_KEY);
+        AsciiString accepted = metadata.get(ACCEPT_ENCODING_KEY);
         headers.add(GrpcWire.GRPC_ACCEPT_ENCODING,
             accepted != null ? accepted : GrpcWire.ACCEPTED_ENCODINGS);
         if (backendEncoding != null) {
@@ -615,11 +616,27 @@ final class GrpcProxyStream extends Http2StreamHandler {
     }
   }
 
-  private static final Metadata.Key<String> ENCODING_KEY =
-      Metadata.Key.of("grpc-encoding", Metadata.ASCII_STRING_MARSHALLER);
-  private static final Metadata.Key<String> CONTENT_TYPE_KEY =
-      Metadata.Key.of("content-type", Metadata.ASCII_STRING_MARSHALLER);
-  private static final Metadata.Key<String> ACCEPT_ENCODING_KEY =
-      Metadata.Key.of("grpc-accept-encoding", Metadata.ASCII_STRING_MARSHALLER);
+  /**
+   * Values read as the bytes the metadata holds, wrapped, not copied into a string: they are
+   * written on as they are.
+   */
+  private static final InternalMetadata.TrustedAsciiMarshaller<AsciiString> AS_BYTES =
+      new InternalMetadata.TrustedAsciiMarshaller<>() {
+        @Override
+        public byte[] toAsciiString(AsciiString value) {
+          return value.toByteArray();
+        }
+
+        @Override
+        public AsciiString parseAsciiString(byte[] serialized) {
+          return new AsciiString(serialized, false);
+        }
+      };
+  private static final Metadata.Key<AsciiString> ENCODING_KEY =
+      InternalMetadata.keyOf("grpc-encoding", AS_BYTES);
+  private static final Metadata.Key<AsciiString> CONTENT_TYPE_KEY =
+      InternalMetadata.keyOf("content-type", AS_BYTES);
+  private static final Metadata.Key<AsciiString> ACCEPT_ENCODING_KEY =
+      InternalMetadata.keyOf("grpc-accept-encoding", AS_BYTES);
 
 }
