@@ -35,7 +35,7 @@ public final class EventLoops implements AutoCloseable {
   private final boolean epoll;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
-  private final Map<EventExecutor, CallOptions> upstreamCallOptions;
+  private final Map<EventExecutor, LoopOptions> upstreamCallOptions;
 
   /** Creates the groups; {@code workerThreads} is usually the number of cores. */
   public EventLoops(int workerThreads) {
@@ -45,9 +45,9 @@ public final class EventLoops implements AutoCloseable {
         new DefaultThreadFactory("meshgate-accept", true), factory);
     this.workers = new MultiThreadIoEventLoopGroup(workerThreads,
         new DefaultThreadFactory("meshgate-worker", true), factory);
-    Map<EventExecutor, CallOptions> options = new IdentityHashMap<>();
+    Map<EventExecutor, LoopOptions> options = new IdentityHashMap<>();
     for (EventExecutor loop : workers) {
-      options.put(loop, CallOptions.DEFAULT.withExecutor(new LoopExecutor(loop)));
+      options.put(loop, new LoopOptions(CallOptions.DEFAULT.withExecutor(new LoopExecutor(loop))));
     }
     this.upstreamCallOptions = options;
   }
@@ -66,12 +66,40 @@ public final class EventLoops implements AutoCloseable {
    * callbacks are delivered on that loop, by an executor that runs them at once when called on
    * the loop (no task, no wake-up) and hands them to the loop otherwise. grpc-java wraps it in a
    * serializing executor, which keeps callbacks in order either way. Made once per worker loop,
-   * as every {@code CallOptions.with*} makes a copy.
+   * as every {@code CallOptions.with*} makes a copy; with {@code authority} (null: none), and
+   * the options of the authority the loop's calls used last are kept too: clients mostly call
+   * one authority, and each {@code withAuthority} is two objects per call.
    */
-  public CallOptions upstreamCallOptions(EventExecutor loop) {
-    CallOptions options = upstreamCallOptions.get(loop);
-    return options != null ? options : CallOptions.DEFAULT.withExecutor(loop);
+  public CallOptions upstreamCallOptions(EventExecutor loop, String authority) {
+    LoopOptions options = upstreamCallOptions.get(loop);
+    if (options == null) {
+      CallOptions base = CallOptions.DEFAULT.withExecutor(loop);
+      return authority == null ? base : base.withAuthority(authority);
+    }
+    if (authority == null) {
+      return options.base;
+    }
+    Authorized last = options.last;
+    if (last != null && last.authority().equals(authority)) {
+      return last.options();
+    }
+    CallOptions made = options.base.withAuthority(authority);
+    options.last = new Authorized(authority, made);
+    return made;
   }
+
+  /** A worker loop's call options, and those of the authority its calls used last. */
+  private static final class LoopOptions {
+    final CallOptions base;
+    /** Replaced whole (racy only in which authority stays kept). */
+    volatile Authorized last;
+
+    LoopOptions(CallOptions base) {
+      this.base = base;
+    }
+  }
+
+  private record Authorized(String authority, CallOptions options) {}
 
   private static final class LoopExecutor implements Executor {
     private final EventExecutor loop;

@@ -295,26 +295,27 @@ public final class Admission {
     if (auth != null) {
       auth.applyTo(headers);
     }
-    CallOptions options = loops.upstreamCallOptions(loop);
-    if (record.traceContext() != null) {
-      options = options.withOption(Tracing.PARENT, record.traceContext());
-    }
-    long timeout = route.effectiveTimeoutNanos(clientTimeoutNanos);
-    if (timeout > 0) {
-      options = options.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
-    }
     if (cluster == null) {
       cluster = route.pick(request, claims);
     }
+    String upstreamAuthority = null;
     if (authority != null && !authority.isEmpty()) {
       if (cluster.config().tls() == null) {
-        options = options.withAuthority(authority);
+        upstreamAuthority = authority;
       } else {
         // Over TLS grpc-java checks a call's :authority against the backend's certificate, which
         // names the backend, not the gateway the client called: the call keeps the cluster's
         // authority (tls.serverName) and the client's goes along as x-forwarded-host.
         headers.put(FORWARDED_HOST, authority);
       }
+    }
+    CallOptions options = loops.upstreamCallOptions(loop, upstreamAuthority);
+    if (record.traceContext() != null) {
+      options = options.withOption(Tracing.PARENT, record.traceContext());
+    }
+    long timeout = route.effectiveTimeoutNanos(clientTimeoutNanos);
+    if (timeout > 0) {
+      options = options.withDeadlineAfter(timeout, TimeUnit.NANOSECONDS);
     }
     record.cluster(cluster.name());
     return options;
