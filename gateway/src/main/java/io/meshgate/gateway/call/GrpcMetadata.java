@@ -108,7 +108,7 @@ public final class GrpcMetadata {
       } else if (n + 2 > wire.length - 2) { // room kept for x-forwarded-for
         wire = java.util.Arrays.copyOf(wire, wire.length * 2);
       }
-      wire[n++] = bytesOf(name);
+      wire[n++] = wireBytes(name);
       wire[n++] = value;
     }
     String forwarded = clientAddress == null ? forwardedFor
@@ -140,8 +140,11 @@ public final class GrpcMetadata {
     return true;
   }
 
-  /** A name's bytes, shared when the string spans its whole array (the decoder's own). */
-  private static byte[] bytesOf(AsciiString text) {
+  /**
+   * A decoded header name's or value's bytes for grpc-java's wire form: the string's own array
+   * when it spans it (the decoder's, never written again), else a copy.
+   */
+  public static byte[] wireBytes(AsciiString text) {
     return text.isEntireArrayUsed() ? text.array() : text.toByteArray();
   }
 
@@ -159,7 +162,7 @@ public final class GrpcMetadata {
         plain = bytes[i] >= 0;
       }
       if (plain) {
-        return ascii.isEntireArrayUsed() ? bytes : ascii.toByteArray();
+        return wireBytes(ascii);
       }
     }
     return value.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);

@@ -54,7 +54,8 @@ public final class ProxyService {
    * cannot grow it without limit.
    */
   Method method(CharSequence path, int slash) {
-    Method method = methods.get(path instanceof AsciiString ascii ? ascii : new AsciiString(path));
+    AsciiString key = path instanceof AsciiString ascii ? ascii : new AsciiString(path);
+    Method method = methods.get(key);
     if (method != null) {
       return method;
     }
@@ -68,7 +69,7 @@ public final class ProxyService {
             .build());
     if (methods.size() < MAX_CACHED_METHODS) {
       // A key of its own: the request's string may be a view of the decoder's bytes.
-      methods.putIfAbsent(new AsciiString(path.toString()), method);
+      methods.putIfAbsent(new AsciiString(key.toByteArray(), false), method);
     }
     return method;
   }

@@ -669,11 +669,6 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
     return status.withDescription(parsed.get(InternalStatus.MESSAGE_KEY));
   }
 
-  /** The bytes of a decoded header, shared when the string spans its whole array (no copy). */
-  private static byte[] bytesOf(AsciiString text) {
-    return text.isEntireArrayUsed() ? text.array() : text.toByteArray();
-  }
-
   /** Response headers or trailers as grpc-java would hand them over: binary values decoded. */
   private static Metadata metadataOf(Http2Headers headers) {
     byte[][] serialized = new byte[headers.size() * 2][];
@@ -692,9 +687,9 @@ public final class StreamedCall extends ClientCall<ByteBuf, ByteBuf>
           continue; // grpc-java drops such a value too
         }
       } else {
-        value = bytesOf(AsciiString.of(header.getValue()));
+        value = GrpcMetadata.wireBytes(AsciiString.of(header.getValue()));
       }
-      serialized[n++] = bytesOf(key);
+      serialized[n++] = GrpcMetadata.wireBytes(key);
       serialized[n++] = value;
     }
     return InternalMetadata.newMetadata(n / 2, serialized);
